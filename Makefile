@@ -1,0 +1,34 @@
+# mtl_keras — every target that needs the environment installs it first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: install test smoke train-cifar100 train-cifar100-notebook tensorboard clean
+
+install: $(STAMP)
+
+# Re-installs only when the package description or the pins change.
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+smoke: $(STAMP)
+	$(PY) -m mtl_keras.run --flagfile=experiments/smoke.flags $(ARGS)
+
+train-cifar100: $(STAMP)
+	$(PY) -m mtl_keras.run --flagfile=experiments/cifar100_mtl.flags $(ARGS)
+
+train-cifar100-notebook: $(STAMP)
+	$(PY) -m mtl_keras.run --flagfile=experiments/cifar100_notebook.flags $(ARGS)
+
+tensorboard: $(STAMP)
+	$(VENV)/bin/tensorboard --logdir runs --bind_all
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,95 @@
+"""The run configuration: one frozen dataclass, built by the entry point from flags."""
+
+import dataclasses
+
+from mtl_keras import errors
+
+CHOICES = {
+    "optimizer": ("sgd", "adamw"),
+    "schedule": ("cosine", "onecycle", "constant"),
+    "jit_compile": ("auto", "true", "false"),
+    "strategy": ("auto", "default", "mirrored", "multi_worker"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything a run depends on. Field names equal the command-line flag names."""
+
+    experiment: str = ""
+    dataset: str = "cifar100"
+    trunk: str = "resnet20"
+    epochs: int = 30
+    batch_size: int = 128  # global: split over the replicas of the strategy
+    learning_rate: float = 0.1  # peak learning rate; 0.1 suits SGD at batch 128
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    warmup_epochs: float = 1.0
+    loss_weights: dict = dataclasses.field(default_factory=dict)  # head name → weight
+    augment: bool = True
+    validation_size: int = 5000
+    seed: int = 0
+    deterministic: bool = False
+    jit_compile: str = "auto"
+    strategy: str = "auto"
+    mixed_precision: bool = False
+    data_dir: str = ""
+    archive: str = ""
+    synthetic: bool = False
+    synthetic_examples: int = 2048  # training images made up when synthetic
+    workdir: str = ""
+
+    def __post_init__(self):
+        for field, choices in CHOICES.items():
+            if getattr(self, field) not in choices:
+                raise errors.UserError(
+                    f"--{field}={getattr(self, field)} is not one of {', '.join(choices)}.")
+        for field in ("epochs", "batch_size", "synthetic_examples"):
+            if getattr(self, field) < 1:
+                raise errors.UserError(f"--{field} must be at least 1, not {getattr(self, field)}.")
+        for field in ("learning_rate", "momentum", "weight_decay", "warmup_epochs"):
+            if getattr(self, field) < 0:
+                raise errors.UserError(f"--{field} must not be negative, not {getattr(self, field)}.")
+        if self.learning_rate == 0:
+            raise errors.UserError("--learning_rate must be positive.")
+        if self.warmup_epochs > self.epochs:
+            raise errors.UserError(
+                f"--warmup_epochs={self.warmup_epochs} is longer than --epochs={self.epochs}.")
+        for name, weight in self.loss_weights.items():
+            if weight < 0:
+                raise errors.UserError(f"--loss_weights gives head {name!r} a negative weight {weight}.")
+
+    @property
+    def experiment_name(self):
+        """The experiment's name: `experiment`, else dataset and trunk."""
+        return self.experiment or f"{self.dataset}_{self.trunk}"
+
+    def to_dict(self):
+        """Returns the config as a JSON-serialisable dict."""
+        return dataclasses.asdict(self)
+
+
+def parse_loss_weights(text):
+    """Parses "fine=1.0,coarse=0.5" into {"fine": 1.0, "coarse": 0.5}."""
+    weights = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, equals, value = item.partition("=")
+        try:
+            if not equals or not name.strip():
+                raise ValueError
+            weight = float(value)
+        except ValueError:
+            raise errors.UserError(
+                f"--loss_weights item {item!r} is not NAME=NUMBER; write e.g. "
+                f"--loss_weights=fine=1.0,coarse=0.5.") from None
+        if name.strip() in weights:
+            raise errors.UserError(f"--loss_weights names head {name.strip()!r} twice.")
+        weights[name.strip()] = weight
+    return weights
+
+
+def format_loss_weights(weights):
+    """The inverse of `parse_loss_weights`."""
+    return ",".join(f"{name}={weight:g}" for name, weight in weights.items())

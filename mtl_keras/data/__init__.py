@@ -1,0 +1,9 @@
+"""Datasets: each registered loader returns a `source.DataSource` of uint8 images and dict labels."""
+
+from mtl_keras.data import cifar  # noqa: F401  (registers cifar100)
+from mtl_keras.data.source import DATASETS
+
+
+def load(config):
+    """Loads the dataset that `config.dataset` names."""
+    return DATASETS.get(config.dataset)(config)

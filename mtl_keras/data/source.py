@@ -1,0 +1,87 @@
+"""What a registered dataset hands to the trainer: splits of arrays plus head descriptions."""
+
+import dataclasses
+
+import numpy as np
+
+from mtl_keras import errors
+from mtl_keras import registry
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """Images (uint8, N×H×W×C) and their labels {task name: int array of N}."""
+
+    images: np.ndarray
+    labels: dict
+
+    def __len__(self):
+        return len(self.images)
+
+    def take(self, index):
+        """Returns the split restricted to `index` (a slice or an index array)."""
+        return Split(self.images[index], {name: y[index] for name, y in self.labels.items()})
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSource:
+    """A dataset ready for the pipeline.
+
+    Attributes:
+      name: the registered dataset name.
+      tasks: the heads, a tuple of `tasks.Task`, in output order.
+      train, validation, test: the splits; `validation` may be None.
+      hierarchy: the label hierarchy over the heads, or None.
+      synthetic: True when the images are made up (smoke runs), not real data.
+    """
+
+    name: str
+    tasks: tuple
+    train: Split
+    validation: Split
+    test: Split
+    hierarchy: object = None
+    synthetic: bool = False
+
+    @property
+    def image_shape(self):
+        """Shape of one image, H×W×C."""
+        return self.train.images.shape[1:]
+
+
+def carve_validation(train, validation_size):
+    """Splits the last `validation_size` training examples off as a validation split.
+
+    The original training files are already in random order, so the last examples
+    form a fair, fixed validation set that does not move with the seed.
+
+    Returns:
+      (train, validation), validation being None when validation_size is 0.
+    """
+    if validation_size < 0 or validation_size >= len(train):
+        raise errors.UserError(
+            f"--validation_size={validation_size} must be between 0 and the number of "
+            f"training examples ({len(train)}) minus one."
+        )
+    if validation_size == 0:
+        return train, None
+    cut = len(train) - validation_size
+    return train.take(slice(0, cut)), train.take(slice(cut, None))
+
+
+def channel_statistics(images):
+    """Returns per-channel mean and standard deviation of uint8 images, scaled to [0, 1]."""
+    pixels = images.reshape(-1, images.shape[-1])
+    # Chunked so that a CIFAR-sized array is not copied to float64 all at once.
+    total = np.zeros(pixels.shape[1])
+    total_squares = np.zeros(pixels.shape[1])
+    for start in range(0, len(pixels), 1 << 20):
+        chunk = pixels[start:start + (1 << 20)].astype(np.float64) / 255.0
+        total += chunk.sum(axis=0)
+        total_squares += np.square(chunk).sum(axis=0)
+    mean = total / len(pixels)
+    std = np.sqrt(np.maximum(total_squares / len(pixels) - np.square(mean), 1e-12))
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+DATASETS = registry.Registry("dataset")

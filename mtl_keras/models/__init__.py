@@ -1,0 +1,1 @@
+"""Models: a registered trunk shared by one Dense head per task."""

@@ -1,0 +1,79 @@
+"""CIFAR ResNets: He et al. 2016 (resnet20, resnet56) and the common CIFAR ResNet-18.
+
+resnet20/56: a 16-filter stem, three stages of n basic blocks (16, 32, 64 filters;
+n = 3 or 9), identity shortcuts that subsample and zero-pad channels where the shape
+changes (the paper's option A), global average pooling: 0.27 M and 0.85 M parameters
+with a 10-class head.
+resnet18: a 64-filter 3×3 stem without max-pooling (32×32 inputs are small), four
+stages of two basic blocks (64 to 512 filters), 1×1 projection shortcuts: about 11 M.
+"""
+
+import keras
+from keras import layers
+from keras import ops
+
+from mtl_keras.models import trunks
+
+
+@keras.saving.register_keras_serializable(package="mtl_keras")
+class ZeroPadShortcut(layers.Layer):
+    """Option-A shortcut: subsample by `stride` and zero-pad channels up to `filters`."""
+
+    def __init__(self, filters, stride, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.stride = stride
+
+    def call(self, inputs):
+        x = inputs[:, ::self.stride, ::self.stride, :]
+        extra = self.filters - inputs.shape[-1]
+        return ops.pad(x, [[0, 0], [0, 0], [0, 0], [extra // 2, extra - extra // 2]])
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, _ = input_shape
+        shrink = lambda size: None if size is None else -(-size // self.stride)
+        return (batch, shrink(height), shrink(width), self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "stride": self.stride}
+
+
+def _basic_block(x, filters, stride, projection):
+    shortcut = x
+    if stride != 1 or x.shape[-1] != filters:
+        if projection:
+            shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False,
+                                     kernel_initializer="he_normal")(x)
+            shortcut = layers.BatchNormalization()(shortcut)
+        else:
+            shortcut = ZeroPadShortcut(filters, stride)(x)
+    x = trunks.conv_bn_relu(x, filters, strides=stride)
+    x = trunks.conv_bn_relu(x, filters, relu=False)
+    return layers.ReLU()(layers.Add()([x, shortcut]))
+
+
+def _resnet(images, stem_filters, stage_filters, blocks_per_stage, projection):
+    x = trunks.conv_bn_relu(images, stem_filters)
+    for stage, filters in enumerate(stage_filters):
+        for block in range(blocks_per_stage):
+            stride = 2 if stage > 0 and block == 0 else 1
+            x = _basic_block(x, filters, stride, projection)
+    return layers.GlobalAveragePooling2D()(x)
+
+
+@trunks.TRUNKS.register("resnet20")
+def resnet20(images):
+    """He et al.'s CIFAR ResNet-20 (3 blocks per stage)."""
+    return _resnet(images, 16, (16, 32, 64), 3, projection=False)
+
+
+@trunks.TRUNKS.register("resnet56")
+def resnet56(images):
+    """He et al.'s CIFAR ResNet-56 (9 blocks per stage)."""
+    return _resnet(images, 16, (16, 32, 64), 9, projection=False)
+
+
+@trunks.TRUNKS.register("resnet18")
+def resnet18(images):
+    """The usual CIFAR ResNet-18 (2 blocks per stage, 64 to 512 filters, projection shortcuts)."""
+    return _resnet(images, 64, (64, 128, 256, 512), 2, projection=True)

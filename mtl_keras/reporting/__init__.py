@@ -1,0 +1,1 @@
+"""Reporting: test metrics, hierarchy metrics and the files a run writes."""

@@ -1,0 +1,122 @@
+"""Entry point: `python -m mtl_keras.run --flagfile=experiments/cifar100_mtl.flags`.
+
+The only module that reads absl flags. It turns them into a frozen `Config`, checks
+the inputs and loads the data (`train.prepare`), writes flags.txt and config.json
+into the workdir, then calls `train.train_and_evaluate`. Mistakes in the input are
+printed as one sentence, with exit status 2, before anything is written.
+"""
+
+import datetime
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from mtl_keras import config as config_lib  # noqa: E402
+from mtl_keras import errors  # noqa: E402
+
+_DEFAULTS = config_lib.Config()
+_HELP = {
+    "experiment": "Name of the experiment; names the default workdir. Default: DATASET_TRUNK.",
+    "dataset": "Registered dataset name.",
+    "trunk": "Registered trunk: simple_cnn, lenet, resnet20, resnet56, resnet18.",
+    "epochs": "Training epochs.",
+    "batch_size": "Global batch size, split over the replicas of the strategy.",
+    "learning_rate": "Peak learning rate (0.1 suits SGD at batch 128; scale with the batch).",
+    "optimizer": "sgd (Nesterov momentum) or adamw.",
+    "momentum": "SGD momentum.",
+    "weight_decay": "Decoupled weight decay; biases and normalization are spared.",
+    "schedule": "cosine (linear warm-up then cosine), onecycle or constant.",
+    "warmup_epochs": "Epochs of linear warm-up for the cosine schedule.",
+    "loss_weights": "Per-head loss weights, e.g. fine=1.0,coarse=0.5; unnamed heads weigh 1.",
+    "augment": "Pad-4 random crop and horizontal flip of training images.",
+    "validation_size": "Training examples held out for validation (0 for none).",
+    "seed": "Seed of initialization, shuffling and augmentation.",
+    "deterministic": "Turn on TensorFlow op determinism (slower).",
+    "jit_compile": "XLA: auto (on GPUs only), true or false.",
+    "strategy": "auto, default, mirrored (all local GPUs) or multi_worker (reads TF_CONFIG).",
+    "mixed_precision": "Mixed precision: float16 on GPUs, bfloat16 on CPUs.",
+    "data_dir": "TensorFlow Datasets data directory (default: TFDS' own).",
+    "archive": "Path of an original dataset archive (e.g. cifar-100-python.tar.gz); no download.",
+    "synthetic": "Use made-up images shaped like the dataset (smoke runs).",
+    "synthetic_examples": "Number of made-up training images with --synthetic.",
+    "workdir": "Output folder. Default: runs/EXPERIMENT-TIMESTAMP.",
+}
+_ENUMS = {"optimizer", "schedule", "jit_compile", "strategy"}
+
+
+def _define_flags():
+    for name, default in _DEFAULTS.to_dict().items():
+        if name == "loss_weights":
+            flags.DEFINE_string(name, "", _HELP[name])
+        elif name in _ENUMS:
+            flags.DEFINE_enum(name, default, config_lib.CHOICES[name], _HELP[name])
+        elif isinstance(default, bool):
+            flags.DEFINE_bool(name, default, _HELP[name])
+        elif isinstance(default, int):
+            flags.DEFINE_integer(name, default, _HELP[name])
+        elif isinstance(default, float):
+            flags.DEFINE_float(name, default, _HELP[name])
+        else:
+            flags.DEFINE_string(name, default, _HELP[name])
+
+
+_define_flags()
+FLAGS = flags.FLAGS
+
+
+def config_from_flags():
+    """Returns the `Config` the parsed flags describe."""
+    values = {name: FLAGS[name].value for name in _DEFAULTS.to_dict()}
+    values["loss_weights"] = config_lib.parse_loss_weights(values["loss_weights"])
+    return config_lib.Config(**values)
+
+
+def flags_text(config):
+    """Returns a flagfile that reproduces `config` (all flags but --workdir)."""
+    lines = [f"# Reproduces this run: python -m mtl_keras.run --flagfile=THIS_FILE "
+             f"[--workdir=NEW_FOLDER]"]
+    lines += [FLAGS[name].serialize() for name in config.to_dict() if name != "workdir"]
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+def default_workdir(config):
+    """runs/EXPERIMENT-YYYYmmdd-HHMMSS."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return os.path.join("runs", f"{config.experiment_name}-{stamp}")
+
+
+def main(argv):
+    """Runs one experiment from the parsed flags; exits with status 2 on bad input."""
+    if len(argv) > 1:
+        print(f"error: unexpected arguments {' '.join(argv[1:])}; flags look like --name=value.",
+              file=sys.stderr)
+        sys.exit(2)
+    try:
+        config = config_from_flags()
+        workdir = config.workdir or default_workdir(config)
+        from mtl_keras.training import train  # Imported here: TensorFlow is slow to import.
+
+        experiment = train.prepare(config, workdir)
+    except errors.UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "flags.txt"), "w", encoding="utf-8") as flags_file:
+        flags_file.write(flags_text(config))
+    with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as config_file:
+        json.dump({**config.to_dict(), "workdir": workdir}, config_file, indent=2)
+    train.train_and_evaluate(experiment, workdir)
+
+
+def console_main():
+    """The `mtl-keras` console script."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    console_main()

@@ -1,0 +1,1 @@
+"""Training: strategy, optimizer, compile, callbacks and the train-and-evaluate loop."""

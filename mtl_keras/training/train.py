@@ -1,0 +1,128 @@
+"""prepare() checks a run's inputs and loads its data; train_and_evaluate() runs it.
+
+The split lets the entry point refuse bad input before anything is written to the
+workdir: every check that can fail on user input happens in prepare().
+"""
+
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import keras
+import tensorflow as tf
+
+from mtl_keras import data as data_lib
+from mtl_keras import errors
+from mtl_keras.data import pipeline
+from mtl_keras.data import source
+from mtl_keras.models import build
+from mtl_keras.reporting import metrics as metrics_lib
+from mtl_keras.training import callbacks as callbacks_lib
+from mtl_keras.training import compile as compile_lib
+from mtl_keras.training import optimizers
+from mtl_keras.training import strategy as strategy_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A checked run: its config, strategy, data and resolved loss weights."""
+
+    config: object
+    strategy: object
+    data: source.DataSource
+    loss_weights: dict
+
+    @property
+    def steps_per_epoch(self):
+        """Training steps per epoch (the last partial batch is dropped)."""
+        return len(self.data.train) // self.config.batch_size
+
+
+def check_workdir(workdir):
+    """Raises UserError when `workdir` already holds files: a run never overwrites another."""
+    if os.path.isdir(workdir) and os.listdir(workdir):
+        raise errors.UserError(
+            f"--workdir={workdir} already holds files; pass a new --workdir or remove that one.")
+
+
+def prepare(config, workdir):
+    """Checks the config against the machine and the data, and loads the data.
+
+    Writes nothing. Raises UserError for any problem with the user's input.
+    """
+    check_workdir(workdir)
+    strategy = strategy_lib.make_strategy(config.strategy)
+    strategy_lib.check_batch_size(config.batch_size, strategy)
+    data = data_lib.load(config)
+    loss_weights = compile_lib.resolve_loss_weights(data.tasks, config.loss_weights)
+    experiment = Experiment(config, strategy, data, loss_weights)
+    if experiment.steps_per_epoch < 1:
+        raise errors.UserError(
+            f"--batch_size={config.batch_size} is larger than the {len(data.train)} training "
+            f"examples; use a smaller batch.")
+    return experiment
+
+
+def _log(message):
+    print(f"[mtl_keras] {message}", flush=True)
+
+
+def _build_and_compile(experiment, jit_compile):
+    config, data = experiment.config, experiment.data
+    mean, std = source.channel_statistics(data.train.images)
+    with experiment.strategy.scope():
+        model = build.build_model(data.tasks, config.trunk, data.image_shape, mean, std)
+        optimizer = optimizers.make_optimizer(config, experiment.steps_per_epoch)
+        compile_lib.compile_model(model, data.tasks, optimizer, experiment.loss_weights,
+                                  jit_compile)
+    return model
+
+
+def _datasets(experiment):
+    config, data = experiment.config, experiment.data
+    make = lambda split, training: pipeline.make_dataset(
+        split, config.batch_size, training, seed=config.seed, augment=config.augment,
+        deterministic=config.deterministic)
+    validation = make(data.validation, False) if data.validation is not None else None
+    return make(data.train, True), validation, make(data.test, False)
+
+
+def train_and_evaluate(experiment, workdir):
+    """Trains, evaluates on the test split and writes the run's outputs into `workdir`.
+
+    Returns:
+      The metrics dict also written to `workdir/metrics.json`.
+    """
+    config, data = experiment.config, experiment.data
+    start = time.perf_counter()
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    precision = strategy_lib.set_precision(config.mixed_precision)
+    jit_compile = strategy_lib.resolve_jit_compile(config.jit_compile)
+    model = _build_and_compile(experiment, jit_compile)
+    _log(f"dataset={data.name}{' (synthetic)' if data.synthetic else ''} train={len(data.train)} "
+         f"validation={len(data.validation) if data.validation is not None else 0} "
+         f"test={len(data.test)} heads={','.join(t.name for t in data.tasks)}")
+    _log(f"trunk={config.trunk} parameters={model.count_params():,} "
+         f"strategy={type(experiment.strategy).__name__} "
+         f"replicas={experiment.strategy.num_replicas_in_sync} "
+         f"batch_size={config.batch_size} (global) jit_compile={model.jit_compile} "
+         f"(asked {config.jit_compile}) precision={precision} loss_weights={experiment.loss_weights}")
+    train, validation, test = _datasets(experiment)
+    first = data.tasks[0].name
+    model.fit(train, validation_data=validation, epochs=config.epochs,
+              callbacks=callbacks_lib.make_callbacks(
+                  workdir, f"val_{first}_accuracy" if validation is not None else None),
+              shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
+    model.save(os.path.join(workdir, "model.keras"))
+    probabilities = model.predict(test, verbose=0)
+    results = {"dataset": data.name, "synthetic": data.synthetic,
+               **metrics_lib.evaluate(data.tasks, data.hierarchy, probabilities, data.test.labels),
+               "epochs": config.epochs, "wall_seconds": round(time.perf_counter() - start, 1)}
+    with open(os.path.join(workdir, "metrics.json"), "w", encoding="utf-8") as metrics_file:
+        json.dump(results, metrics_file, indent=2)
+    _log(f"test metrics: {json.dumps(results['heads'])}; written to {workdir}")
+    return results
