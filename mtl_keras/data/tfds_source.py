@@ -4,6 +4,7 @@ import socket
 import urllib.parse
 
 import numpy as np
+from absl import logging
 
 from mtl_keras import errors
 
@@ -40,7 +41,7 @@ def load_arrays(name, data_dir, download_url, offline_help):
     import tensorflow_datasets as tfds  # Imported late: it is slow and only this path needs it.
 
     builder = tfds.builder(name, data_dir=data_dir)
-    if not builder.is_prepared():
+    if not _is_prepared(builder):
         try:
             check_reachable(download_url)
             builder.download_and_prepare()
@@ -52,6 +53,16 @@ def load_arrays(name, data_dir, download_url, offline_help):
                 f"{offline_help}"
             ) from None
     return {split: _to_numpy(builder.as_dataset(split=split), tfds) for split in ("train", "test")}
+
+
+def _is_prepared(builder):
+    # TFDS logs a warning for every folder it finds unprepared; here that is expected.
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity(logging.ERROR)
+    try:
+        return builder.is_prepared()
+    finally:
+        logging.set_verbosity(verbosity)
 
 
 def _first_line(error):

@@ -31,8 +31,8 @@ class ZeroPadShortcut(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         batch, height, width, _ = input_shape
-        shrink = lambda size: None if size is None else -(-size // self.stride)
-        return (batch, shrink(height), shrink(width), self.filters)
+        height, width = (None if size is None else -(-size // self.stride) for size in (height, width))
+        return (batch, height, width, self.filters)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "stride": self.stride}

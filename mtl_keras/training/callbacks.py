@@ -1,6 +1,7 @@
 """Callbacks of a run: learning-rate logging, TensorBoard, history.csv, checkpoints."""
 
 import os
+import time
 
 import keras
 from keras import ops
@@ -15,6 +16,38 @@ class LearningRateLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+class ProgressLogger(keras.callbacks.Callback):
+    """Prints a progress line at most every `interval_seconds`, and one per epoch.
+
+    For logs written to a file, where Keras' progress bar is unreadable: a long epoch
+    still shows its step, speed and time left.
+    """
+
+    def __init__(self, epochs, steps_per_epoch, batch_size, interval_seconds=60.0):
+        super().__init__()
+        self.epochs, self.steps, self.batch_size = epochs, steps_per_epoch, batch_size
+        self.interval_seconds = interval_seconds
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.epoch_start = self.last_print = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if now - self.last_print >= self.interval_seconds:
+            self.last_print = now
+            rate = (batch + 1) * self.batch_size / (now - self.epoch_start)
+            left = (self.steps - batch - 1) * self.batch_size / rate
+            print(f"epoch {self.epoch + 1}/{self.epochs} step {batch + 1}/{self.steps} "
+                  f"loss={(logs or {}).get('loss', float('nan')):.4f} {rate:.0f} img/s, "
+                  f"epoch ends in {left / 60:.1f} min", flush=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        shown = {key: value for key, value in (logs or {}).items() if "loss" in key or "acc" in key}
+        print(f"epoch {epoch + 1}/{self.epochs} done in {time.perf_counter() - self.epoch_start:.0f} s: "
+              + " ".join(f"{key}={value:.4f}" for key, value in sorted(shown.items())), flush=True)
 
 
 def make_callbacks(workdir, monitor):

@@ -82,9 +82,11 @@ def _build_and_compile(experiment, jit_compile):
 
 def _datasets(experiment):
     config, data = experiment.config, experiment.data
-    make = lambda split, training: pipeline.make_dataset(
-        split, config.batch_size, training, seed=config.seed, augment=config.augment,
-        deterministic=config.deterministic)
+
+    def make(split, training):
+        return pipeline.make_dataset(split, config.batch_size, training, seed=config.seed,
+                                     augment=config.augment, deterministic=config.deterministic)
+
     validation = make(data.validation, False) if data.validation is not None else None
     return make(data.train, True), validation, make(data.test, False)
 
@@ -112,11 +114,13 @@ def train_and_evaluate(experiment, workdir):
          f"batch_size={config.batch_size} (global) jit_compile={model.jit_compile} "
          f"(asked {config.jit_compile}) precision={precision} loss_weights={experiment.loss_weights}")
     train, validation, test = _datasets(experiment)
-    first = data.tasks[0].name
-    model.fit(train, validation_data=validation, epochs=config.epochs,
-              callbacks=callbacks_lib.make_callbacks(
-                  workdir, f"val_{first}_accuracy" if validation is not None else None),
-              shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
+    monitor = f"val_{data.tasks[0].name}_accuracy" if validation is not None else None
+    callbacks = callbacks_lib.make_callbacks(workdir, monitor)
+    if not sys.stdout.isatty():  # Keras' progress bar is for terminals; files get lines.
+        callbacks.append(callbacks_lib.ProgressLogger(config.epochs, experiment.steps_per_epoch,
+                                                      config.batch_size))
+    model.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks,
+              shuffle=False, verbose=1 if sys.stdout.isatty() else 0)
     model.save(os.path.join(workdir, "model.keras"))
     probabilities = model.predict(test, verbose=0)
     results = {"dataset": data.name, "synthetic": data.synthetic,
