@@ -1,6 +1,7 @@
 """The run configuration: one frozen dataclass, built by the entry point from flags."""
 
 import dataclasses
+import math
 
 from mtl_keras import errors
 
@@ -50,14 +51,21 @@ class Config:
             if getattr(self, field) < 1:
                 raise errors.UserError(f"--{field} must be at least 1, not {getattr(self, field)}.")
         for field in ("learning_rate", "momentum", "weight_decay", "warmup_epochs"):
+            if not math.isfinite(getattr(self, field)):
+                raise errors.UserError(f"--{field} must be a finite number, not {getattr(self, field)}.")
             if getattr(self, field) < 0:
                 raise errors.UserError(f"--{field} must not be negative, not {getattr(self, field)}.")
+        if not 0 <= self.seed < 2**31 - 1:
+            raise errors.UserError(f"--seed must be between 0 and {2**31 - 2}, not {self.seed}.")
         if self.learning_rate == 0:
             raise errors.UserError("--learning_rate must be positive.")
         if self.warmup_epochs > self.epochs:
             raise errors.UserError(
                 f"--warmup_epochs={self.warmup_epochs} is longer than --epochs={self.epochs}.")
         for name, weight in self.loss_weights.items():
+            if not math.isfinite(weight):
+                raise errors.UserError(f"--loss_weights gives head {name!r} the weight {weight}; "
+                                       f"use a finite number.")
             if weight < 0:
                 raise errors.UserError(f"--loss_weights gives head {name!r} a negative weight {weight}.")
 

@@ -68,8 +68,9 @@ def read(path):
     except FileNotFoundError:
         raise errors.UserError(f"--archive={path} does not exist; check the path.") from None
     except (tarfile.TarError, EOFError, OSError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise errors.UserError(
-            f"--archive={path} is not a readable tar.gz archive ({error}); download it again."
+            f"--archive={path} is not a readable tar.gz archive ({reason}); download it again."
         ) from None
 
 

@@ -18,6 +18,7 @@ from mtl_keras import errors
 from mtl_keras.data import pipeline
 from mtl_keras.data import source
 from mtl_keras.models import build
+from mtl_keras.models import trunks
 from mtl_keras.reporting import metrics as metrics_lib
 from mtl_keras.training import callbacks as callbacks_lib
 from mtl_keras.training import compile as compile_lib
@@ -53,6 +54,7 @@ def prepare(config, workdir):
     Writes nothing. Raises UserError for any problem with the user's input.
     """
     check_workdir(workdir)
+    trunks.TRUNKS.get(config.trunk)  # an unknown trunk fails here, not after files are written
     strategy = strategy_lib.make_strategy(config.strategy)
     strategy_lib.check_batch_size(config.batch_size, strategy)
     data = data_lib.load(config)

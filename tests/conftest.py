@@ -1,0 +1,79 @@
+"""Shared set-up of the mtl_keras tests.
+
+At import (before any TensorFlow op runs) the one physical CPU is split into two
+logical CPUs, so that a MirroredStrategy over "/cpu:0" and "/cpu:1" has two replicas.
+"""
+
+import os
+import socket
+
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+_CPUS = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    _CPUS[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+
+import keras  # noqa: E402
+
+from mtl_keras.data import hierarchy as hierarchy_lib  # noqa: E402
+
+from helpers import CifarArchiveMaker  # noqa: E402
+
+
+# --------------------------------------------------------------------------- hermeticity
+
+@pytest.fixture(scope="session", autouse=True)
+def no_network():
+    """Fails any attempt of in-process code to open an internet connection."""
+    connect = socket.socket.connect
+
+    def refuse(sock, address, *args, **kwargs):
+        if sock.family == getattr(socket, "AF_UNIX", None):
+            return connect(sock, address)
+        raise OSError(f"network access attempted in a hermetic test: {address!r}")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", refuse)
+        patch.setattr(socket.socket, "connect_ex", refuse)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_keras_state():
+    """Each test starts with float32 and a fresh Keras name space."""
+    keras.mixed_precision.set_global_policy("float32")
+    keras.backend.clear_session()
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+# --------------------------------------------------------------------------- flags
+
+@pytest.fixture
+def run_flags():
+    """The entry point's absl FLAGS, unparsed (all defaults) before and after the test.
+
+    absl FLAGS is global, so a value parsed by one test would otherwise leak into the next.
+    """
+    from mtl_keras import run
+
+    run.FLAGS.unparse_flags()
+    yield run.FLAGS
+    run.FLAGS.unparse_flags()
+
+
+# --------------------------------------------------------------------------- data helpers
+
+@pytest.fixture(scope="session")
+def cifar_hierarchy():
+    """CIFAR-100's fine → coarse hierarchy, as mtl_keras ships it."""
+    return hierarchy_lib.cifar100()
+
+
+@pytest.fixture
+def archives(tmp_path, cifar_hierarchy):
+    """Writes small CIFAR-100 archives in the original layouts into tmp_path."""
+    return CifarArchiveMaker(tmp_path, cifar_hierarchy)

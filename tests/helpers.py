@@ -1,0 +1,107 @@
+"""Helpers shared by the tests: CIFAR-100 archives in the original layouts, stderr parsing."""
+
+import io
+import pathlib
+import pickle
+import re
+import tarfile
+
+import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SMOKE_FLAGS = REPO / "experiments" / "smoke.flags"
+
+
+def known_images(count, offset=0):
+    """HWC uint8 images whose pixel [n, row, col, channel] is a known formula."""
+    n, row, col, channel = np.indices((count, 32, 32, 3))
+    return ((n + offset) * 37 + channel * 85 + row * 7 + col) % 256
+
+
+def channel_major_records(count, offset=0):
+    """The same images as `known_images`, written as the original files do: N×3072,
+    the R plane (row-major), then the G plane, then the B plane."""
+    n, channel, row, col = np.indices((count, 3, 32, 32))
+    values = ((n + offset) * 37 + channel * 85 + row * 7 + col) % 256
+    return values.reshape(count, 3 * 32 * 32).astype(np.uint8)
+
+
+def write_tar_gz(path, members):
+    """Writes a .tar.gz holding `members` ({name inside the archive: bytes})."""
+    with tarfile.open(path, "w:gz") as archive:
+        for name, payload in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            archive.addfile(info, io.BytesIO(payload))
+    return str(path)
+
+
+def python_batch(records, fine, coarse):
+    """A CIFAR-100 python batch pickled like the original (protocol 2, bytes keys)."""
+    return pickle.dumps({
+        b"filenames": [f"image_{i}.png".encode() for i in range(len(fine))],
+        b"batch_label": b"made for the tests",
+        b"fine_labels": [int(label) for label in fine],
+        b"coarse_labels": [int(label) for label in coarse],
+        b"data": records,
+    }, protocol=2)
+
+
+def binary_batch(records, fine, coarse):
+    """CIFAR-100 binary records: coarse byte, fine byte, 3,072 channel-major pixels."""
+    rows = [bytes([int(c), int(f)]) + record.tobytes()
+            for record, f, c in zip(records, fine, coarse)]
+    return b"".join(rows)
+
+
+class CifarArchiveMaker:
+    """Writes small CIFAR-100 archives in the original layouts into a folder."""
+
+    def __init__(self, folder, hierarchy, num_train=12, num_test=4):
+        self.folder = pathlib.Path(folder)
+        self.hierarchy = hierarchy
+        rng = np.random.default_rng(7)
+        self.fine = {"train": rng.integers(0, 100, num_train), "test": rng.integers(0, 100, num_test)}
+        self.coarse = {split: hierarchy.parents["fine"][fine] for split, fine in self.fine.items()}
+        self.offset = {"train": 0, "test": num_train}
+        self.sizes = {"train": num_train, "test": num_test}
+
+    def records(self, split):
+        return channel_major_records(self.sizes[split], self.offset[split])
+
+    def images(self, split):
+        return known_images(self.sizes[split], self.offset[split]).astype(np.uint8)
+
+    def python(self, name="cifar-100-python.tar.gz", coarse=None):
+        coarse = coarse or self.coarse
+        members = {f"cifar-100-python/{split}": python_batch(self.records(split), self.fine[split],
+                                                             coarse[split])
+                   for split in ("train", "test")}
+        members["cifar-100-python/meta"] = pickle.dumps(
+            {b"fine_label_names": [n.encode() for n in self.hierarchy.class_names["fine"]],
+             b"coarse_label_names": [n.encode() for n in self.hierarchy.class_names["coarse"]]},
+            protocol=2)
+        return write_tar_gz(self.folder / name, members)
+
+    def binary(self, name="cifar-100-binary.tar.gz", coarse=None):
+        coarse = coarse or self.coarse
+        members = {f"cifar-100-binary/{split}.bin": binary_batch(self.records(split),
+                                                                 self.fine[split], coarse[split])
+                   for split in ("train", "test")}
+        members["cifar-100-binary/fine_label_names.txt"] = "\n".join(
+            self.hierarchy.class_names["fine"]).encode()
+        return write_tar_gz(self.folder / name, members)
+
+
+# --------------------------------------------------------------------------- output checks
+
+def error_lines(stderr):
+    """The non-empty lines of `stderr` without TensorFlow's and absl's start-up log lines."""
+    return [line for line in stderr.splitlines()
+            if line.strip() and not _is_tf_log_line(line)
+            and not line.startswith("WARNING: All log messages before absl::InitializeLog()")]
+
+
+def _is_tf_log_line(line):
+    # e.g. "I0000 00:00:1795464895.572111    4038 port.cc:153] oneDNN custom operations ..."
+    return re.match(r"[IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] ", line) is not None

@@ -1,0 +1,112 @@
+"""The entry point turns bad input into one `error:` line and exit status 2, writing nothing."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mtl_keras import errors, run
+from mtl_keras.data import tfds_source
+
+from helpers import REPO, error_lines
+
+
+def _main_exit_code():
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["prog"])
+    return exit_info.value.code
+
+
+def test_offline_without_data_names_both_ways_forward(run_flags, tmp_path, monkeypatch, capsys):
+    probed = []
+
+    def offline(url):
+        probed.append(url)
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(tfds_source, "check_reachable", offline)
+    workdir = tmp_path / "w"
+    run_flags(["prog", "--dataset=cifar100", f"--data_dir={tmp_path}", f"--workdir={workdir}"])
+    assert _main_exit_code() == 2
+    assert probed == ["https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"]
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err + out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    message = lines[0]
+    assert message.startswith("error: cifar100 is not prepared in ")
+    assert "(OSError: Name or service not known)" in message
+    assert "Two ways forward" in message
+    assert "--data_dir=" in message and "--archive=" in message
+    assert message.index("--data_dir=") < message.index("--archive=")
+    assert not workdir.exists()
+
+
+def test_unexpected_positional_argument(run_flags, tmp_path, capsys):
+    run_flags(["prog", f"--workdir={tmp_path / 'w'}"])
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["prog", "train"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith("error: unexpected arguments train;")
+    assert not (tmp_path / "w").exists()
+
+
+def test_unknown_loss_weight_head_in_process(run_flags, tmp_path, capsys):
+    run_flags(["prog", "--synthetic", "--synthetic_examples=64", "--validation_size=16",
+               "--loss_weights=fine=1,superclass=2", f"--workdir={tmp_path / 'w'}"])
+    assert _main_exit_code() == 2
+    assert capsys.readouterr().err == (
+        "error: --loss_weights names superclass, but the heads are fine, coarse.\n")
+    assert not (tmp_path / "w").exists()
+
+
+def test_batch_larger_than_the_training_split(run_flags, tmp_path, capsys):
+    run_flags(["prog", "--synthetic", "--synthetic_examples=64", "--validation_size=16",
+               "--batch_size=64", f"--workdir={tmp_path / 'w'}"])
+    assert _main_exit_code() == 2
+    assert "is larger than the 48 training examples" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("seed", ["-1", "4294967296"])
+def test_out_of_range_seed_is_a_user_error(run_flags, tmp_path, capsys, seed):
+    workdir = tmp_path / "w"
+    run_flags(["prog", "--synthetic", "--synthetic_examples=64", "--validation_size=16",
+               "--batch_size=16", "--epochs=1", "--warmup_epochs=0", "--trunk=lenet",
+               f"--seed={seed}", f"--workdir={workdir}"])
+    assert _main_exit_code() == 2
+    assert capsys.readouterr().err.startswith("error: --seed")
+    assert not workdir.exists()
+
+
+def test_unknown_trunk_is_refused_before_anything_is_written(run_flags, tmp_path, capsys):
+    workdir = tmp_path / "w"
+    run_flags(["prog", "--synthetic", "--synthetic_examples=64", "--validation_size=16",
+               "--batch_size=16", "--trunk=resnet50", f"--workdir={workdir}"])
+    assert _main_exit_code() == 2
+    assert capsys.readouterr().err.startswith("error: Unknown trunk 'resnet50'; choose one of:")
+    assert not workdir.exists()
+
+
+def _run_module(tmp_path, *flags):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "mtl_keras.run", *flags], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=240)
+
+
+@pytest.mark.parametrize("flags,expected", [
+    (["--archive=missing/cifar-100-python.tar.gz"],
+     "error: --archive=missing/cifar-100-python.tar.gz does not exist; check the path."),
+    (["--synthetic", "--synthetic_examples=64", "--validation_size=16", "--loss_weights=animal=1"],
+     "error: --loss_weights names animal, but the heads are fine, coarse."),
+], ids=["missing-archive", "unknown-head"])
+def test_subprocess_bad_input_exits_2_with_one_error_line(tmp_path, flags, expected):
+    workdir = tmp_path / "w"
+    result = _run_module(tmp_path, *flags, f"--workdir={workdir}")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert error_lines(result.stderr) == [expected]
+    assert not workdir.exists()
+    assert os.listdir(tmp_path) == []  # nothing written next to it either (no runs/ folder)

@@ -1,0 +1,150 @@
+"""One tiny smoke run through the entry point, in process: every output is written."""
+
+import csv
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mtl_keras import data as data_lib
+from mtl_keras import run
+from mtl_keras.reporting import metrics as metrics_lib
+
+from helpers import SMOKE_FLAGS
+
+TINY = ["--synthetic_examples=512", "--validation_size=128", "--epochs=2", "--batch_size=64"]
+
+
+def _scalar_tags(folder):
+    files = [os.path.join(folder, name) for name in os.listdir(folder)
+             if name.startswith("events.out.tfevents")]
+    assert files, f"no event file in {folder}"
+    tags = set()
+    for path in files:
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+def _snapshot(folder):
+    return {os.path.relpath(os.path.join(root, name), folder):
+            (os.stat(os.path.join(root, name)).st_mtime_ns, os.stat(os.path.join(root, name)).st_size)
+            for root, _, names in os.walk(folder) for name in names}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """Runs the smoke experiment once (tiny) and returns its workdir and config."""
+    workdir = tmp_path_factory.mktemp("smoke") / "run"
+    run.FLAGS.unparse_flags()
+    try:
+        run.FLAGS(["prog", f"--flagfile={SMOKE_FLAGS}", *TINY, f"--workdir={workdir}"])
+        config = run.config_from_flags()
+        keras.backend.clear_session()
+        run.main(["prog"])
+    finally:
+        run.FLAGS.unparse_flags()
+    return workdir, config
+
+
+def test_every_output_exists(smoke_run):
+    workdir, _ = smoke_run
+    for name in ("flags.txt", "config.json", "history.csv", "model.keras", "metrics.json",
+                 "checkpoints/best.keras", "checkpoints/last.keras"):
+        assert (workdir / name).is_file(), name
+        assert (workdir / name).stat().st_size > 0, name
+
+
+def test_config_json_and_flags_txt(smoke_run):
+    workdir, config = smoke_run
+    written = json.loads((workdir / "config.json").read_text())
+    assert written == {**config.to_dict(), "workdir": str(workdir)}
+    assert written["synthetic"] is True and written["epochs"] == 2
+    assert written["loss_weights"] == {"fine": 1.0, "coarse": 0.5}
+    flag_lines = (workdir / "flags.txt").read_text().splitlines()
+    assert "--synthetic_examples=512" in flag_lines and "--synthetic" in flag_lines
+    assert not [line for line in flag_lines if line.startswith("--workdir")]
+
+
+def test_history_csv_has_per_head_columns(smoke_run):
+    workdir, _ = smoke_run
+    with open(workdir / "history.csv", newline="") as history_file:
+        rows = list(csv.DictReader(history_file))
+    assert [row["epoch"] for row in rows] == ["0", "1"]
+    columns = set(rows[0])
+    assert {"epoch", "loss", "fine_loss", "fine_accuracy", "fine_top5_accuracy", "coarse_loss",
+            "coarse_accuracy", "val_fine_accuracy", "val_fine_loss", "val_coarse_accuracy",
+            "learning_rate"} <= columns
+    for row in rows:
+        for column in ("fine_accuracy", "coarse_accuracy", "val_fine_accuracy",
+                       "fine_top5_accuracy"):
+            assert 0.0 <= float(row[column]) <= 1.0
+        # The total loss is the weighted sum of the head losses (fine 1.0, coarse 0.5).
+        assert float(row["loss"]) == pytest.approx(
+            float(row["fine_loss"]) + 0.5 * float(row["coarse_loss"]), rel=1e-3)
+    # The learning rate at the end of each epoch: 384 images / 64 = 6 steps per epoch, 12 in
+    # all, warm-up 0.5 epochs = 3 steps, peak 0.002. After step 6 the cosine is a third of the
+    # way down: 0.5 * 0.002 * (1 + cos(pi / 3)) = 0.0015; after step 12 it reached 0.
+    assert [float(row["learning_rate"]) for row in rows] == pytest.approx([0.0015, 0.0], abs=1e-7)
+
+
+def test_tensorboard_has_per_head_scalars(smoke_run):
+    workdir, _ = smoke_run
+    train = _scalar_tags(workdir / "tensorboard" / "train")
+    validation = _scalar_tags(workdir / "tensorboard" / "validation")
+    assert {"epoch_loss", "epoch_fine_loss", "epoch_fine_accuracy", "epoch_fine_top5_accuracy",
+            "epoch_coarse_loss", "epoch_coarse_accuracy", "epoch_learning_rate"} <= train
+    assert {"epoch_loss", "epoch_fine_loss", "epoch_fine_accuracy", "epoch_coarse_loss",
+            "epoch_coarse_accuracy"} <= validation
+
+
+def test_metrics_json(smoke_run):
+    workdir, config = smoke_run
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    assert set(metrics) == {"dataset", "synthetic", "heads", "hierarchy_consistency",
+                            "coarse_from_fine_accuracy", "epochs", "wall_seconds"}
+    assert metrics["dataset"] == "cifar100" and metrics["synthetic"] is True
+    assert metrics["epochs"] == 2 and metrics["wall_seconds"] > 0
+    assert set(metrics["heads"]) == {"fine", "coarse"}
+    assert set(metrics["heads"]["fine"]) == {"accuracy", "top5_accuracy"}
+    assert set(metrics["heads"]["coarse"]) == {"accuracy"}
+    values = [*metrics["heads"]["fine"].values(), *metrics["heads"]["coarse"].values(),
+              metrics["hierarchy_consistency"], metrics["coarse_from_fine_accuracy"]]
+    assert all(0.0 <= value <= 1.0 for value in values)
+    assert metrics["heads"]["fine"]["top5_accuracy"] >= metrics["heads"]["fine"]["accuracy"]
+
+    # The figures are those of model.keras on the test split.
+    model = keras.saving.load_model(str(workdir / "model.keras"))
+    data = data_lib.load(config)
+    probabilities = model.predict(data.test.images, verbose=0)
+    assert probabilities["fine"].shape == (128, 100) and probabilities["coarse"].shape == (128, 20)
+    expected = metrics_lib.evaluate(data.tasks, data.hierarchy, probabilities, data.test.labels)
+    one_example = 1 / len(data.test) + 1e-9
+    for head, values in expected["heads"].items():
+        for name, value in values.items():
+            assert metrics["heads"][head][name] == pytest.approx(value, abs=one_example)
+    for name in ("hierarchy_consistency", "coarse_from_fine_accuracy"):
+        assert metrics[name] == pytest.approx(expected[name], abs=one_example)
+
+
+def test_checkpoints_reload(smoke_run):
+    workdir, _ = smoke_run
+    images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    for name in ("checkpoints/best.keras", "checkpoints/last.keras"):
+        outputs = keras.saving.load_model(str(workdir / name)).predict(images, verbose=0)
+        assert outputs["fine"].shape == (2, 100) and outputs["coarse"].shape == (2, 20)
+
+
+def test_second_run_into_the_same_workdir_is_refused(smoke_run, run_flags, capsys):
+    workdir, _ = smoke_run
+    before = _snapshot(workdir)
+    run_flags(["prog", f"--flagfile={SMOKE_FLAGS}", *TINY, f"--workdir={workdir}"])
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["prog"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        f"error: --workdir={workdir} already holds files; pass a new --workdir or remove that one.\n")
+    assert _snapshot(workdir) == before

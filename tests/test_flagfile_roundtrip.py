@@ -1,0 +1,102 @@
+"""flags.txt reproduces a run: flags → Config → flags_text → --flagfile → the same Config."""
+
+import dataclasses
+import re
+
+import pytest
+
+from mtl_keras import errors, run
+from mtl_keras.config import Config
+
+from helpers import SMOKE_FLAGS
+
+
+def _config(flags, argv):
+    flags.unparse_flags()
+    flags(["prog", *argv])
+    return run.config_from_flags()
+
+
+def test_defaults_give_the_default_config(run_flags):
+    assert _config(run_flags, []) == Config()
+
+
+def test_smoke_flagfile_with_overrides_round_trips(run_flags, tmp_path):
+    original = _config(run_flags, [
+        f"--flagfile={SMOKE_FLAGS}",
+        "--loss_weights=fine=1.0,coarse=0.5",
+        "--noaugment",
+        "--epochs=3",
+        "--learning_rate=0.0003",
+        "--experiment=round trip",
+        "--data_dir=/data/tfds",
+        f"--workdir={tmp_path / 'run1'}",
+    ])
+    # The overrides and the flagfile both took effect (later flags win).
+    assert original.loss_weights == {"fine": 1.0, "coarse": 0.5}
+    assert original.augment is False
+    assert original.synthetic is True and original.synthetic_examples == 4096
+    assert (original.epochs, original.learning_rate, original.warmup_epochs) == (3, 0.0003, 0.5)
+    assert original.trunk == "simple_cnn" and original.optimizer == "adamw"
+    assert original.experiment == "round trip" and original.data_dir == "/data/tfds"
+    assert original.workdir == str(tmp_path / "run1")
+
+    text = run.flags_text(original)
+    assert text.startswith("# Reproduces this run:")
+    assert not [line for line in text.splitlines() if line.startswith("--workdir")]
+    assert "--noaugment" in text.splitlines()
+    assert "--loss_weights=fine=1.0,coarse=0.5" in text.splitlines()
+    flags_file = tmp_path / "flags.txt"
+    flags_file.write_text(text, encoding="utf-8")
+
+    reparsed = _config(run_flags, [f"--flagfile={flags_file}"])
+    assert reparsed == dataclasses.replace(original, workdir="")
+    # A new workdir given after the flagfile is the only difference.
+    again = _config(run_flags, [f"--flagfile={flags_file}", f"--workdir={tmp_path / 'run2'}"])
+    assert again == dataclasses.replace(original, workdir=str(tmp_path / "run2"))
+
+
+def test_every_config_field_is_written(run_flags, tmp_path):
+    config = _config(run_flags, ["--synthetic", "--deterministic", "--mixed_precision",
+                                 "--strategy=mirrored", "--jit_compile=false", "--seed=3",
+                                 "--schedule=onecycle", "--optimizer=sgd", "--momentum=0.8",
+                                 "--weight_decay=0", "--validation_size=0", "--batch_size=96",
+                                 "--archive=/x/cifar-100-binary.tar.gz"])
+    text = run.flags_text(config)
+    written = {line.lstrip("-").split("=")[0] for line in text.splitlines() if line.startswith("--")}
+    expected = set(Config().to_dict()) - {"workdir"}
+    # booleans are written as --name / --noname
+    written = {name[2:] if name.startswith("no") and name[2:] in expected else name
+               for name in written}
+    assert written == expected
+    flags_file = tmp_path / "flags.txt"
+    flags_file.write_text(text, encoding="utf-8")
+    assert _config(run_flags, [f"--flagfile={flags_file}"]) == config
+
+
+def test_flag_values_do_not_leak_between_parses(run_flags):
+    assert _config(run_flags, ["--epochs=7", "--noaugment"]).epochs == 7
+    fresh = _config(run_flags, [])
+    assert fresh.epochs == Config().epochs and fresh.augment is True
+
+
+def test_bad_flag_values_are_user_errors(run_flags):
+    run_flags(["prog", "--loss_weights=fine"])
+    with pytest.raises(errors.UserError, match="is not NAME=NUMBER"):
+        run.config_from_flags()
+    run_flags.unparse_flags()
+    run_flags(["prog", "--epochs=0"])
+    with pytest.raises(errors.UserError, match="--epochs must be at least 1"):
+        run.config_from_flags()
+
+
+def test_enum_flags_are_checked_by_absl(run_flags):
+    from absl import flags
+
+    with pytest.raises(flags.IllegalFlagValueError):
+        run_flags(["prog", "--optimizer=adam"])
+
+
+def test_default_workdir_names_the_experiment():
+    assert re.fullmatch(r"runs/cifar100_resnet20-\d{8}-\d{6}", run.default_workdir(Config()))
+    assert re.fullmatch(r"runs/smoke-\d{8}-\d{6}", run.default_workdir(Config(experiment="smoke")))

@@ -1,0 +1,122 @@
+"""tf.data pipelines: batching, dtypes, seeded shuffling and augmentation."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mtl_keras.data import pipeline
+from mtl_keras.data.source import Split
+
+SHAPE = (8, 8, 3)
+
+
+def _split(count):
+    """Images that each hold one distinct pattern; label "index" says which image it is."""
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (count,) + SHAPE, dtype=np.uint8)
+    index = np.arange(count)
+    return Split(images, {"index": index, "parity": index % 2})
+
+
+def _batches(dataset):
+    return [(images.numpy(), {name: labels.numpy() for name, labels in labels.items()})
+            for images, labels in dataset]
+
+
+def test_training_batches_drop_the_remainder():
+    split = _split(100)
+    batches = _batches(pipeline.make_dataset(split, 32, training=True, seed=0))
+    assert len(batches) == 3  # 100 // 32, the last 4 examples dropped
+    for images, labels in batches:
+        assert images.shape == (32,) + SHAPE
+        assert images.dtype == np.uint8
+        assert set(labels) == {"index", "parity"}
+        assert labels["index"].shape == (32,) and labels["index"].dtype == np.int32
+        np.testing.assert_array_equal(labels["parity"], labels["index"] % 2)  # pairs kept together
+    indices = np.concatenate([labels["index"] for _, labels in batches])
+    assert len(set(indices.tolist())) == 96
+
+
+def test_evaluation_batches_keep_everything_in_order():
+    split = _split(100)
+    batches = _batches(pipeline.make_dataset(split, 32, training=False, seed=0))
+    assert [len(images) for images, _ in batches] == [32, 32, 32, 4]
+    np.testing.assert_array_equal(np.concatenate([images for images, _ in batches]), split.images)
+    np.testing.assert_array_equal(np.concatenate([labels["index"] for _, labels in batches]),
+                                  np.arange(100))
+
+
+def test_no_augmentation_leaves_images_unchanged_but_shuffled():
+    split = _split(96)
+    batches = _batches(pipeline.make_dataset(split, 32, training=True, seed=5, augment=False))
+    images = np.concatenate([images for images, _ in batches])
+    indices = np.concatenate([labels["index"] for _, labels in batches])
+    assert sorted(indices.tolist()) == list(range(96))  # every image exactly once
+    np.testing.assert_array_equal(images, split.images[indices])  # each image untouched
+    assert not np.array_equal(indices, np.arange(96))  # training data is shuffled
+
+
+def test_augmentation_crops_and_flips():
+    split = _split(64)
+    images, labels = _batches(pipeline.make_dataset(split, 64, training=True, seed=1,
+                                                    deterministic=True))[0]
+    originals = split.images[labels["index"]]
+    changed = [not np.array_equal(image, original) for image, original in zip(images, originals)]
+    assert sum(changed) > 32  # most images are moved or mirrored
+    # A crop shifts by at most 4 pixels and pads with zeros; a flip mirrors columns.
+    # For every image some shift (dy, dx) and flip reproduces it from its original.
+    padded = np.pad(originals, [(0, 0), (4, 4), (4, 4), (0, 0)])
+    for image, source in zip(images, padded):
+        candidates = [source[dy:dy + 8, dx:dx + 8] for dy in range(9) for dx in range(9)]
+        candidates += [candidate[:, ::-1] for candidate in candidates]
+        assert any(np.array_equal(image, candidate) for candidate in candidates)
+
+
+@pytest.mark.parametrize("augment", [True, False])
+def test_same_seed_same_first_batch_other_seed_differs(augment):
+    split = _split(256)
+
+    def first_batch(seed):
+        dataset = pipeline.make_dataset(split, 32, training=True, seed=seed, augment=augment,
+                                        deterministic=True)
+        return _batches(dataset.take(1))[0]
+
+    images_a, labels_a = first_batch(7)
+    images_b, labels_b = first_batch(7)
+    images_c, labels_c = first_batch(8)
+    np.testing.assert_array_equal(images_a, images_b)
+    np.testing.assert_array_equal(labels_a["index"], labels_b["index"])
+    assert not np.array_equal(labels_a["index"], labels_c["index"])
+    assert not np.array_equal(images_a, images_c)
+
+
+def test_same_seed_same_epoch_content_with_parallel_nondeterministic_map():
+    """With deterministic=False (the default) the parallel map may reorder elements, but an
+    epoch holds the same augmented images for the same seed."""
+    split = _split(128)
+
+    def epoch(seed):
+        batches = _batches(pipeline.make_dataset(split, 32, training=True, seed=seed))
+        images = np.concatenate([images for images, _ in batches])
+        indices = np.concatenate([labels["index"] for _, labels in batches])
+        return {int(index): image.tobytes() for index, image in zip(indices, images)}
+
+    assert epoch(11) == epoch(11)
+    assert epoch(11) != epoch(12)
+
+
+def test_epochs_are_reshuffled():
+    dataset = pipeline.make_dataset(_split(64), 64, training=True, seed=0, augment=False)
+    first, second = [labels["index"] for _, labels in _batches(dataset.repeat(2))]
+    assert sorted(first.tolist()) == sorted(second.tolist()) == list(range(64))
+    assert not np.array_equal(first, second)
+
+
+def test_labels_are_a_dict_in_the_element_spec():
+    dataset = pipeline.make_dataset(_split(10), 4, training=False)
+    image_spec, label_spec = dataset.element_spec
+    assert image_spec.dtype == tf.uint8 and image_spec.shape.as_list() == [None, 8, 8, 3]
+    assert set(label_spec) == {"index", "parity"}
+    assert all(spec.dtype == tf.int32 for spec in label_spec.values())
+    training = pipeline.make_dataset(_split(10), 4, training=True)
+    assert training.element_spec[0].shape.as_list() == [4, 8, 8, 3]  # static batch: remainder dropped
