@@ -36,8 +36,17 @@ class Config:
     jit_compile: str = "auto"
     strategy: str = "auto"
     mixed_precision: bool = False
+    losses: dict = dataclasses.field(default_factory=dict)  # head name → loss name or import path
     data_dir: str = ""
     archive: str = ""
+    csv: str = ""  # --dataset=folder: the labels table
+    image_dir: str = ""  # folder of the images (folder: default the CSV's folder; utkface)
+    image_column: str = "image"
+    split_column: str = "split"
+    tasks: str = ""  # --dataset=folder: NAME:KIND[:CLASSES],...
+    tasks_file: str = ""  # --dataset=folder: JSON list of heads
+    image_size: int = 64  # folder and utkface: images are resized to this square
+    test_fraction: float = 0.2  # folder and utkface without a split column
     synthetic: bool = False
     synthetic_examples: int = 2048  # training images made up when synthetic
     workdir: str = ""
@@ -47,7 +56,9 @@ class Config:
             if getattr(self, field) not in choices:
                 raise errors.UserError(
                     f"--{field}={getattr(self, field)} is not one of {', '.join(choices)}.")
-        for field in ("epochs", "batch_size", "synthetic_examples"):
+        if not 0 < self.test_fraction < 1:
+            raise errors.UserError(f"--test_fraction must be between 0 and 1, not {self.test_fraction}.")
+        for field in ("epochs", "batch_size", "synthetic_examples", "image_size"):
             if getattr(self, field) < 1:
                 raise errors.UserError(f"--{field} must be at least 1, not {getattr(self, field)}.")
         for field in ("learning_rate", "momentum", "weight_decay", "warmup_epochs"):
@@ -101,3 +112,17 @@ def parse_loss_weights(text):
 def format_loss_weights(weights):
     """The inverse of `parse_loss_weights`."""
     return ",".join(f"{name}={weight:g}" for name, weight in weights.items())
+
+
+def parse_losses(text):
+    """Parses "age=mae,race=package.module:function" into {"age": "mae", ...}."""
+    losses = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, equals, loss = (part.strip() for part in item.partition("="))
+        if not equals or not name or not loss:
+            raise errors.UserError(f"--losses item {item!r} is not HEAD=LOSS; write e.g. "
+                                   f"--losses=age=mae,race=package.module:function.")
+        if name in losses:
+            raise errors.UserError(f"--losses names head {name!r} twice.")
+        losses[name] = loss
+    return losses

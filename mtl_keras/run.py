@@ -40,7 +40,18 @@ _HELP = {
     "jit_compile": "XLA: auto (on GPUs only), true or false.",
     "strategy": "auto, default, mirrored (all local GPUs) or multi_worker (reads TF_CONFIG).",
     "mixed_precision": "Mixed precision: float16 on GPUs, bfloat16 on CPUs.",
+    "losses": "Per-head loss overrides: HEAD=NAME (mse, mae, huber, binary_crossentropy, "
+              "sparse_categorical_crossentropy) or HEAD=package.module:function.",
     "data_dir": "TensorFlow Datasets data directory (default: TFDS' own).",
+    "csv": "--dataset=folder: CSV with an image-path column and one column per head.",
+    "image_dir": "Folder of the images (folder: default the CSV's folder; utkface: required).",
+    "image_column": "--dataset=folder: the CSV column of image paths.",
+    "split_column": "--dataset=folder: the CSV column of train/validation/test, if present.",
+    "tasks": "--dataset=folder: heads as NAME:KIND[:CLASSES],... e.g. "
+             "age:regression,gender:binary,race:multiclass:7.",
+    "tasks_file": "--dataset=folder: JSON list of heads (name, kind, classes, loss, weight).",
+    "image_size": "folder and utkface: images are resized to this many pixels square.",
+    "test_fraction": "folder and utkface without a split column: share of images for testing.",
     "archive": "Path of an original dataset archive (e.g. cifar-100-python.tar.gz); no download.",
     "synthetic": "Use made-up images shaped like the dataset (smoke runs).",
     "synthetic_examples": "Number of made-up training images with --synthetic.",
@@ -51,7 +62,7 @@ _ENUMS = {"optimizer", "schedule", "jit_compile", "strategy"}
 
 def _define_flags():
     for name, default in _DEFAULTS.to_dict().items():
-        if name == "loss_weights":
+        if name in ("loss_weights", "losses"):
             flags.DEFINE_string(name, "", _HELP[name])
         elif name in _ENUMS:
             flags.DEFINE_enum(name, default, config_lib.CHOICES[name], _HELP[name])
@@ -73,6 +84,7 @@ def config_from_flags():
     """Returns the `Config` the parsed flags describe."""
     values = {name: FLAGS[name].value for name in _DEFAULTS.to_dict()}
     values["loss_weights"] = config_lib.parse_loss_weights(values["loss_weights"])
+    values["losses"] = config_lib.parse_losses(values["losses"])
     return config_lib.Config(**values)
 
 

@@ -50,7 +50,8 @@ def load_cifar100(config):
     heads = (
         tasks.Task("fine", hierarchy.num_classes("fine"), hierarchy.class_names["fine"],
                    metrics=("accuracy", "top5_accuracy")),
-        tasks.Task("coarse", hierarchy.num_classes("coarse"), hierarchy.class_names["coarse"]),
+        tasks.Task("coarse", hierarchy.num_classes("coarse"), hierarchy.class_names["coarse"],
+                   metrics=("accuracy",)),
     )
     return source.DataSource(name="cifar100", tasks=heads, train=train, validation=validation,
                              test=splits["test"], hierarchy=hierarchy, synthetic=config.synthetic)

@@ -11,7 +11,7 @@ _PAD = 4
 
 
 def make_dataset(split, batch_size, training, seed=0, augment=True, deterministic=False):
-    """Returns a batched `tf.data.Dataset` of (images, {task name: labels}).
+    """Returns a batched `tf.data.Dataset` of (images, {task name: labels}[, {task name: masks}]).
 
     Args:
       split: a `source.Split`.
@@ -21,8 +21,12 @@ def make_dataset(split, batch_size, training, seed=0, augment=True, deterministi
       augment: pad-4 random crop and horizontal flip (training only).
       deterministic: keep element order fixed in parallel maps (slower).
     """
-    labels = {name: tf.constant(values, tf.int32) for name, values in split.labels.items()}
-    dataset = tf.data.Dataset.from_tensor_slices((split.images, labels)).cache()
+    labels = {name: tf.constant(values, tf.int32 if values.dtype.kind in "iu" else tf.float32)
+              for name, values in split.labels.items()}
+    elements = (split.images, labels)
+    if split.masks is not None:  # per-head sample weights: 0 where a label is missing
+        elements += ({name: tf.constant(m, tf.float32) for name, m in split.masks.items()},)
+    dataset = tf.data.Dataset.from_tensor_slices(elements).cache()
     if training:
         dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
         if augment:
@@ -36,10 +40,10 @@ def make_dataset(split, batch_size, training, seed=0, augment=True, deterministi
 
 
 def _crop_and_flip(element, seed):
-    image, labels = element
+    image, *targets = element
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     height, width, channels = image.shape
     padded = tf.pad(image, [[_PAD, _PAD], [_PAD, _PAD], [0, 0]])
     image = tf.image.stateless_random_crop(padded, (height, width, channels), seed=crop_seed)
     image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
-    return image, labels
+    return (image, *targets)

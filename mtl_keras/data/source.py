@@ -10,17 +10,27 @@ from mtl_keras import registry
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-    """Images (uint8, N×H×W×C) and their labels {task name: int array of N}."""
+    """Images and their labels.
+
+    Attributes:
+      images: uint8, N×H×W×C.
+      labels: {task name: array of N labels}: class ids (int) for multiclass heads,
+        N×1 floats for binary and regression heads, N×K 0/1 floats for multilabel heads.
+      masks: None when every label is known, else {task name: N floats}, 1 where the
+        label is known and 0 where it is missing (the label there is a placeholder).
+    """
 
     images: np.ndarray
     labels: dict
+    masks: dict = None
 
     def __len__(self):
         return len(self.images)
 
     def take(self, index):
         """Returns the split restricted to `index` (a slice or an index array)."""
-        return Split(self.images[index], {name: y[index] for name, y in self.labels.items()})
+        masks = None if self.masks is None else {name: m[index] for name, m in self.masks.items()}
+        return Split(self.images[index], {name: y[index] for name, y in self.labels.items()}, masks)
 
 
 @dataclasses.dataclass(frozen=True)

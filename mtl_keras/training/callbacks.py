@@ -45,7 +45,7 @@ class ProgressLogger(keras.callbacks.Callback):
                   f"epoch ends in {left / 60:.1f} min", flush=True)
 
     def on_epoch_end(self, epoch, logs=None):
-        shown = {key: value for key, value in (logs or {}).items() if "loss" in key or "acc" in key}
+        shown = {key: value for key, value in (logs or {}).items() if key != "learning_rate"}
         print(f"epoch {epoch + 1}/{self.epochs} done in {time.perf_counter() - self.epoch_start:.0f} s: "
               + " ".join(f"{key}={value:.4f}" for key, value in sorted(shown.items())), flush=True)
 
@@ -55,8 +55,8 @@ def make_callbacks(workdir, monitor):
 
     Args:
       workdir: the run's output folder.
-      monitor: the validation metric that picks the best checkpoint, e.g.
-        "val_fine_accuracy", or None when there is no validation split.
+      monitor: (validation metric, "max" or "min") that picks the best checkpoint, e.g.
+        ("val_fine_accuracy", "max"), or None when there is no validation split.
     """
     checkpoints = os.path.join(workdir, "checkpoints")
     callbacks = [
@@ -67,6 +67,13 @@ def make_callbacks(workdir, monitor):
     ]
     if monitor:
         callbacks.append(keras.callbacks.ModelCheckpoint(
-            os.path.join(checkpoints, "best.keras"), monitor=monitor, mode="max",
+            os.path.join(checkpoints, "best.keras"), monitor=monitor[0], mode=monitor[1],
             save_best_only=True))
     return callbacks
+
+
+def best_checkpoint_monitor(task):
+    """The validation metric of `task` that picks the best checkpoint, and its direction."""
+    if task.kind == "regression":
+        return f"val_{task.name}_mae", "min"
+    return f"val_{task.name}_accuracy", "max"

@@ -1,5 +1,7 @@
 """compile() with dicts keyed by head name: losses, metrics and loss weights."""
 
+import dataclasses
+
 from mtl_keras import errors
 from mtl_keras.training import losses
 
@@ -18,6 +20,23 @@ def resolve_loss_weights(tasks, overrides):
     return {task.name: float(overrides.get(task.name, task.weight)) for task in tasks}
 
 
+def override_losses(tasks, overrides):
+    """Returns the tasks with the losses `overrides` ({head: loss}) names, all checked.
+
+    Raises:
+      UserError: an unknown head, or a loss that is neither registered nor importable.
+    """
+    names = [task.name for task in tasks]
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise errors.UserError(
+            f"--losses names {', '.join(unknown)}, but the heads are {', '.join(names)}.")
+    tasks = tuple(dataclasses.replace(task, loss=overrides.get(task.name, task.loss)) for task in tasks)
+    for task in tasks:
+        losses.resolve_loss_function(task.loss_name)
+    return tasks
+
+
 def compile_model(model, tasks, optimizer, loss_weights, jit_compile):
     """Compiles `model` with one loss and metric list per head, keyed by task name.
 
@@ -28,11 +47,12 @@ def compile_model(model, tasks, optimizer, loss_weights, jit_compile):
       loss_weights: {head: weight}, from `resolve_loss_weights`.
       jit_compile: bool, whether to compile the train step with XLA.
     """
+    # Metrics go in weighted_metrics: Keras applies the per-head sample weights, which are
+    # 0 where a label is missing, only to those.
     model.compile(
         optimizer=optimizer,
-        loss={task.name: losses.LOSSES.get(task.loss)() for task in tasks},
-        metrics={task.name: [losses.METRICS.get(name)() for name in task.metrics]
-                 for task in tasks},
+        loss={task.name: losses.make_loss(task) for task in tasks},
+        weighted_metrics={task.name: losses.make_metrics(task) for task in tasks},
         loss_weights=dict(loss_weights),
         jit_compile=jit_compile,
     )

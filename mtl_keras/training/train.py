@@ -58,6 +58,7 @@ def prepare(config, workdir):
     strategy = strategy_lib.make_strategy(config.strategy)
     strategy_lib.check_batch_size(config.batch_size, strategy)
     data = data_lib.load(config)
+    data = dataclasses.replace(data, tasks=compile_lib.override_losses(data.tasks, config.losses))
     loss_weights = compile_lib.resolve_loss_weights(data.tasks, config.loss_weights)
     experiment = Experiment(config, strategy, data, loss_weights)
     if experiment.steps_per_epoch < 1:
@@ -116,7 +117,7 @@ def train_and_evaluate(experiment, workdir):
          f"batch_size={config.batch_size} (global) jit_compile={model.jit_compile} "
          f"(asked {config.jit_compile}) precision={precision} loss_weights={experiment.loss_weights}")
     train, validation, test = _datasets(experiment)
-    monitor = f"val_{data.tasks[0].name}_accuracy" if validation is not None else None
+    monitor = callbacks_lib.best_checkpoint_monitor(data.tasks[0]) if validation is not None else None
     callbacks = callbacks_lib.make_callbacks(workdir, monitor)
     if not sys.stdout.isatty():  # Keras' progress bar is for terminals; files get lines.
         callbacks.append(callbacks_lib.ProgressLogger(config.epochs, experiment.steps_per_epoch,
@@ -126,7 +127,8 @@ def train_and_evaluate(experiment, workdir):
     model.save(os.path.join(workdir, "model.keras"))
     probabilities = model.predict(test, verbose=0)
     results = {"dataset": data.name, "synthetic": data.synthetic,
-               **metrics_lib.evaluate(data.tasks, data.hierarchy, probabilities, data.test.labels),
+               **metrics_lib.evaluate(data.tasks, data.hierarchy, probabilities, data.test.labels,
+                                     data.test.masks),
                "epochs": config.epochs, "wall_seconds": round(time.perf_counter() - start, 1)}
     with open(os.path.join(workdir, "metrics.json"), "w", encoding="utf-8") as metrics_file:
         json.dump(results, metrics_file, indent=2)

@@ -1,0 +1,162 @@
+"""The user's own labelled images: a CSV of image paths and one column per head.
+
+`--dataset=folder --csv=labels.csv --tasks=age:regression,gender:binary,race:multiclass:7`
+reads `labels.csv`, whose `--image_column` (default "image") holds paths relative to the
+CSV's folder (or to `--image_dir`), and whose other columns named in `--tasks` hold the
+labels. A `--split_column` (default "split") with train / validation / test decides the
+splits; without it, a fixed `--test_fraction` of the images (chosen by a hash of the
+path, so the test set never moves) is the test split and `--validation_size` images of
+the rest are held out for validation. Images are decoded and resized in tf.data to
+`--image_size` squared, RGB, once, when the data loads: a missing or unreadable image
+stops the run with its CSV line before training starts.
+"""
+
+import csv
+import dataclasses
+import os
+import zlib
+
+import numpy as np
+import tensorflow as tf
+
+from mtl_keras import errors
+from mtl_keras.data import labels as labels_lib
+from mtl_keras.data import source
+from mtl_keras.data import task_spec
+
+_SPLITS = {"train": "train", "validation": "validation", "val": "validation", "test": "test"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One example: where it is declared, its image file, its label cells, its split."""
+
+    where: str
+    path: str
+    cells: dict
+    split: str = ""
+
+
+@source.DATASETS.register("folder")
+def load_folder(config):
+    """Returns the images and labels a CSV describes, as a `DataSource`."""
+    if not config.csv:
+        raise errors.UserError("--dataset=folder needs --csv=PATH of the labels table.")
+    if bool(config.tasks) == bool(config.tasks_file):
+        raise errors.UserError("--dataset=folder needs the heads: give --tasks or --tasks_file "
+                               "(one of them).")
+    specs = (task_spec.parse_tasks_flag(config.tasks) if config.tasks
+             else task_spec.read_tasks_file(config.tasks_file))
+    rows = read_table(config.csv, config.image_column, config.split_column,
+                      [spec.name for spec in specs], config.image_dir)
+    return build_source("folder", rows, specs, config)
+
+
+def read_table(path, image_column, split_column, task_names, image_dir=""):
+    """Reads the CSV into Rows; image paths are resolved against `image_dir` or the CSV's folder."""
+    base = image_dir or os.path.dirname(os.path.abspath(path))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as table:
+            reader = csv.DictReader(table)
+            header = reader.fieldnames or []
+            for column in [image_column, *task_names]:
+                if column not in header:
+                    raise errors.UserError(
+                        f"{path}: column {column!r} is not in the header ({', '.join(header)}); "
+                        f"check --image_column and --tasks.")
+            duplicated = sorted({name for name in header if header.count(name) > 1})
+            if duplicated:
+                raise errors.UserError(f"{path}: the header names {', '.join(duplicated)} twice.")
+            rows = [_row(record, f"{path}:{line}", base, image_column, split_column, task_names)
+                    for line, record in enumerate(reader, start=2)]
+    except FileNotFoundError:
+        raise errors.UserError(f"--csv={path} does not exist.") from None
+    except UnicodeDecodeError:
+        raise errors.UserError(f"{path} is not a UTF-8 text CSV.") from None
+    if not rows:
+        raise errors.UserError(f"{path} has a header but no rows.")
+    return rows
+
+
+def _row(record, where, base, image_column, split_column, task_names):
+    image = (record.get(image_column) or "").strip()
+    if not image:
+        raise errors.UserError(f"{where}: the {image_column!r} cell is empty.")
+    split = (record.get(split_column) or "").strip().lower()
+    if split and split not in _SPLITS:
+        raise errors.UserError(f"{where}: split {split!r} is not train, validation or test.")
+    cells = {name: (record.get(name) or "").strip() for name in task_names}
+    return Row(where, os.path.join(base, image), cells, _SPLITS.get(split, ""))
+
+
+def build_source(name, rows, specs, config):
+    """Encodes labels, decodes images, splits and returns the `DataSource`."""
+    wheres = [row.where for row in rows]
+    encoded = {spec.name: labels_lib.encode(spec, [row.cells[spec.name] for row in rows], wheres)
+               for spec in specs}
+    train, validation, test = _split_indices(rows, config)
+    tasks = tuple(labels_lib.make_task(spec, encoded[spec.name][2], encoded[spec.name][0][train],
+                                       encoded[spec.name][1][train]) for spec in specs)
+    masks = {spec.name: encoded[spec.name][1] for spec in specs}
+    everything = source.Split(decode_images(rows, config.image_size),
+                              {spec.name: encoded[spec.name][0] for spec in specs},
+                              masks if any(m.min() == 0 for m in masks.values()) else None)
+    return source.DataSource(
+        name=name, tasks=tasks, train=everything.take(train),
+        validation=everything.take(validation) if len(validation) else None,
+        test=everything.take(test))
+
+
+def _split_indices(rows, config):
+    declared = np.array([row.split for row in rows])
+    if declared.any():
+        if not declared.all():
+            where = rows[int(np.flatnonzero(declared == "")[0])].where
+            raise errors.UserError(f"{where}: the split cell is empty while other rows have one.")
+        test = np.flatnonzero(declared == "test")
+        train = np.flatnonzero(declared == "train")
+        validation = np.flatnonzero(declared == "validation")
+    else:
+        # A hash of the path, not a random draw: the test set stays the same across runs,
+        # seeds and row orders.
+        draws = np.array([zlib.crc32(os.path.basename(row.path).encode()) / 2**32 for row in rows])
+        test = np.flatnonzero(draws < config.test_fraction)
+        train, validation = np.flatnonzero(draws >= config.test_fraction), np.array([], np.int64)
+    if not len(validation) and config.validation_size:
+        if config.validation_size >= len(train):
+            raise errors.UserError(
+                f"--validation_size={config.validation_size} must be below the {len(train)} "
+                f"training images.")
+        shuffled = np.random.default_rng(0).permutation(train)
+        train, validation = shuffled[config.validation_size:], shuffled[:config.validation_size]
+    if not len(train) or not len(test):
+        raise errors.UserError(f"The table gives {len(train)} training and {len(test)} test images; "
+                               f"both need at least one (see the split column or --test_fraction).")
+    return np.sort(train), np.sort(validation), np.sort(test)
+
+
+def decode_images(rows, image_size):
+    """Decodes and resizes every image in tf.data; a missing or unreadable one is an error."""
+    for row in rows:
+        if not os.path.isfile(row.path):
+            raise errors.UserError(f"{row.where}: image {row.path} does not exist.")
+    print(f"[mtl_keras] decoding {len(rows)} images to {image_size}x{image_size}", flush=True)
+
+    def load(index, path):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        image = tf.image.resize(image, (image_size, image_size), antialias=True)
+        return index, tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
+    paths = [row.path for row in rows]
+    dataset = (tf.data.Dataset.from_tensor_slices((np.arange(len(rows)), paths))
+               .map(load, num_parallel_calls=tf.data.AUTOTUNE)
+               .ignore_errors().batch(256))
+    images = np.zeros((len(rows), image_size, image_size, 3), np.uint8)
+    decoded = np.zeros(len(rows), bool)
+    for indices, batch in dataset.as_numpy_iterator():
+        images[indices], decoded[indices] = batch, True
+    if not decoded.all():
+        row = rows[int(np.flatnonzero(~decoded)[0])]
+        raise errors.UserError(f"{row.where}: image {row.path} cannot be read as JPEG, PNG, GIF "
+                               f"or BMP ({int((~decoded).sum())} unreadable in all).")
+    return images

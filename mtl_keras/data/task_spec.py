@@ -1,0 +1,105 @@
+"""Head declarations for datasets of the user's own: `--tasks` or a JSON task file.
+
+`--tasks=age:regression,gender:binary,race:multiclass:7` declares three heads. After
+the kind, a multiclass or multilabel head takes its number of classes (labels are then
+0..N-1) or its class names joined by `|` (`race:multiclass:White|Black|Asian|Indian|Others`);
+a binary head may name its two classes (`gender:binary:male|female`, the first is 0).
+Without either, the classes of a multiclass head are the distinct labels of the data.
+
+A task file is a JSON list of objects with the keys name, kind, and optionally classes
+(a count or a list of names), loss and weight.
+"""
+
+import dataclasses
+import json
+
+from mtl_keras import errors
+from mtl_keras import tasks as tasks_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """A declared head before the data is read: classes may still be unknown."""
+
+    name: str
+    kind: str
+    class_names: tuple = ()  # declared names, or ()
+    num_classes: int = 0  # declared count, or 0
+    loss: str = ""
+    weight: float = 1.0
+
+
+def parse_tasks_flag(text):
+    """Parses the --tasks flag into TaskSpecs."""
+    specs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, rest = item.partition(":")
+        kind, _, classes = rest.partition(":")
+        specs.append(_make(name.strip(), kind.strip(), classes.strip() or None, f"--tasks item {item!r}"))
+    return _check_unique(specs, "--tasks")
+
+
+def read_tasks_file(path):
+    """Reads a JSON task file into TaskSpecs."""
+    try:
+        with open(path, encoding="utf-8") as tasks_file:
+            entries = json.load(tasks_file)
+    except FileNotFoundError:
+        raise errors.UserError(f"--tasks_file={path} does not exist.") from None
+    except json.JSONDecodeError as error:
+        raise errors.UserError(f"--tasks_file={path} is not valid JSON ({error}).") from None
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise errors.UserError(f"--tasks_file={path} must hold a JSON list of objects.")
+    specs = []
+    for number, entry in enumerate(entries, 1):
+        where = f"{path}: task {number}"
+        unknown = set(entry) - {"name", "kind", "classes", "loss", "weight"}
+        if unknown or "name" not in entry or "kind" not in entry:
+            raise errors.UserError(f"{where} needs name and kind, and may have classes, loss and "
+                                   f"weight only (found {', '.join(sorted(entry))}).")
+        classes = entry.get("classes")
+        if isinstance(classes, list):
+            classes = "|".join(str(name) for name in classes)
+        spec = _make(str(entry["name"]), str(entry["kind"]),
+                     None if classes is None else str(classes), where)
+        try:
+            weight = float(entry.get("weight", 1.0))
+        except (TypeError, ValueError):
+            raise errors.UserError(f"{where} has a weight that is not a number.") from None
+        specs.append(dataclasses.replace(spec, loss=str(entry.get("loss", "")), weight=weight))
+    return _check_unique(specs, path)
+
+
+def _make(name, kind, classes, where):
+    if not name:
+        raise errors.UserError(f"{where} has no head name; write NAME:KIND[:CLASSES].")
+    if kind not in tasks_lib.KINDS:
+        raise errors.UserError(
+            f"{where} has kind {kind!r}; choose one of {', '.join(tasks_lib.KINDS)}.")
+    if classes is None:
+        if kind == "multilabel":
+            raise errors.UserError(f"{where}: a multilabel head needs its classes (a count or names).")
+        return TaskSpec(name, kind)
+    if kind == "regression":
+        raise errors.UserError(f"{where}: a regression head takes no classes.")
+    if classes.isdigit():
+        count = int(classes)
+        if kind == "binary" and count != 2 or count < 2:
+            raise errors.UserError(f"{where} declares {count} classes; a head needs at least 2 "
+                                   f"(exactly 2 for binary).")
+        return TaskSpec(name, kind, num_classes=count)
+    names = tuple(part.strip() for part in classes.split("|"))
+    if len(set(names)) != len(names) or len(names) < 2 or (kind == "binary" and len(names) != 2):
+        raise errors.UserError(f"{where} declares classes {classes!r}; give distinct names, at "
+                               f"least 2 (exactly 2 for binary).")
+    return TaskSpec(name, kind, class_names=names, num_classes=len(names))
+
+
+def _check_unique(specs, where):
+    names = [spec.name for spec in specs]
+    for name in names:
+        if names.count(name) > 1:
+            raise errors.UserError(f"{where} declares the head {name!r} twice.")
+    if not specs:
+        raise errors.UserError(f"{where} declares no head.")
+    return specs
