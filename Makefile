@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install test smoke train-cifar100 train-cifar100-notebook tensorboard clean
+.PHONY: install test smoke train-cifar100 train-cifar100-notebook train-fashion-mnist \
+	benchmark-fashion-mnist tensorboard clean
 
 install: $(STAMP)
 
@@ -26,6 +27,13 @@ train-cifar100: $(STAMP)
 
 train-cifar100-notebook: $(STAMP)
 	$(PY) -m mtl_keras.run --flagfile=experiments/cifar100_notebook.flags $(ARGS)
+
+train-fashion-mnist: $(STAMP)
+	$(PY) -m mtl_keras.run --flagfile=experiments/fashion_mnist_mtl.flags $(ARGS)
+
+# Three seeds of the three-head recipe and of its fine-only baseline; writes a table.
+benchmark-fashion-mnist: $(STAMP)
+	$(PY) benchmarks/fashion_mnist_seeds.py $(ARGS)
 
 tensorboard: $(STAMP)
 	$(VENV)/bin/tensorboard --logdir runs --bind_all

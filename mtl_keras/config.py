@@ -19,6 +19,7 @@ class Config:
 
     experiment: str = ""
     dataset: str = "cifar100"
+    heads: str = ""  # hierarchical datasets: levels as heads, e.g. "fine,coarse,top"
     trunk: str = "resnet20"
     epochs: int = 30
     batch_size: int = 128  # global: split over the replicas of the strategy

@@ -74,7 +74,7 @@ def test_truncated_binary_file_is_refused(archives, tmp_path):
 def test_tar_without_cifar_members_is_refused(tmp_path):
     path = write_tar_gz(tmp_path / "other.tar.gz", {"cifar-10-batches-py/data_batch_1": b"x",
                                                    "cifar-100-python/train": b"only train"})
-    with pytest.raises(errors.UserError, match="holds neither cifar-100-python"):
+    with pytest.raises(errors.UserError, match="is not an original cifar100 archive: it holds neither train, test"):
         cifar_archive.read(path)
 
 
@@ -184,5 +184,5 @@ def test_archive_with_wrong_coarse_labels_is_refused(archives, layout):
     with pytest.raises(errors.UserError) as error:
         cifar.load_cifar100(Config(archive=path, validation_size=4))
     message = str(error.value)
-    assert message.startswith("CIFAR-100 test split: 1 of 4 examples have a coarse label")
+    assert message.startswith("cifar100 test split: 1 of 4 examples have a coarse label")
     assert "first: example 2" in message

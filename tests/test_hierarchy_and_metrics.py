@@ -155,8 +155,15 @@ def test_hierarchy_metrics_three_levels():
     assert result["genus_from_species_accuracy"] == pytest.approx(1.0)
     # family implied by the genus predictions [2, 0] is [1, 0]; labels are [1, 0].
     assert result["family_from_genus_accuracy"] == pytest.approx(1.0)
+    # Adjacent pairs: species→genus agrees on example 0 only; genus [2, 0] implies family
+    # [1, 0] against predicted [1, 1]: agrees on example 0 only.
+    assert result["species_genus_consistency"] == pytest.approx(0.5)
+    assert result["genus_family_consistency"] == pytest.approx(0.5)
+    # family implied by the species predictions [5, 2] → genus [2, 1] → family [1, 0].
+    assert result["family_from_species_accuracy"] == pytest.approx(1.0)
     assert set(result) == {"hierarchy_consistency", "genus_from_species_accuracy",
-                           "family_from_genus_accuracy"}
+                           "family_from_genus_accuracy", "family_from_species_accuracy",
+                           "species_genus_consistency", "genus_family_consistency"}
 
 
 def test_evaluate_with_hierarchy():

@@ -18,7 +18,8 @@ def _images(count=3, seed=0):
 
 
 def test_all_trunks_are_registered():
-    assert trunks.TRUNKS.names() == ["lenet", "resnet18", "resnet20", "resnet56", "simple_cnn"]
+    assert trunks.TRUNKS.names() == ["lenet", "resnet18", "resnet20", "resnet56", "resnet9",
+                                     "simple_cnn"]
     with pytest.raises(errors.UserError, match="Unknown trunk 'resnet50'; choose one of: lenet"):
         build.build_model(TWO_HEADS, "resnet50", (32, 32, 3), MEAN, STD)
 
@@ -51,6 +52,7 @@ def test_two_heads_named_after_the_tasks(trunk):
     ("resnet20", 0.26e6, 0.28e6),
     ("resnet56", 0.84e6, 0.87e6),
     ("resnet18", 10.9e6, 11.4e6),
+    ("resnet9", 0.40e6, 0.42e6),
 ])
 def test_parameter_counts_with_one_ten_class_head(trunk, low, high):
     model = build.build_model((Task("label", 10),), trunk, (32, 32, 3), MEAN, STD)

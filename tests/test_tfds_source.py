@@ -49,7 +49,7 @@ def test_cifar100_through_tfds(tmp_path, probes, cifar_hierarchy):
     mock, calls = _mock_tfds(parents, consistent=True)
     with mock:
         data = cifar.load_cifar100(Config(data_dir=str(tmp_path / "tfds"), validation_size=6))
-    assert probes == [cifar.CIFAR100_URL]  # not prepared under the mock: probed, then "downloaded"
+    assert probes == ["https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"]  # not prepared under the mock: probed, then "downloaded"
     assert sorted(calls) == ["test", "train"]
     assert data.name == "cifar100" and not data.synthetic
     assert tuple(task.name for task in data.tasks) == ("fine", "coarse")
@@ -78,7 +78,7 @@ def test_tfds_coarse_labels_inconsistent_with_the_hierarchy(tmp_path, probes, ci
     with mock, pytest.raises(errors.UserError) as error:
         cifar.load_cifar100(Config(data_dir=str(tmp_path / "tfds"), validation_size=6))
     message = str(error.value)
-    assert "CIFAR-100 train split: 1 of 30 examples have a coarse label" in message
+    assert "cifar100 train split: 1 of 30 examples have a coarse label" in message
     assert "not the parent of their fine label (first: example 3" in message
 
 

@@ -1,57 +1,57 @@
-"""CIFAR-100 with its fine (100) and coarse (20) labels as two heads.
+"""CIFAR-100 (fine 100 → coarse 20 → top 8) and CIFAR-10 (fine 10 → mid 7 → coarse 2).
 
-Sources, in order: `--synthetic` (made-up images of the same shape), `--archive`
-(an original archive on disk), else TensorFlow Datasets (downloads when needed).
-Whatever the source, the coarse labels shipped with the data are checked against
-the published fine → coarse hierarchy; a disagreement is an error.
+Sources, in order: `--synthetic` (made-up images of the same shape), `--archive` (an
+original archive on disk), else TensorFlow Datasets (downloads when needed). Whatever
+the source, labels shipped with the data are checked against the published hierarchy
+(a CIFAR-100 coarse label that is not its fine label's superclass is an error), and the
+heads are the levels `--heads` picks (default: fine,coarse for CIFAR-100; fine,mid,coarse
+for CIFAR-10).
 """
 
-from mtl_keras import tasks
 from mtl_keras.data import cifar_archive
-from mtl_keras.data import hierarchy as hierarchy_lib
+from mtl_keras.data import hierarchical
 from mtl_keras.data import source
-from mtl_keras.data import synthetic
 from mtl_keras.data import tfds_source
 
-CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"
-CIFAR100_OFFLINE_HELP = (
-    "Two ways forward: (1) on a machine with internet, run "
-    "`python -c \"import tensorflow_datasets as tfds; tfds.builder('cifar100').download_and_prepare()\"`, "
-    "copy its ~/tensorflow_datasets folder here and pass --data_dir=THAT_FOLDER; or (2) download "
-    "cifar-100-python.tar.gz or cifar-100-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html "
-    "and pass --archive=PATH_TO_IT."
-)
 _SHAPE = (32, 32, 3)
+_PAGE = "https://www.cs.toronto.edu/~kriz/cifar.html"
+
+
+def offline_help(dataset, archive_stem):
+    """The paragraph's second half: the two ways forward without internet."""
+    return (
+        "Two ways forward: (1) on a machine with internet, run `python -c \"import "
+        f"tensorflow_datasets as tfds; tfds.builder('{dataset}').download_and_prepare()\"`, "
+        "copy its ~/tensorflow_datasets folder here and pass --data_dir=THAT_FOLDER; or (2) "
+        f"download {archive_stem}-python.tar.gz or {archive_stem}-binary.tar.gz from {_PAGE} "
+        "and pass --archive=PATH_TO_IT.")
+
+
+def _load(dataset, archive_stem, url, shipped, config):
+    if config.synthetic:
+        return hierarchical.make_source(
+            dataset, hierarchical.synthetic_splits(dataset, _SHAPE, config), config,
+            synthetic_data=True)
+    if config.archive:
+        splits = cifar_archive.read(config.archive, dataset)
+    else:
+        arrays = tfds_source.load_arrays(dataset, config.data_dir or None, url,
+                                         offline_help(dataset, archive_stem))
+        splits = {name: source.Split(split["image"], {level: split[feature]
+                                                      for level, feature in shipped.items()})
+                  for name, split in arrays.items()}
+    return hierarchical.make_source(dataset, splits, config)
 
 
 @source.DATASETS.register("cifar100")
 def load_cifar100(config):
-    """Returns CIFAR-100 as a `DataSource` with heads "fine" and "coarse".
+    """Returns CIFAR-100 as a `DataSource`, heads from --heads (default fine, coarse)."""
+    return _load("cifar100", "cifar-100", "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+                 {"fine": "label", "coarse": "coarse_label"}, config)
 
-    Args:
-      config: the run's `config.Config` (synthetic, archive, data_dir, validation_size, seed).
-    """
-    hierarchy = hierarchy_lib.cifar100()
-    if config.synthetic:
-        size = config.synthetic_examples
-        splits = {"train": synthetic.make_split(hierarchy, size, _SHAPE, config.seed),
-                  "test": synthetic.make_split(hierarchy, max(size // 4, 1), _SHAPE, config.seed + 1)}
-    elif config.archive:
-        splits = cifar_archive.read(config.archive)
-    else:
-        arrays = tfds_source.load_arrays("cifar100", config.data_dir or None, CIFAR100_URL,
-                                         CIFAR100_OFFLINE_HELP)
-        splits = {name: source.Split(split["image"], {"fine": split["label"],
-                                                      "coarse": split["coarse_label"]})
-                  for name, split in arrays.items()}
-    for name, split in splits.items():
-        hierarchy.check(split.labels, where=f"CIFAR-100 {name} split")
-    train, validation = source.carve_validation(splits["train"], config.validation_size)
-    heads = (
-        tasks.Task("fine", hierarchy.num_classes("fine"), hierarchy.class_names["fine"],
-                   metrics=("accuracy", "top5_accuracy")),
-        tasks.Task("coarse", hierarchy.num_classes("coarse"), hierarchy.class_names["coarse"],
-                   metrics=("accuracy",)),
-    )
-    return source.DataSource(name="cifar100", tasks=heads, train=train, validation=validation,
-                             test=splits["test"], hierarchy=hierarchy, synthetic=config.synthetic)
+
+@source.DATASETS.register("cifar10")
+def load_cifar10(config):
+    """Returns CIFAR-10 as a `DataSource`, heads from --heads (default fine, mid, coarse)."""
+    return _load("cifar10", "cifar-10", "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+                 {"fine": "label"}, config)

@@ -81,11 +81,48 @@ def _facts():
         return json.load(facts_file)
 
 
+def names():
+    """Returns the datasets that have a published hierarchy."""
+    return sorted(name for name in _facts() if not name.startswith("_"))
+
+
+def levels(dataset):
+    """Returns all levels of `dataset`'s hierarchy, finest first."""
+    return tuple(_facts()[dataset]["levels"])
+
+
+def load(dataset, levels=None):
+    """Returns the hierarchy of `dataset` restricted to `levels`.
+
+    Args:
+      dataset: a key of hierarchies.json, e.g. "cifar100".
+      levels: the levels to keep, any subset of the dataset's levels in any order (they
+        are put finest first); a skipped level's parent maps are composed. None keeps
+        the dataset's default levels.
+
+    Raises:
+      UserError: a level the dataset does not have, or a level named twice.
+    """
+    facts = _facts()[dataset]
+    available = facts["levels"]
+    levels = list(levels or facts["default_levels"])
+    unknown = [level for level in levels if level not in available]
+    if unknown or len(set(levels)) != len(levels) or not levels:
+        raise errors.UserError(
+            f"--heads={','.join(levels)} is not a set of {dataset}'s levels; choose among "
+            f"{', '.join(available)} (finest first), each once.")
+    levels = sorted(levels, key=available.index)
+    parents = {}
+    for finer, coarser in zip(levels, levels[1:]):
+        mapping = np.arange(len(facts["names"][finer]))
+        for step in available[available.index(finer):available.index(coarser)]:
+            mapping = np.asarray(facts["parents"][step], dtype=np.int64)[mapping]
+        parents[finer] = mapping
+    return Hierarchy(levels=tuple(levels),
+                     class_names={level: tuple(facts["names"][level]) for level in levels},
+                     parents=parents)
+
+
 def cifar100():
     """Returns CIFAR-100's fine (100) → coarse (20) hierarchy."""
-    facts = _facts()["cifar100"]
-    return Hierarchy(
-        levels=("fine", "coarse"),
-        class_names={"fine": tuple(facts["fine_names"]), "coarse": tuple(facts["coarse_names"])},
-        parents={"fine": np.asarray(facts["fine_to_coarse"], dtype=np.int64)},
-    )
+    return load("cifar100", ("fine", "coarse"))

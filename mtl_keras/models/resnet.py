@@ -6,6 +6,9 @@ changes (the paper's option A), global average pooling: 0.27 M and 0.85 M parame
 with a 10-class head.
 resnet18: a 64-filter 3×3 stem without max-pooling (32×32 inputs are small), four
 stages of two basic blocks (64 to 512 filters), 1×1 projection shortcuts: about 11 M.
+resnet9: the fast "ResNet-9" layout of the DAWNBench CIFAR entries (stem; conv + pool +
+residual pair; conv + pool; conv + pool + residual pair; global max-pool) at a quarter of
+their width (16 to 128 filters): about 0.41 M parameters, sized for 2-core CPUs.
 """
 
 import keras
@@ -77,3 +80,22 @@ def resnet56(images):
 def resnet18(images):
     """The usual CIFAR ResNet-18 (2 blocks per stage, 64 to 512 filters, projection shortcuts)."""
     return _resnet(images, 64, (64, 128, 256, 512), 2, projection=True)
+
+
+def _residual_pair(x):
+    shortcut = x
+    x = trunks.conv_bn_relu(x, x.shape[-1])
+    x = trunks.conv_bn_relu(x, x.shape[-1])
+    return layers.Add()([x, shortcut])
+
+
+@trunks.TRUNKS.register("resnet9")
+def resnet9(images):
+    """A quarter-width ResNet-9 (16, 32, 64, 128 filters), sized for CPUs."""
+    x = trunks.conv_bn_relu(images, 16)
+    x = layers.MaxPooling2D(2)(trunks.conv_bn_relu(x, 32))
+    x = _residual_pair(x)
+    x = layers.MaxPooling2D(2)(trunks.conv_bn_relu(x, 64))
+    x = layers.MaxPooling2D(2)(trunks.conv_bn_relu(x, 128))
+    x = _residual_pair(x)
+    return layers.GlobalMaxPooling2D()(x)

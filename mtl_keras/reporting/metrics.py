@@ -60,18 +60,29 @@ def hierarchy_metrics(hierarchy, predictions, labels):
       labels: {level: true class ids}.
 
     Returns:
-      {"hierarchy_consistency": share of examples whose prediction at every level is the
-       parent of the prediction one level finer,
-       "<coarser>_from_<finer>_accuracy": accuracy of the parent of the finer prediction,
-       for each pair of adjacent levels}.
+      {"hierarchy_consistency": share of examples whose predictions agree at every pair
+         of adjacent levels (the coarser is the parent of the finer),
+       "<finer>_<coarser>_consistency": the same for one adjacent pair (given when there
+         are more than two levels),
+       "<coarser>_from_<finer>_accuracy": accuracy of the coarser class implied by the
+         finer prediction, for every pair of levels}.
     """
-    consistent = np.ones(len(next(iter(predictions.values()))), dtype=bool)
-    results = {}
-    for finer, coarser in zip(hierarchy.levels, hierarchy.levels[1:]):
-        implied = hierarchy.parents[finer][predictions[finer]]
-        consistent &= implied == predictions[coarser]
-        results[f"{coarser}_from_{finer}_accuracy"] = float(np.mean(implied == labels[coarser]))
-    return {"hierarchy_consistency": float(np.mean(consistent)), **results}
+    levels = hierarchy.levels
+    consistent = np.ones(len(predictions[levels[0]]), dtype=bool)
+    pairs, derived = {}, {}
+    for position, finer in enumerate(levels[:-1]):
+        implied = predictions[finer]
+        for step, coarser in enumerate(levels[position + 1:]):
+            implied = hierarchy.parents[levels[position + step]][implied]
+            derived[f"{coarser}_from_{finer}_accuracy"] = float(np.mean(implied == labels[coarser]))
+            if step == 0:
+                agree = implied == predictions[coarser]
+                consistent &= agree
+                pairs[f"{finer}_{coarser}_consistency"] = float(np.mean(agree))
+    results = {"hierarchy_consistency": float(np.mean(consistent))}
+    if len(levels) > 2:
+        results.update(pairs)
+    return {**results, **derived}
 
 
 def evaluate(tasks, hierarchy, predictions, labels, masks=None):

@@ -1,0 +1,73 @@
+"""Runs the Fashion-MNIST recipe and its fine-only baseline over several seeds; writes a table.
+
+    python benchmarks/fashion_mnist_seeds.py [--seeds=0,1,2] [--out=runs/benchmarks] [EXTRA FLAGS]
+
+Runs one training at a time (they would slow each other down), each through
+`python -m mtl_keras.run`, then prints a Markdown table of test accuracy (mean ± std over
+seeds) and wall time, and the difference the extra heads make to the fine head. The table
+is also written to OUT/fashion_mnist.md; every run's folder stays in OUT.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+RECIPES = {"three heads (fine+mid+coarse)": "experiments/fashion_mnist_mtl.flags",
+           "fine only (baseline)": "experiments/fashion_mnist_fine_only.flags"}
+HEADS = ("fine", "mid", "coarse")
+
+
+def _run(flagfile, seed, workdir, extra):
+    if not os.path.exists(os.path.join(workdir, "metrics.json")):
+        command = [sys.executable, "-m", "mtl_keras.run", f"--flagfile={flagfile}",
+                   f"--seed={seed}", f"--workdir={workdir}", *extra]
+        print("$", " ".join(command), flush=True)
+        subprocess.run(command, check=True)
+    with open(os.path.join(workdir, "metrics.json"), encoding="utf-8") as metrics_file:
+        return json.load(metrics_file)
+
+
+def _summary(values):
+    if not values:
+        return "–"
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.4f} ± {spread:.4f}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--out", default="runs/benchmarks")
+    args, extra = parser.parse_known_args()
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    results = {}
+    for label, flagfile in RECIPES.items():
+        stem = os.path.splitext(os.path.basename(flagfile))[0]
+        results[label] = [_run(flagfile, seed, os.path.join(args.out, f"{stem}-seed{seed}"), extra)
+                          for seed in seeds]
+    lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}; "
+             f"seeds {args.seeds}; extra flags: {' '.join(extra) or 'none'}", "",
+             "| recipe | fine accuracy | mid accuracy | coarse accuracy | wall time per run (min) |",
+             "|---|---|---|---|---|"]
+    for label, runs in results.items():
+        cells = [_summary([run["heads"][head]["accuracy"] for run in runs if head in run["heads"]])
+                 for head in HEADS]
+        minutes = _summary([run["wall_seconds"] / 60 for run in runs]).replace("0000", "00")
+        lines.append(f"| {label} | {' | '.join(cells)} | {minutes} |")
+    fine = {label: [run["heads"]["fine"]["accuracy"] for run in runs] for label, runs in results.items()}
+    multi, single = fine.values()
+    differences = [a - b for a, b in zip(multi, single)]
+    lines += ["", f"Fine accuracy, three heads minus fine only, paired by seed: {_summary(differences)}"]
+    table = "\n".join(lines)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "fashion_mnist.md"), "w", encoding="utf-8") as table_file:
+        table_file.write(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
