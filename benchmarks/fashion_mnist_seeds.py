@@ -31,11 +31,11 @@ def _run(flagfile, seed, workdir, extra):
         return json.load(metrics_file)
 
 
-def _summary(values):
+def _summary(values, digits=4):
     if not values:
         return "–"
     spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.4f} ± {spread:.4f}"
+    return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
 
 
 def main():
@@ -56,7 +56,7 @@ def main():
     for label, runs in results.items():
         cells = [_summary([run["heads"][head]["accuracy"] for run in runs if head in run["heads"]])
                  for head in HEADS]
-        minutes = _summary([run["wall_seconds"] / 60 for run in runs]).replace("0000", "00")
+        minutes = _summary([run["wall_seconds"] / 60 for run in runs], digits=1)
         lines.append(f"| {label} | {' | '.join(cells)} | {minutes} |")
     fine = {label: [run["heads"]["fine"]["accuracy"] for run in runs] for label, runs in results.items()}
     multi, single = fine.values()
