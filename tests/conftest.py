@@ -70,7 +70,7 @@ def run_flags():
 @pytest.fixture(scope="session")
 def cifar_hierarchy():
     """CIFAR-100's fine → coarse hierarchy, as mtl_keras ships it."""
-    return hierarchy_lib.cifar100()
+    return hierarchy_lib.load("cifar100", ("fine", "coarse"))
 
 
 @pytest.fixture

@@ -122,7 +122,3 @@ def load(dataset, levels=None):
                      class_names={level: tuple(facts["names"][level]) for level in levels},
                      parents=parents)
 
-
-def cifar100():
-    """Returns CIFAR-100's fine (100) → coarse (20) hierarchy."""
-    return load("cifar100", ("fine", "coarse"))

@@ -34,7 +34,7 @@ def encode(spec, cells, wheres):
     if not names and spec.kind == "binary":
         return _binary_flags(spec, cells, wheres), mask, ("0", "1")
     if not names:
-        names = _found_classes(cell for cell in cells if cell)
+        names = _found_classes(spec, (cell for cell in cells if cell))
     index = {name: position for position, name in enumerate(names)}
     if spec.kind == "multilabel":
         labels = np.zeros((len(cells), len(names)), np.float32)
@@ -89,13 +89,13 @@ def _binary_flags(spec, cells, wheres):
     return values
 
 
-def _found_classes(cells):
+def _found_classes(spec, cells):
     found = sorted(set(cells))
     if all(cell.isdigit() for cell in found):
         found.sort(key=int)
     if len(found) < 2:
-        raise errors.UserError(f"Fewer than two distinct labels found ({found}); a multiclass "
-                               f"head needs at least two classes.")
+        raise errors.UserError(f"Head {spec.name!r} has fewer than two distinct labels ({found}); "
+                               f"a multiclass head needs at least two classes.")
     return tuple(found)
 
 
