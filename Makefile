@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 
 .PHONY: install test smoke train-cifar100 train-cifar100-notebook train-fashion-mnist \
-	benchmark-fashion-mnist tensorboard clean
+	benchmark-fashion-mnist benchmark-throughput benchmark-settings tensorboard clean
 
 install: $(STAMP)
 
@@ -34,6 +34,14 @@ train-fashion-mnist: $(STAMP)
 # Three seeds of the three-head recipe and of its fine-only baseline; writes a table.
 benchmark-fashion-mnist: $(STAMP)
 	$(PY) benchmarks/fashion_mnist_seeds.py $(ARGS)
+
+# Training images/s of simple_cnn at batch 256 on the path mtl_keras.run takes (one JSON line).
+benchmark-throughput: $(STAMP)
+	$(PY) benchmarks/throughput.py --trunk=simple_cnn --batch_size=256 $(ARGS)
+
+# Precision, XLA and thread settings per trunk, alternated over rounds; prints a table.
+benchmark-settings: $(STAMP)
+	$(PY) benchmarks/compare.py --suite=settings $(ARGS)
 
 tensorboard: $(STAMP)
 	$(VENV)/bin/tensorboard --logdir runs --bind_all

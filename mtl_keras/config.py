@@ -10,6 +10,7 @@ CHOICES = {
     "schedule": ("cosine", "onecycle", "constant"),
     "jit_compile": ("auto", "true", "false"),
     "strategy": ("auto", "default", "mirrored", "multi_worker"),
+    "mixed_precision": ("auto", "true", "false"),
 }
 
 
@@ -36,7 +37,7 @@ class Config:
     deterministic: bool = False
     jit_compile: str = "auto"
     strategy: str = "auto"
-    mixed_precision: bool = False
+    mixed_precision: str = "auto"  # auto: where the hardware has a fast 16-bit path
     losses: dict = dataclasses.field(default_factory=dict)  # head name → loss name or import path
     data_dir: str = ""
     archive: str = ""

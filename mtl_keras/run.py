@@ -41,7 +41,9 @@ _HELP = {
     "deterministic": "Turn on TensorFlow op determinism (slower).",
     "jit_compile": "XLA: auto (on GPUs only), true or false.",
     "strategy": "auto, default, mirrored (all local GPUs) or multi_worker (reads TF_CONFIG).",
-    "mixed_precision": "Mixed precision: float16 on GPUs, bfloat16 on CPUs.",
+    "mixed_precision": "16-bit compute, float32 weights: auto (where the hardware has a fast "
+                       "path: GPUs of compute capability 7.0+, CPUs with AVX-512 BF16 or "
+                       "AMX), true or false. float16 on GPUs, bfloat16 on CPUs.",
     "losses": "Per-head loss overrides: HEAD=NAME (mse, mae, huber, binary_crossentropy, "
               "sparse_categorical_crossentropy) or HEAD=package.module:function.",
     "data_dir": "TensorFlow Datasets data directory (default: TFDS' own).",
@@ -59,7 +61,7 @@ _HELP = {
     "synthetic_examples": "Number of made-up training images with --synthetic.",
     "workdir": "Output folder. Default: runs/EXPERIMENT-TIMESTAMP.",
 }
-_ENUMS = {"optimizer", "schedule", "jit_compile", "strategy"}
+_ENUMS = set(config_lib.CHOICES)
 
 
 def _define_flags():
@@ -119,12 +121,13 @@ def main(argv):
     except errors.UserError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    workdir = experiment.workdir
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, "flags.txt"), "w", encoding="utf-8") as flags_file:
         flags_file.write(flags_text(config))
     with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as config_file:
         json.dump({**config.to_dict(), "workdir": workdir}, config_file, indent=2)
-    train.train_and_evaluate(experiment, workdir)
+    train.train_and_evaluate(experiment)
 
 
 def console_main():

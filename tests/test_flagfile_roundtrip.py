@@ -57,7 +57,7 @@ def test_smoke_flagfile_with_overrides_round_trips(run_flags, tmp_path):
 
 
 def test_every_config_field_is_written(run_flags, tmp_path):
-    config = _config(run_flags, ["--synthetic", "--deterministic", "--mixed_precision",
+    config = _config(run_flags, ["--synthetic", "--deterministic", "--mixed_precision=true",
                                  "--strategy=mirrored", "--jit_compile=false", "--seed=3",
                                  "--schedule=onecycle", "--optimizer=sgd", "--momentum=0.8",
                                  "--weight_decay=0", "--validation_size=0", "--batch_size=96",

@@ -117,7 +117,7 @@ def test_missing_labels_are_masked_not_dropped(tmp_path):
     assert set(masks) == {"age", "gender", "race", "tags"}
     # With every age masked, the age loss is exactly 0 while the other heads still learn.
     experiment = train.prepare(config, str(tmp_path / "never"))
-    model = train._build_and_compile(experiment, jit_compile=False)
+    model, _ = train.build_and_compile(experiment)
     all_masked = {**masks, "age": np.zeros_like(masks["age"])}
     images = data.train.images[:8]
     result = model.evaluate(images, labels, sample_weight=all_masked, verbose=0, return_dict=True)

@@ -36,7 +36,11 @@ def make_dataset(split, batch_size, training, seed=0, augment=True, deterministi
             dataset = tf.data.Dataset.zip(dataset, seeds).map(
                 _crop_and_flip, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     dataset = dataset.batch(batch_size, drop_remainder=training)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    # In memory, there are no files to shard over workers: each worker builds the same
+    # seeded order of global batches and keeps its own slice of every batch.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def _crop_and_flip(element, seed):

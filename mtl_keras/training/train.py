@@ -7,6 +7,7 @@ workdir: every check that can fail on user input happens in prepare().
 import dataclasses
 import json
 import os
+import re
 import sys
 import time
 
@@ -28,12 +29,17 @@ from mtl_keras.training import strategy as strategy_lib
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
-    """A checked run: its config, strategy, data and resolved loss weights."""
+    """A checked run: its config, strategy, data, resolved loss weights and output folder.
+
+    `workdir` is where this process writes: the run's folder, or under the multi-worker
+    strategy, for every worker but the chief, a `worker-N` folder inside it.
+    """
 
     config: object
     strategy: object
     data: source.DataSource
     loss_weights: dict
+    workdir: str
 
     @property
     def steps_per_epoch(self):
@@ -41,11 +47,31 @@ class Experiment:
         return len(self.data.train) // self.config.batch_size
 
 
-def check_workdir(workdir):
-    """Raises UserError when `workdir` already holds files: a run never overwrites another."""
-    if os.path.isdir(workdir) and os.listdir(workdir):
+def check_workdir(workdir, ignore=()):
+    """Raises UserError when `workdir` already holds files (but those named in `ignore`):
+    a run never overwrites another."""
+    if os.path.isdir(workdir) and set(os.listdir(workdir)) - set(ignore):
         raise errors.UserError(
             f"--workdir={workdir} already holds files; pass a new --workdir or remove that one.")
+
+
+def _process_workdir(config, workdir, strategy):
+    """The folder this process writes to, checked: see `Experiment.workdir`."""
+    if config.strategy == "multi_worker" and not config.workdir:
+        raise errors.UserError("--strategy=multi_worker needs --workdir: give every worker the "
+                               "same folder on storage they share.")
+    worker = strategy_lib.worker_name(strategy)
+    if worker:
+        workdir = os.path.join(workdir, worker)
+        check_workdir(workdir)
+    else:  # the other workers may already have made their folders inside it
+        check_workdir(workdir, ignore=[name for name in _listdir(workdir)
+                                       if re.fullmatch(r"(worker|chief)-\d+", name)])
+    return workdir
+
+
+def _listdir(folder):
+    return os.listdir(folder) if os.path.isdir(folder) else []
 
 
 def prepare(config, workdir):
@@ -53,14 +79,15 @@ def prepare(config, workdir):
 
     Writes nothing. Raises UserError for any problem with the user's input.
     """
-    check_workdir(workdir)
-    trunks.TRUNKS.get(config.trunk)  # an unknown trunk fails here, not after files are written
+    # The multi-worker strategy must be made before anything else starts TensorFlow.
     strategy = strategy_lib.make_strategy(config.strategy)
+    workdir = _process_workdir(config, workdir, strategy)
+    trunks.TRUNKS.get(config.trunk)  # an unknown trunk fails here, not after files are written
     strategy_lib.check_batch_size(config.batch_size, strategy)
     data = data_lib.load(config)
     data = dataclasses.replace(data, tasks=compile_lib.override_losses(data.tasks, config.losses))
     loss_weights = compile_lib.resolve_loss_weights(data.tasks, config.loss_weights)
-    experiment = Experiment(config, strategy, data, loss_weights)
+    experiment = Experiment(config, strategy, data, loss_weights, workdir)
     if experiment.steps_per_epoch < 1:
         raise errors.UserError(
             f"--batch_size={config.batch_size} is larger than the {len(data.train)} training "
@@ -72,18 +99,29 @@ def _log(message):
     print(f"[mtl_keras] {message}", flush=True)
 
 
-def _build_and_compile(experiment, jit_compile):
+def build_and_compile(experiment):
+    """Sets seed, determinism and precision, then builds and compiles the run's model.
+
+    Returns:
+      (model, precision policy name).
+    """
     config, data = experiment.config, experiment.data
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    precision = strategy_lib.set_precision(config.mixed_precision)
+    jit_compile = strategy_lib.resolve_jit_compile(config.jit_compile)
     mean, std = source.channel_statistics(data.train.images)
     with experiment.strategy.scope():
         model = build.build_model(data.tasks, config.trunk, data.image_shape, mean, std)
         optimizer = optimizers.make_optimizer(config, experiment.steps_per_epoch)
         compile_lib.compile_model(model, data.tasks, optimizer, experiment.loss_weights,
                                   jit_compile)
-    return model
+    return model, precision
 
 
-def _datasets(experiment):
+def make_datasets(experiment):
+    """Returns the run's (train, validation or None, test) `tf.data` pipelines."""
     config, data = experiment.config, experiment.data
 
     def make(split, training):
@@ -94,20 +132,15 @@ def _datasets(experiment):
     return make(data.train, True), validation, make(data.test, False)
 
 
-def train_and_evaluate(experiment, workdir):
-    """Trains, evaluates on the test split and writes the run's outputs into `workdir`.
+def train_and_evaluate(experiment):
+    """Trains, evaluates on the test split and writes the run's outputs into its workdir.
 
     Returns:
       The metrics dict also written to `workdir/metrics.json`.
     """
-    config, data = experiment.config, experiment.data
+    config, data, workdir = experiment.config, experiment.data, experiment.workdir
     start = time.perf_counter()
-    keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    precision = strategy_lib.set_precision(config.mixed_precision)
-    jit_compile = strategy_lib.resolve_jit_compile(config.jit_compile)
-    model = _build_and_compile(experiment, jit_compile)
+    model, precision = build_and_compile(experiment)
     _log(f"dataset={data.name}{' (synthetic)' if data.synthetic else ''} train={len(data.train)} "
          f"validation={len(data.validation) if data.validation is not None else 0} "
          f"test={len(data.test)} heads={','.join(t.name for t in data.tasks)}")
@@ -116,7 +149,7 @@ def train_and_evaluate(experiment, workdir):
          f"replicas={experiment.strategy.num_replicas_in_sync} "
          f"batch_size={config.batch_size} (global) jit_compile={model.jit_compile} "
          f"(asked {config.jit_compile}) precision={precision} loss_weights={experiment.loss_weights}")
-    train, validation, test = _datasets(experiment)
+    train, validation, test = make_datasets(experiment)
     monitor = callbacks_lib.best_checkpoint_monitor(data.tasks[0]) if validation is not None else None
     callbacks = callbacks_lib.make_callbacks(workdir, monitor)
     if not sys.stdout.isatty():  # Keras' progress bar is for terminals; files get lines.
