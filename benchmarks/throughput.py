@@ -8,8 +8,9 @@ line: training images/s over the steps after the warm-up ones (tracing and the f
 pipeline fills are left out), and the images/s of the training input pipeline alone.
 Any other `mtl_keras.run` flag (`--mixed_precision=false`, `--jit_compile=true`,
 `--heads=...`, `--dataset=fashion_mnist`) applies, so one script measures every setting
-the README quotes. The JSON line also gives the process' peak resident memory; with
-`--synthetic_examples=50000` the pipeline caches a CIFAR-sized training split.
+the README quotes. The JSON line also gives the process' resident memory once the data
+is loaded, at the end (after training and the pipeline's own epochs) and at its peak;
+with `--synthetic_examples=50000` the pipeline caches a CIFAR-sized training split.
 
 `--profile_dir=DIR` also records a TensorBoard profiler trace of 10 steps after the
 warm-up into DIR (open it with TensorBoard's profile tab) and prints where the compute
@@ -80,9 +81,8 @@ def _op_time_by_type(profile_dir, top=12):
                 continue
             for event in line.events:
                 name = plane.event_metadata[event.metadata_id].name
-                op_type = name.rsplit(":", 1)[-1]
-                if op_type != "ExecutorState::Process":  # the executor's frame around the ops
-                    totals[op_type] += event.duration_ps / 1e9
+                if name != "ExecutorState::Process":  # the executor's frame around the ops
+                    totals[name.rsplit(":", 1)[-1]] += event.duration_ps / 1e9
     all_ops = sum(totals.values())
     return {"trace": path, "op_ms_total": round(all_ops, 1),
             "op_share_by_type": {op: round(ms / all_ops, 3) for op, ms in totals.most_common(top)}}
@@ -90,6 +90,12 @@ def _op_time_by_type(profile_dir, top=12):
 
 def _peak_rss_mb():
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _rss_mb():
+    """The resident memory now (Linux), in MB."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return round(int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
 
 
 def main(argv):
@@ -108,6 +114,7 @@ def main(argv):
                                                      profile_batch=(first, first + 9)))
     with tempfile.TemporaryDirectory() as workdir:
         experiment = train.prepare(config, workdir)
+        rss_with_data = _rss_mb()
         model, precision = train.build_and_compile(experiment)
         training, _, _ = train.make_datasets(experiment)
         model.fit(training, epochs=1, callbacks=callbacks, verbose=0, shuffle=False)
@@ -120,7 +127,8 @@ def main(argv):
         "jit_compile": bool(model.jit_compile), "train_img_per_s": round(train_rate, 1),
         "pipeline_img_per_s": round(pipeline_rate, 1),
         "pipeline_over_train": round(pipeline_rate / train_rate, 2),
-        "train_examples": len(experiment.data.train), "peak_rss_mb": _peak_rss_mb()}))
+        "train_examples": len(experiment.data.train), "rss_mb_data_loaded": rss_with_data,
+        "rss_mb_end": _rss_mb(), "peak_rss_mb": _peak_rss_mb()}))
     if FLAGS.profile_dir:
         print(json.dumps(_op_time_by_type(FLAGS.profile_dir)))
 
