@@ -25,7 +25,7 @@ _HELP = {
     "dataset": "Registered dataset: cifar100, cifar10, fashion_mnist, folder, utkface.",
     "heads": "Hierarchical datasets: the label levels to train as heads, e.g. fine,coarse,top "
              "(default: the dataset's own).",
-    "trunk": "Registered trunk: simple_cnn, lenet, resnet20, resnet56, resnet18.",
+    "trunk": "Registered trunk: simple_cnn, lenet, resnet20, resnet56, resnet18, resnet9.",
     "epochs": "Training epochs.",
     "batch_size": "Global batch size, split over the replicas of the strategy.",
     "learning_rate": "Peak learning rate (0.1 suits SGD at batch 128; scale with the batch).",
