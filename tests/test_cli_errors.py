@@ -110,3 +110,19 @@ def test_subprocess_bad_input_exits_2_with_one_error_line(tmp_path, flags, expec
     assert error_lines(result.stderr) == [expected]
     assert not workdir.exists()
     assert os.listdir(tmp_path) == []  # nothing written next to it either (no runs/ folder)
+
+
+def test_multi_worker_needs_a_shared_workdir_and_tf_config(run_flags, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["127.0.0.1:1"]}, '
+                                    '"task": {"type": "worker", "index": 0}}')
+    run_flags(["prog", "--strategy=multi_worker", "--synthetic"])
+    assert _main_exit_code() == 2
+    assert capsys.readouterr().err.strip() == ("error: --strategy=multi_worker needs --workdir: "
+                                               "give every worker the same folder on storage "
+                                               "they share.")
+    monkeypatch.delenv("TF_CONFIG")
+    run_flags(["prog", "--strategy=multi_worker", "--synthetic", f"--workdir={tmp_path / 'w'}"])
+    assert _main_exit_code() == 2
+    assert "needs the TF_CONFIG variable" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []  # nothing written

@@ -55,11 +55,8 @@ def check_workdir(workdir, ignore=()):
             f"--workdir={workdir} already holds files; pass a new --workdir or remove that one.")
 
 
-def _process_workdir(config, workdir, strategy):
+def _process_workdir(workdir, strategy):
     """The folder this process writes to, checked: see `Experiment.workdir`."""
-    if config.strategy == "multi_worker" and not config.workdir:
-        raise errors.UserError("--strategy=multi_worker needs --workdir: give every worker the "
-                               "same folder on storage they share.")
     worker = strategy_lib.worker_name(strategy)
     if worker:
         workdir = os.path.join(workdir, worker)
@@ -79,9 +76,12 @@ def prepare(config, workdir):
 
     Writes nothing. Raises UserError for any problem with the user's input.
     """
+    if config.strategy == "multi_worker" and not config.workdir:
+        raise errors.UserError("--strategy=multi_worker needs --workdir: give every worker the "
+                               "same folder on storage they share.")
     # The multi-worker strategy must be made before anything else starts TensorFlow.
     strategy = strategy_lib.make_strategy(config.strategy)
-    workdir = _process_workdir(config, workdir, strategy)
+    workdir = _process_workdir(workdir, strategy)
     trunks.TRUNKS.get(config.trunk)  # an unknown trunk fails here, not after files are written
     strategy_lib.check_batch_size(config.batch_size, strategy)
     data = data_lib.load(config)
