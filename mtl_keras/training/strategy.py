@@ -82,9 +82,9 @@ def worker_name(strategy):
     Under the multi-worker strategy the chief is the "chief" task, or worker 0 when the
     cluster has none; every other worker writes into a folder of its own.
     """
-    resolver = getattr(strategy.extended, "_cluster_resolver", None)
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return None
+    resolver = strategy.cluster_resolver
     task_type, task_id = resolver.task_type, resolver.task_id
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     if task_type == "chief" or (task_type == "worker" and task_id == 0 and not has_chief):
