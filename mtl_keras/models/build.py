@@ -30,8 +30,8 @@ class Standardize(layers.Layer):
     """uint8 pixels → (pixel / 255 − mean) / std per channel, as one multiply-add.
 
     One fused layer instead of Keras' Rescaling + Normalization: those cost a division
-    and two more full passes over the images, about a tenth of the simple CNN's step
-    time on a CPU (benchmarks/throughput.py --profile_steps).
+    and two more full passes over the images, about a tenth of the simple CNN's op time
+    on a CPU (benchmarks/throughput.py --profile_dir=DIR).
     """
 
     def __init__(self, mean, std, **kwargs):
