@@ -2,12 +2,14 @@
 
     python benchmarks/compare.py --suite=anchors --anchors=DIR [--torch_python=PATH] [--rounds=3]
     python benchmarks/compare.py --suite=settings [--trunks=simple_cnn,resnet9] [--rounds=2]
+    python benchmarks/compare.py --suite=batch_norm [--trunks=resnet9,resnet20] [--rounds=2]
 
 The machines we measure on are shared and noisy, so programs are never compared across
 runs: every round runs each contender once, in turn, and the table gives the median
 images/s per contender and its speed relative to the first row of its group (the trunk in
-the settings suite; the anchors suite is one group headed by mtl_keras' defaults, and it
-also prints mtl_keras' speed-up over each anchor).
+the settings suite, the trunk and precision in the batch_norm suite; the anchors suite is
+one group headed by mtl_keras' defaults, and it also prints mtl_keras' speed-up over each
+anchor).
 
 Suites:
   anchors   mtl_keras' simple_cnn two-head training (benchmarks/throughput.py, batch 256,
@@ -16,6 +18,8 @@ Suites:
             PyTorch (needs --torch_python, a Python with torch installed).
   settings  per trunk: float32 / bfloat16 mixed precision, XLA off / on; for the first
             trunk also TensorFlow's thread pools and oneDNN off.
+  batch_norm per trunk: the fused batch normalization the trunks use against Keras'
+            BatchNormalization layer, in float32 and bfloat16.
 """
 
 import argparse
@@ -68,6 +72,18 @@ def _settings(args):
     return contenders
 
 
+def _batch_norm(args):
+    contenders = []
+    for trunk in args.trunks.split(","):
+        base = _THROUGHPUT + [f"--trunk={trunk}", f"--batch_size={args.batch_size}",
+                              f"--steps={args.steps}", f"--dataset={args.dataset}"]
+        for precision in ("false", "true"):
+            for layer, extra in (("fused", []), ("Keras", ["--keras_batch_norm"])):
+                name = f"{trunk} {'bfloat16' if precision == 'true' else 'float32'} {layer} BatchNorm"
+                contenders.append((name, base + [f"--mixed_precision={precision}", *extra], {}))
+    return contenders
+
+
 def _measure(command, extra_env):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **extra_env}
     output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
@@ -75,9 +91,15 @@ def _measure(command, extra_env):
     return result.get("train_img_per_s", result.get("img_per_s"))
 
 
+_SUITES = {"anchors": _anchors, "settings": _settings, "batch_norm": _batch_norm}
+# Relative speeds are to the first contender whose name starts with the same words: one
+# group (anchors), the trunk (settings), the trunk and precision (batch_norm).
+_GROUP_WORDS = {"anchors": 0, "settings": 1, "batch_norm": 2}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=("anchors", "settings"), default="anchors")
+    parser.add_argument("--suite", choices=tuple(_SUITES), default="anchors")
     parser.add_argument("--anchors", help="folder of notebook_keras.py and notebook_pytorch.py")
     parser.add_argument("--torch_python", default="", help="a Python with torch, for the PyTorch anchor")
     parser.add_argument("--trunks", default="simple_cnn,lenet,resnet9,resnet20")
@@ -88,7 +110,7 @@ def main():
     args = parser.parse_args()
     if args.suite == "anchors" and not (args.anchors and os.path.isdir(args.anchors)):
         parser.error("--suite=anchors needs --anchors=DIR, the folder of the anchor scripts.")
-    contenders = _anchors(args) if args.suite == "anchors" else _settings(args)
+    contenders = _SUITES[args.suite](args)
     rates = {name: [] for name, _, _ in contenders}
     for round_number in range(args.rounds):
         for name, command, extra_env in contenders:
@@ -99,7 +121,7 @@ def main():
     print("|---|---|---|")
     medians = {name: statistics.median(values) for name, values in rates.items()}
     for name, values in rates.items():
-        group = name.split(" ")[0] if args.suite == "settings" else ""
+        group = " ".join(name.split(" ")[:_GROUP_WORDS[args.suite]])
         reference = medians[next(n for n in medians if n.startswith(group))]
         shown = ", ".join(f"{value:.0f}" for value in values)
         print(f"| {name} | {medians[name]:.0f} ({shown}) | {medians[name] / reference:.2f} |")

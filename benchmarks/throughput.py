@@ -12,6 +12,9 @@ the README quotes. The JSON line also gives the process' resident memory once th
 is loaded, at the end (after training and the pipeline's own epochs) and at its peak;
 with `--synthetic_examples=50000` the pipeline caches a CIFAR-sized training split.
 
+`--keras_batch_norm` builds the trunk with Keras' own `BatchNormalization` layer instead
+of the fused one the trunks use (`mtl_keras/models/batch_norm.py`), to measure the gain.
+
 `--profile_dir=DIR` also records a TensorBoard profiler trace of 10 steps after the
 warm-up into DIR (open it with TensorBoard's profile tab) and prints where the compute
 threads spent those steps, by TensorFlow op type, as a second JSON line. (The trace
@@ -36,11 +39,14 @@ from absl import flags  # noqa: E402
 import keras  # noqa: E402
 
 from mtl_keras import run  # noqa: E402  (defines the run's flags)
+from mtl_keras.models import trunks  # noqa: E402
 from mtl_keras.training import train  # noqa: E402
 
 flags.DEFINE_integer("steps", 60, "Timed training steps.")
 flags.DEFINE_integer("warmup_steps", 10, "Steps run before the clock starts (tracing, caches).")
 flags.DEFINE_integer("pipeline_batches", 400, "Batches the input pipeline alone is timed over.")
+flags.DEFINE_bool("keras_batch_norm", False, "Build the trunk with Keras' BatchNormalization "
+                  "layer instead of mtl_keras' fused one, for comparison.")
 flags.DEFINE_string("profile_dir", "", "Record a profiler trace of 10 steps here, and summarise it.")
 FLAGS = flags.FLAGS
 
@@ -107,6 +113,8 @@ def main(argv):
     if not FLAGS["synthetic_examples"].present:
         FLAGS.synthetic_examples = steps * FLAGS.batch_size
     config = run.config_from_flags()
+    if FLAGS.keras_batch_norm:
+        trunks.batch_norm_layer = keras.layers.BatchNormalization
     callbacks = [_StepClock()]
     if FLAGS.profile_dir:
         first = FLAGS.warmup_steps + 1
@@ -122,7 +130,8 @@ def main(argv):
     train_rate = (len(timed) - 1) * config.batch_size / (timed[-1] - timed[0])
     pipeline_rate = _pipeline_rate(training, config.batch_size, FLAGS.pipeline_batches)
     print(json.dumps({
-        "trunk": config.trunk, "batch_size": config.batch_size, "steps": len(timed) - 1,
+        "trunk": config.trunk, "keras_batch_norm": FLAGS.keras_batch_norm,
+        "batch_size": config.batch_size, "steps": len(timed) - 1,
         "heads": [task.name for task in experiment.data.tasks], "precision": precision,
         "jit_compile": bool(model.jit_compile), "train_img_per_s": round(train_rate, 1),
         "pipeline_img_per_s": round(pipeline_rate, 1),

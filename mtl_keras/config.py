@@ -32,6 +32,7 @@ class Config:
     warmup_epochs: float = 1.0
     loss_weights: dict = dataclasses.field(default_factory=dict)  # head name → weight
     augment: bool = True
+    test_flip: bool = False  # test-time augmentation: average with the mirrored image
     validation_size: int = 5000
     seed: int = 0
     deterministic: bool = False

@@ -36,6 +36,9 @@ _HELP = {
     "warmup_epochs": "Epochs of linear warm-up for the cosine schedule.",
     "loss_weights": "Per-head loss weights, e.g. fine=1.0,coarse=0.5; unnamed heads weigh 1.",
     "augment": "Pad-4 random crop and horizontal flip of training images.",
+    "test_flip": "Test-time augmentation: also predict every test image mirrored left-right "
+                 "and average the two predictions (metrics.json keeps the unmirrored figures "
+                 "too, under heads_without_flip).",
     "validation_size": "Training examples held out for validation (0 for none).",
     "seed": "Seed of initialization, shuffling and augmentation.",
     "deterministic": "Turn on TensorFlow op determinism (slower).",

@@ -46,6 +46,16 @@ def test_evaluation_batches_keep_everything_in_order():
                                   np.arange(100))
 
 
+def test_mirrored_flips_every_image_left_right_and_keeps_the_labels():
+    split = _split(40)
+    dataset = pipeline.make_dataset(split, 16, training=False)
+    batches = _batches(pipeline.mirrored(dataset))
+    np.testing.assert_array_equal(np.concatenate([images for images, _ in batches]),
+                                  split.images[:, :, ::-1])
+    np.testing.assert_array_equal(np.concatenate([labels["index"] for _, labels in batches]),
+                                  np.arange(40))
+
+
 def test_no_augmentation_leaves_images_unchanged_but_shuffled():
     split = _split(96)
     batches = _batches(pipeline.make_dataset(split, 32, training=True, seed=5, augment=False))

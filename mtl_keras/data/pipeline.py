@@ -43,6 +43,12 @@ def make_dataset(split, batch_size, training, seed=0, augment=True, deterministi
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
+def mirrored(dataset):
+    """The batched `dataset` with every image flipped left-right (test-time augmentation)."""
+    return dataset.map(lambda images, *rest: (tf.image.flip_left_right(images), *rest),
+                       num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def _crop_and_flip(element, seed):
     image, *targets = element
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))

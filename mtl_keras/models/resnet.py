@@ -47,7 +47,7 @@ def _basic_block(x, filters, stride, projection):
         if projection:
             shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False,
                                      kernel_initializer="he_normal")(x)
-            shortcut = layers.BatchNormalization()(shortcut)
+            shortcut = trunks.batch_norm_layer()(shortcut)
         else:
             shortcut = ZeroPadShortcut(filters, stride)(x)
     x = trunks.conv_bn_relu(x, filters, strides=stride)

@@ -7,6 +7,7 @@ rescaled and normalized) that returns a flat feature tensor for the heads.
 from keras import layers
 
 from mtl_keras import registry
+from mtl_keras.models import batch_norm
 
 TRUNKS = registry.Registry("trunk")
 
@@ -37,6 +38,11 @@ def conv_bn_relu(x, filters, strides=1, relu=True):
     """A 3×3 convolution without bias, batch normalization, and optionally ReLU."""
     x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False,
                       kernel_initializer="he_normal")(x)
-    x = layers.BatchNormalization()(x)
+    x = batch_norm_layer()(x)
     return layers.ReLU()(x) if relu else x
+
+
+def batch_norm_layer():
+    """A new batch normalization layer for a trunk: the fused one (see `batch_norm`)."""
+    return batch_norm.FusedBatchNormalization()
 

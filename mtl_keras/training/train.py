@@ -158,10 +158,18 @@ def train_and_evaluate(experiment):
     model.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks,
               shuffle=False, verbose=1 if sys.stdout.isatty() else 0)
     model.save(os.path.join(workdir, "model.keras"))
+    def evaluate(probabilities):
+        return metrics_lib.evaluate(data.tasks, data.hierarchy, probabilities, data.test.labels,
+                                    data.test.masks)
+
     probabilities = model.predict(test, verbose=0)
-    results = {"dataset": data.name, "synthetic": data.synthetic,
-               **metrics_lib.evaluate(data.tasks, data.hierarchy, probabilities, data.test.labels,
-                                     data.test.masks),
+    extra = {}
+    if config.test_flip:
+        mirrored = model.predict(pipeline.mirrored(test), verbose=0)
+        extra = {"heads_without_flip": evaluate(probabilities)["heads"]}
+        probabilities = {name: (p + mirrored[name]) / 2 for name, p in probabilities.items()}
+    results = {"dataset": data.name, "synthetic": data.synthetic, **evaluate(probabilities),
+               "test_flip": config.test_flip, **extra,
                "epochs": config.epochs, "wall_seconds": round(time.perf_counter() - start, 1)}
     with open(os.path.join(workdir, "metrics.json"), "w", encoding="utf-8") as metrics_file:
         json.dump(results, metrics_file, indent=2)
