@@ -32,6 +32,7 @@ class Config:
     warmup_epochs: float = 1.0
     loss_weights: dict = dataclasses.field(default_factory=dict)  # head name → weight
     augment: bool = True
+    random_erasing: float = 0.0  # probability, with --augment
     test_flip: bool = False  # test-time augmentation: average with the mirrored image
     validation_size: int = 5000
     seed: int = 0
@@ -59,6 +60,9 @@ class Config:
             if getattr(self, field) not in choices:
                 raise errors.UserError(
                     f"--{field}={getattr(self, field)} is not one of {', '.join(choices)}.")
+        if not 0 <= self.random_erasing <= 1:
+            raise errors.UserError(
+                f"--random_erasing is a probability between 0 and 1, not {self.random_erasing}.")
         if not 0 < self.test_fraction < 1:
             raise errors.UserError(f"--test_fraction must be between 0 and 1, not {self.test_fraction}.")
         for field in ("epochs", "batch_size", "synthetic_examples", "image_size"):

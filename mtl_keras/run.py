@@ -36,6 +36,8 @@ _HELP = {
     "warmup_epochs": "Epochs of linear warm-up for the cosine schedule.",
     "loss_weights": "Per-head loss weights, e.g. fine=1.0,coarse=0.5; unnamed heads weigh 1.",
     "augment": "Pad-4 random crop and horizontal flip of training images.",
+    "random_erasing": "With --augment: probability that a training image also gets one random "
+                      "rectangle (2-40 % of its area) replaced by noise.",
     "test_flip": "Test-time augmentation: also predict every test image mirrored left-right "
                  "and average the two predictions (metrics.json keeps the unmirrored figures "
                  "too, under heads_without_flip).",

@@ -48,6 +48,13 @@ def test_negative_numbers_are_refused(field):
         Config(**{field: -0.5})
 
 
+@pytest.mark.parametrize("value", [-0.1, 1.5, math.nan])
+def test_random_erasing_must_be_a_probability(value):
+    with pytest.raises(errors.UserError, match="--random_erasing is a probability between 0 and 1"):
+        Config(random_erasing=value)
+    assert Config(random_erasing=1.0).random_erasing == 1.0
+
+
 def test_zero_learning_rate_is_refused():
     with pytest.raises(errors.UserError, match="--learning_rate must be positive"):
         Config(learning_rate=0.0)

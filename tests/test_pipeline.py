@@ -130,3 +130,46 @@ def test_labels_are_a_dict_in_the_element_spec():
     assert all(spec.dtype == tf.int32 for spec in label_spec.values())
     training = pipeline.make_dataset(_split(10), 4, training=True)
     assert training.element_spec[0].shape.as_list() == [4, 8, 8, 3]  # static batch: remainder dropped
+
+
+def _erased_box(seed, probability, size=20):
+    """Erases a constant image; returns the bounding box of the changed pixels, or None."""
+    image = tf.fill((size, size, 1), tf.constant(7, tf.uint8))
+    changed = np.argwhere(pipeline._erase(image, tf.constant([seed, 1]), probability).numpy()[..., 0] != 7)
+    if not len(changed):
+        return None
+    (top, left), (bottom, right) = changed.min(axis=0), changed.max(axis=0)
+    return top, left, bottom + 1, right + 1, len(changed)
+
+
+def test_random_erasing_replaces_one_rectangle_of_2_to_40_percent():
+    boxes = [_erased_box(seed, 1.0) for seed in range(100)]
+    assert all(box is not None for box in boxes)  # probability 1: every image
+    areas = []
+    for top, left, bottom, right, changed in boxes:
+        area = (bottom - top) * (right - left)
+        # noise equal to the old value (1 in 256) may leave a pixel of the box unchanged
+        assert changed >= 0.9 * area
+        assert 0.01 * 400 <= area <= 0.45 * 400
+        areas.append(area)
+    assert len(set(areas)) > 20  # sizes and places vary
+    assert _erased_box(5, 1.0) == _erased_box(5, 1.0)  # seeded
+
+
+def test_random_erasing_probability():
+    assert all(_erased_box(seed, 0.0) is None for seed in range(50))
+    erased = sum(_erased_box(seed, 0.5) is not None for seed in range(200))
+    assert 70 <= erased <= 130
+
+
+def test_pipeline_erases_only_when_asked():
+    split = _split(64)
+
+    def images(random_erasing):
+        dataset = pipeline.make_dataset(split, 64, training=True, seed=1, deterministic=True,
+                                        random_erasing=random_erasing)
+        return _batches(dataset)[0][0]
+
+    plain, erased = images(0.0), images(1.0)
+    assert plain.shape == erased.shape and erased.dtype == np.uint8
+    assert not np.array_equal(plain, erased)

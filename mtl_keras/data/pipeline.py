@@ -10,7 +10,8 @@ import tensorflow as tf
 _PAD = 4
 
 
-def make_dataset(split, batch_size, training, seed=0, augment=True, deterministic=False):
+def make_dataset(split, batch_size, training, seed=0, augment=True, deterministic=False,
+                 random_erasing=0.0):
     """Returns a batched `tf.data.Dataset` of (images, {task name: labels}[, {task name: masks}]).
 
     Args:
@@ -20,6 +21,9 @@ def make_dataset(split, batch_size, training, seed=0, augment=True, deterministi
       seed: seed of the shuffle and of the augmentation.
       augment: pad-4 random crop and horizontal flip (training only).
       deterministic: keep element order fixed in parallel maps (slower).
+      random_erasing: with `augment`, the probability that a training image also has one
+        random rectangle (2–40 % of its area, aspect ratio 0.3–3.3) replaced by noise
+        (Zhong et al., "Random Erasing Data Augmentation", 2017).
     """
     labels = {name: tf.constant(values, tf.int32 if values.dtype.kind in "iu" else tf.float32)
               for name, values in split.labels.items()}
@@ -34,7 +38,8 @@ def make_dataset(split, batch_size, training, seed=0, augment=True, deterministi
             # in every run, whatever the thread scheduling of the parallel map.
             seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
             dataset = tf.data.Dataset.zip(dataset, seeds).map(
-                _crop_and_flip, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+                lambda element, seed: _augment(element, seed, random_erasing),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     dataset = dataset.batch(batch_size, drop_remainder=training)
     # In memory, there are no files to shard over workers: each worker builds the same
     # seeded order of global batches and keeps its own slice of every batch.
@@ -49,11 +54,31 @@ def mirrored(dataset):
                        num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _crop_and_flip(element, seed):
+def _augment(element, seed, random_erasing):
     image, *targets = element
-    crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    crop_seed, flip_seed, erase_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     height, width, channels = image.shape
     padded = tf.pad(image, [[_PAD, _PAD], [_PAD, _PAD], [0, 0]])
     image = tf.image.stateless_random_crop(padded, (height, width, channels), seed=crop_seed)
     image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+    if random_erasing > 0:
+        image = _erase(image, erase_seed, random_erasing)
     return (image, *targets)
+
+
+def _erase(image, seed, probability):
+    """With `probability`, replaces one random rectangle of the uint8 `image` by noise."""
+    seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 6))
+    height, width, channels = image.shape
+    area = tf.random.stateless_uniform((), seeds[0], 0.02, 0.4) * height * width
+    aspect = tf.exp(tf.random.stateless_uniform((), seeds[1], tf.math.log(0.3), tf.math.log(3.3)))
+    box_height = tf.clip_by_value(tf.cast(tf.round(tf.sqrt(area * aspect)), tf.int32), 1, height)
+    box_width = tf.clip_by_value(tf.cast(tf.round(tf.sqrt(area / aspect)), tf.int32), 1, width)
+    top = tf.random.stateless_uniform((), seeds[2], 0, height - box_height + 1, tf.int32)
+    left = tf.random.stateless_uniform((), seeds[3], 0, width - box_width + 1, tf.int32)
+    rows = tf.range(height)[:, None, None]
+    columns = tf.range(width)[None, :, None]
+    inside = (rows >= top) & (rows < top + box_height) & (columns >= left) & (columns < left + box_width)
+    inside &= tf.random.stateless_uniform((), seeds[4]) < probability
+    noise = tf.random.stateless_uniform((height, width, channels), seeds[5], 0, 256, tf.int32)
+    return tf.where(inside, tf.cast(noise, image.dtype), image)

@@ -126,7 +126,8 @@ def make_datasets(experiment):
 
     def make(split, training):
         return pipeline.make_dataset(split, config.batch_size, training, seed=config.seed,
-                                     augment=config.augment, deterministic=config.deterministic)
+                                     augment=config.augment, deterministic=config.deterministic,
+                                     random_erasing=config.random_erasing)
 
     validation = make(data.validation, False) if data.validation is not None else None
     return make(data.train, True), validation, make(data.test, False)
