@@ -41,6 +41,7 @@ class Config:
     strategy: str = "auto"
     mixed_precision: str = "auto"  # auto: where the hardware has a fast 16-bit path
     losses: dict = dataclasses.field(default_factory=dict)  # head name → loss name or import path
+    label_smoothing: float = 0.0  # multiclass heads with the default cross-entropy
     data_dir: str = ""
     archive: str = ""
     csv: str = ""  # --dataset=folder: the labels table
@@ -60,6 +61,9 @@ class Config:
             if getattr(self, field) not in choices:
                 raise errors.UserError(
                     f"--{field}={getattr(self, field)} is not one of {', '.join(choices)}.")
+        if not 0 <= self.label_smoothing < 1:
+            raise errors.UserError(
+                f"--label_smoothing must be at least 0 and below 1, not {self.label_smoothing}.")
         if not 0 <= self.random_erasing <= 1:
             raise errors.UserError(
                 f"--random_erasing is a probability between 0 and 1, not {self.random_erasing}.")

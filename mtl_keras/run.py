@@ -51,6 +51,8 @@ _HELP = {
                        "AMX), true or false. float16 on GPUs, bfloat16 on CPUs.",
     "losses": "Per-head loss overrides: HEAD=NAME (mse, mae, huber, binary_crossentropy, "
               "sparse_categorical_crossentropy) or HEAD=package.module:function.",
+    "label_smoothing": "Label smoothing of the multiclass heads that use the default "
+                       "cross-entropy, e.g. 0.1 (0: none).",
     "data_dir": "TensorFlow Datasets data directory (default: TFDS' own).",
     "csv": "--dataset=folder: CSV with an image-path column and one column per head.",
     "image_dir": "Folder of the images (folder: default the CSV's folder; utkface: required).",

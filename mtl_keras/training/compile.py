@@ -37,7 +37,7 @@ def override_losses(tasks, overrides):
     return tasks
 
 
-def compile_model(model, tasks, optimizer, loss_weights, jit_compile):
+def compile_model(model, tasks, optimizer, loss_weights, jit_compile, label_smoothing=0.0):
     """Compiles `model` with one loss and metric list per head, keyed by task name.
 
     Args:
@@ -46,12 +46,13 @@ def compile_model(model, tasks, optimizer, loss_weights, jit_compile):
       optimizer: a Keras optimizer.
       loss_weights: {head: weight}, from `resolve_loss_weights`.
       jit_compile: bool, whether to compile the train step with XLA.
+      label_smoothing: label smoothing of the multiclass heads' cross-entropy.
     """
     # Metrics go in weighted_metrics: Keras applies the per-head sample weights, which are
     # 0 where a label is missing, only to those.
     model.compile(
         optimizer=optimizer,
-        loss={task.name: losses.make_loss(task) for task in tasks},
+        loss={task.name: losses.make_loss(task, label_smoothing) for task in tasks},
         weighted_metrics={task.name: losses.make_metrics(task) for task in tasks},
         loss_weights=dict(loss_weights),
         jit_compile=jit_compile,

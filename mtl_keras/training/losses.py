@@ -11,6 +11,7 @@ import importlib
 import re
 
 import keras
+from keras import ops
 
 from mtl_keras import errors
 from mtl_keras import registry
@@ -46,28 +47,43 @@ class HeadLoss(keras.losses.Loss):
     """A head's loss: the named function on targets divided by `scale`, averaged over
     the examples with a known label."""
 
-    def __init__(self, function_name, scale=1.0, name=None, **kwargs):
+    def __init__(self, function_name, scale=1.0, label_smoothing=0.0, name=None, **kwargs):
         kwargs.pop("reduction", None)
         # TensorFlow name scopes allow no ":", which import paths have.
         super().__init__(name=name or re.sub(r"[^A-Za-z0-9_.]", "_", function_name),
                          reduction="mean_with_sample_weight", **kwargs)
         self.function_name = function_name
         self.scale = float(scale)
+        self.label_smoothing = float(label_smoothing)
         self.function = resolve_loss_function(function_name)
+        if self.label_smoothing and function_name != SMOOTHABLE:
+            raise ValueError(f"Label smoothing applies to {SMOOTHABLE} only, not {function_name}.")
 
     def call(self, y_true, y_pred):
+        if self.label_smoothing:
+            # Keras' sparse cross-entropy has no smoothing: the dense one on one-hot labels.
+            one_hot = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), y_pred.shape[-1])
+            return keras.losses.categorical_crossentropy(one_hot, y_pred,
+                                                         label_smoothing=self.label_smoothing)
         if self.scale != 1.0:
             y_true, y_pred = y_true / self.scale, y_pred / self.scale
         return self.function(y_true, y_pred)
 
     def get_config(self):
-        return {"function_name": self.function_name, "scale": self.scale, "name": self.name}
+        return {"function_name": self.function_name, "scale": self.scale,
+                "label_smoothing": self.label_smoothing, "name": self.name}
 
 
-def make_loss(task):
-    """Returns the `HeadLoss` of `task`."""
+SMOOTHABLE = "sparse_categorical_crossentropy"
+
+
+def make_loss(task, label_smoothing=0.0):
+    """Returns the `HeadLoss` of `task`; `label_smoothing` applies to multiclass heads that
+    keep the default cross-entropy (the targets become 1 - s on the label, s / classes
+    spread over all classes)."""
     scale = task.target_std if task.kind == "regression" else 1.0
-    return HeadLoss(task.loss_name, scale=scale)
+    smoothing = label_smoothing if task.loss_name == SMOOTHABLE else 0.0
+    return HeadLoss(task.loss_name, scale=scale, label_smoothing=smoothing)
 
 
 @METRICS.register("accuracy")

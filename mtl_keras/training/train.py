@@ -116,7 +116,7 @@ def build_and_compile(experiment):
         model = build.build_model(data.tasks, config.trunk, data.image_shape, mean, std)
         optimizer = optimizers.make_optimizer(config, experiment.steps_per_epoch)
         compile_lib.compile_model(model, data.tasks, optimizer, experiment.loss_weights,
-                                  jit_compile)
+                                  jit_compile, config.label_smoothing)
     return model, precision
 
 
