@@ -51,16 +51,24 @@ def _anchors(args):
     return contenders
 
 
+# (--mixed_precision value, name in the tables)
+_PRECISIONS = (("false", "float32"), ("true", "bfloat16"))
+
+
+def _trunk_command(args, trunk):
+    return _THROUGHPUT + [f"--trunk={trunk}", f"--batch_size={args.batch_size}",
+                          f"--steps={args.steps}", f"--dataset={args.dataset}"]
+
+
 def _settings(args):
     contenders = []
     for number, trunk in enumerate(args.trunks.split(",")):
-        base = _THROUGHPUT + [f"--trunk={trunk}", f"--batch_size={args.batch_size}",
-                              f"--steps={args.steps}", f"--dataset={args.dataset}"]
-        for precision in ("false", "true"):
+        base = _trunk_command(args, trunk)
+        for precision, precision_name in _PRECISIONS:
             for jit in ("false", "true"):
-                name = f"{trunk} {'bfloat16' if precision == 'true' else 'float32'} XLA {jit}"
-                contenders.append((name, base + [f"--mixed_precision={precision}",
-                                                 f"--jit_compile={jit}"], {}))
+                contenders.append((f"{trunk} {precision_name} XLA {jit}",
+                                   base + [f"--mixed_precision={precision}", f"--jit_compile={jit}"],
+                                   {}))
         if number == 0:
             fixed = base + ["--mixed_precision=true", "--jit_compile=false"]
             for inter, intra in ((1, 2), (2, 2), (1, 1)):
@@ -75,12 +83,11 @@ def _settings(args):
 def _batch_norm(args):
     contenders = []
     for trunk in args.trunks.split(","):
-        base = _THROUGHPUT + [f"--trunk={trunk}", f"--batch_size={args.batch_size}",
-                              f"--steps={args.steps}", f"--dataset={args.dataset}"]
-        for precision in ("false", "true"):
+        base = _trunk_command(args, trunk)
+        for precision, precision_name in _PRECISIONS:
             for layer, extra in (("fused", []), ("Keras", ["--keras_batch_norm"])):
-                name = f"{trunk} {'bfloat16' if precision == 'true' else 'float32'} {layer} BatchNorm"
-                contenders.append((name, base + [f"--mixed_precision={precision}", *extra], {}))
+                contenders.append((f"{trunk} {precision_name} {layer} BatchNorm",
+                                   base + [f"--mixed_precision={precision}", *extra], {}))
     return contenders
 
 

@@ -1,9 +1,9 @@
 """Batch normalization as one fused TensorFlow op, for the convolutional trunks.
 
 Keras 3's `BatchNormalization` computes the batch moments, the normalization and (under
-mixed precision) float32 casts as separate element-wise ops: on a CPU they took about a
-third of the quarter-width resnet9's op time (benchmarks/throughput.py --profile_dir=DIR:
-Mul, Sum, Cast, Mean, SquaredDifference, Tile). `FusedBatchNormV3` does the same work in
+mixed precision) float32 casts as separate element-wise ops: on a CPU they took over a
+third of the quarter-width resnet9's op time (benchmarks/throughput.py --keras_batch_norm
+--profile_dir=DIR: Mul, Sum, Cast, Mean, SquaredDifference, Tile). `FusedBatchNormV3` does the same work in
 one pass forward and one backward (oneDNN on CPUs, cuDNN on GPUs). Same defaults and
 weights as Keras' layer; inputs are NHWC feature maps.
 """

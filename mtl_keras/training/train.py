@@ -159,6 +159,7 @@ def train_and_evaluate(experiment):
     model.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks,
               shuffle=False, verbose=1 if sys.stdout.isatty() else 0)
     model.save(os.path.join(workdir, "model.keras"))
+
     def evaluate(probabilities):
         return metrics_lib.evaluate(data.tasks, data.hierarchy, probabilities, data.test.labels,
                                     data.test.masks)
