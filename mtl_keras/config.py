@@ -34,6 +34,7 @@ class Config:
     augment: bool = True
     random_erasing: float = 0.0  # probability, with --augment
     test_flip: bool = False  # test-time augmentation: average with the mirrored image
+    test_shift: int = 0  # test-time augmentation: average with images moved this many pixels
     validation_size: int = 5000
     seed: int = 0
     deterministic: bool = False
@@ -64,6 +65,9 @@ class Config:
         if not 0 <= self.label_smoothing < 1:
             raise errors.UserError(
                 f"--label_smoothing must be at least 0 and below 1, not {self.label_smoothing}.")
+        if self.test_shift < 0:
+            raise errors.UserError(
+                f"--test_shift is a number of pixels, 0 or more, not {self.test_shift}.")
         if not 0 <= self.random_erasing <= 1:
             raise errors.UserError(
                 f"--random_erasing is a probability between 0 and 1, not {self.random_erasing}.")

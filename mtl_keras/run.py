@@ -39,8 +39,11 @@ _HELP = {
     "random_erasing": "With --augment: probability that a training image also gets one random "
                       "rectangle (2-40 % of its area) replaced by noise.",
     "test_flip": "Test-time augmentation: also predict every test image mirrored left-right "
-                 "and average the two predictions (metrics.json keeps the unmirrored figures "
-                 "too, under heads_without_flip).",
+                 "and average the predictions (metrics.json keeps the figures of the plain "
+                 "image alone under heads_single_view).",
+    "test_shift": "Test-time augmentation: also predict every test image moved this many "
+                  "pixels up, down, left and right (zero-filled) and average the predictions; "
+                  "with --test_flip, their mirror images too. 0: off.",
     "validation_size": "Training examples held out for validation (0 for none).",
     "seed": "Seed of initialization, shuffling and augmentation.",
     "deterministic": "Turn on TensorFlow op determinism (slower).",

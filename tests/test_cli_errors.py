@@ -69,6 +69,16 @@ def test_batch_larger_than_the_training_split(run_flags, tmp_path, capsys):
     assert not (tmp_path / "w").exists()
 
 
+def test_test_shift_as_large_as_the_image(run_flags, tmp_path, capsys):
+    run_flags(["prog", "--synthetic", "--synthetic_examples=64", "--validation_size=16",
+               "--batch_size=16", "--test_shift=16", f"--workdir={tmp_path / 'w'}"])
+    assert _main_exit_code() == 2
+    assert capsys.readouterr().err == (
+        "error: --test_shift=16 moves the 32x32 images out of sight; use a shift below half "
+        "their size.\n")
+    assert not (tmp_path / "w").exists()
+
+
 @pytest.mark.parametrize("seed", ["-1", "4294967296"])
 def test_out_of_range_seed_is_a_user_error(run_flags, tmp_path, capsys, seed):
     workdir = tmp_path / "w"

@@ -55,6 +55,12 @@ def test_random_erasing_must_be_a_probability(value):
     assert Config(random_erasing=1.0).random_erasing == 1.0
 
 
+def test_negative_test_shift_is_refused():
+    with pytest.raises(errors.UserError, match="--test_shift is a number of pixels, 0 or more"):
+        Config(test_shift=-1)
+    assert Config(test_shift=0).test_shift == 0
+
+
 def test_zero_learning_rate_is_refused():
     with pytest.raises(errors.UserError, match="--learning_rate must be positive"):
         Config(learning_rate=0.0)

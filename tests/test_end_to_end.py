@@ -16,7 +16,7 @@ from mtl_keras.reporting import metrics as metrics_lib
 from helpers import SMOKE_FLAGS
 
 TINY = ["--synthetic_examples=512", "--validation_size=128", "--epochs=2", "--batch_size=64",
-        "--test_flip"]
+        "--test_flip", "--test_shift=1"]
 
 
 def _scalar_tags(folder):
@@ -106,9 +106,10 @@ def test_metrics_json(smoke_run):
     workdir, config = smoke_run
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert set(metrics) == {"dataset", "synthetic", "heads", "hierarchy_consistency",
-                            "coarse_from_fine_accuracy", "test_flip", "heads_without_flip",
-                            "epochs", "wall_seconds"}
-    assert metrics["test_flip"] is True
+                            "coarse_from_fine_accuracy", "test_flip", "test_shift", "test_views",
+                            "heads_single_view", "epochs", "wall_seconds"}
+    assert metrics["test_flip"] is True and metrics["test_shift"] == 1
+    assert metrics["test_views"] == 10
     assert metrics["dataset"] == "cifar100" and metrics["synthetic"] is True
     assert metrics["epochs"] == 2 and metrics["wall_seconds"] > 0
     assert set(metrics["heads"]) == {"fine", "coarse"}
@@ -119,22 +120,29 @@ def test_metrics_json(smoke_run):
     assert all(0.0 <= value <= 1.0 for value in values)
     assert metrics["heads"]["fine"]["top5_accuracy"] >= metrics["heads"]["fine"]["accuracy"]
 
-    # The figures are those of model.keras on the test split: with --test_flip, of the
-    # average of its predictions for each image and its mirror image; without, of the image.
+    # The figures are those of model.keras on the test split: with --test_flip and
+    # --test_shift=1, of the average of its predictions for each image moved by one pixel
+    # each way (and not), and the mirror images of those five; heads_single_view, of the image.
     model = keras.saving.load_model(str(workdir / "model.keras"))
     data = data_lib.load(config)
-    plain = model.predict(data.test.images, verbose=0)
-    mirrored = model.predict(data.test.images[:, :, ::-1], verbose=0)
-    probabilities = {name: (plain[name] + mirrored[name]) / 2 for name in plain}
+    images = data.test.images
+    padded = np.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    moved = [padded[:, 1 + rows:33 + rows, 1 + columns:33 + columns]
+             for rows, columns in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+    views = [images, *moved]
+    views += [view[:, :, ::-1] for view in views]
+    predictions = [model.predict(view, verbose=0) for view in views]
+    plain = predictions[0]
+    probabilities = {name: np.mean([p[name] for p in predictions], axis=0) for name in plain}
     assert probabilities["fine"].shape == (128, 100) and probabilities["coarse"].shape == (128, 20)
     expected = metrics_lib.evaluate(data.tasks, data.hierarchy, probabilities, data.test.labels)
-    without_flip = metrics_lib.evaluate(data.tasks, data.hierarchy, plain, data.test.labels)
+    single_view = metrics_lib.evaluate(data.tasks, data.hierarchy, plain, data.test.labels)
     one_example = 1 / len(data.test) + 1e-9
     for head, values in expected["heads"].items():
         for name, value in values.items():
             assert metrics["heads"][head][name] == pytest.approx(value, abs=one_example)
-            assert metrics["heads_without_flip"][head][name] == pytest.approx(
-                without_flip["heads"][head][name], abs=one_example)
+            assert metrics["heads_single_view"][head][name] == pytest.approx(
+                single_view["heads"][head][name], abs=one_example)
     for name in ("hierarchy_consistency", "coarse_from_fine_accuracy"):
         assert metrics[name] == pytest.approx(expected[name], abs=one_example)
 

@@ -75,6 +75,14 @@ def test_resnet20_structure():
     assert [(layer.filters, layer.stride) for layer in shortcuts] == [(32, 2), (64, 2)]
 
 
+@pytest.mark.parametrize("size,pooled", [(28, [14, 7, 4]), (32, [16, 8, 4])])
+def test_resnet9_pools_keep_every_row_and_column(size, pooled):
+    """On 28×28 images the last 2×2 pool sees a 7×7 map: it rounds up (4×4), dropping nothing."""
+    model = build.build_model((Task("label", 10),), "resnet9", (size, size, 1), [0.3], [0.3])
+    pools = [layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D)]
+    assert [pool.output.shape[1:3] for pool in pools] == [(side, side) for side in pooled]
+
+
 @pytest.mark.parametrize("trunk", ["resnet20", "simple_cnn"])
 def test_saved_model_reloads_and_gives_the_same_outputs(tmp_path, trunk):
     model = build.build_model(TWO_HEADS, trunk, (32, 32, 3), MEAN, STD)

@@ -46,14 +46,39 @@ def test_evaluation_batches_keep_everything_in_order():
                                   np.arange(100))
 
 
-def test_mirrored_flips_every_image_left_right_and_keeps_the_labels():
-    split = _split(40)
+def _views(split, flip, shift):
     dataset = pipeline.make_dataset(split, 16, training=False)
-    batches = _batches(pipeline.mirrored(dataset))
-    np.testing.assert_array_equal(np.concatenate([images for images, _ in batches]),
-                                  split.images[:, :, ::-1])
-    np.testing.assert_array_equal(np.concatenate([labels["index"] for _, labels in batches]),
-                                  np.arange(40))
+    views = []
+    for view in pipeline.test_views(dataset, flip=flip, shift=shift):
+        batches = _batches(view)
+        np.testing.assert_array_equal(np.concatenate([labels["index"] for _, labels in batches]),
+                                      np.arange(len(split)))  # labels stay with their images
+        views.append(np.concatenate([images for images, _ in batches]))
+    return views
+
+
+def test_test_views_flip_mirrors_every_image_left_right():
+    split = _split(40)
+    plain, mirrored = _views(split, flip=True, shift=0)
+    np.testing.assert_array_equal(plain, split.images)
+    np.testing.assert_array_equal(mirrored, split.images[:, :, ::-1])
+    assert len(_views(split, flip=False, shift=0)) == 1
+
+
+def test_test_views_shift_moves_images_and_fills_zeros():
+    split = _split(40)
+    views = _views(split, flip=True, shift=2)
+    assert len(views) == 10
+    padded = np.pad(split.images, [[0, 0], [2, 2], [2, 2], [0, 0]])
+    expected = [split.images]
+    for rows, columns in ((-2, 0), (2, 0), (0, -2), (0, 2)):  # content moves by (rows, columns)
+        expected.append(padded[:, 2 - rows:10 - rows, 2 - columns:10 - columns])
+    expected += [view[:, :, ::-1] for view in expected]
+    for view, wanted in zip(views, expected):
+        np.testing.assert_array_equal(view, wanted)
+    # Moved down by 2: the top two rows are zeros, the rest is the image's top.
+    assert not views[2][:, :2].any()
+    np.testing.assert_array_equal(views[2][:, 2:], split.images[:, :-2])
 
 
 def test_no_augmentation_leaves_images_unchanged_but_shuffled():

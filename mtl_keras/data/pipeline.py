@@ -48,10 +48,31 @@ def make_dataset(split, batch_size, training, seed=0, augment=True, deterministi
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
-def mirrored(dataset):
-    """The batched `dataset` with every image flipped left-right (test-time augmentation)."""
-    return dataset.map(lambda images, *rest: (tf.image.flip_left_right(images), *rest),
-                       num_parallel_calls=tf.data.AUTOTUNE)
+def test_views(dataset, flip=False, shift=0):
+    """The batched `dataset` as seen by test-time augmentation: a list of datasets.
+
+    The first is `dataset` itself; `shift` > 0 adds the images moved by `shift` pixels up,
+    down, left and right (the uncovered border filled with zeros, as the training crops pad);
+    `flip` adds the left-right mirror of every view. Labels stay as they are.
+    """
+    views = [dataset]
+    if shift:
+        views += [_moved(dataset, rows, columns, shift)
+                  for rows, columns in ((-shift, 0), (shift, 0), (0, -shift), (0, shift))]
+    if flip:
+        views += [view.map(lambda images, *rest: (tf.image.flip_left_right(images), *rest),
+                           num_parallel_calls=tf.data.AUTOTUNE) for view in views]
+    return views
+
+
+def _moved(dataset, rows, columns, shift):
+    """The batched `dataset` with its images moved by (rows, columns) pixels, zero-filled."""
+    def move(images, *rest):
+        height, width = images.shape[1], images.shape[2]
+        padded = tf.pad(images, [[0, 0], [shift, shift], [shift, shift], [0, 0]])
+        top, left = shift - rows, shift - columns
+        return (padded[:, top:top + height, left:left + width], *rest)
+    return dataset.map(move, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _augment(element, seed, random_erasing):

@@ -9,6 +9,8 @@ stages of two basic blocks (64 to 512 filters), 1×1 projection shortcuts: about
 resnet9: the fast "ResNet-9" layout of the DAWNBench CIFAR entries (stem; conv + pool +
 residual pair; conv + pool; conv + pool + residual pair; global max-pool) at a quarter of
 their width (16 to 128 filters): about 0.41 M parameters, sized for 2-core CPUs.
+Its pools round odd sizes up (padding "same"): on 28×28 images the last pool turns the
+7×7 map into 4×4 instead of dropping its last row and column (no change on 32×32).
 """
 
 import keras
@@ -93,9 +95,9 @@ def _residual_pair(x):
 def resnet9(images):
     """A quarter-width ResNet-9 (16, 32, 64, 128 filters), sized for CPUs."""
     x = trunks.conv_bn_relu(images, 16)
-    x = layers.MaxPooling2D(2)(trunks.conv_bn_relu(x, 32))
+    x = layers.MaxPooling2D(2, padding="same")(trunks.conv_bn_relu(x, 32))
     x = _residual_pair(x)
-    x = layers.MaxPooling2D(2)(trunks.conv_bn_relu(x, 64))
-    x = layers.MaxPooling2D(2)(trunks.conv_bn_relu(x, 128))
+    x = layers.MaxPooling2D(2, padding="same")(trunks.conv_bn_relu(x, 64))
+    x = layers.MaxPooling2D(2, padding="same")(trunks.conv_bn_relu(x, 128))
     x = _residual_pair(x)
     return layers.GlobalMaxPooling2D()(x)

@@ -12,6 +12,7 @@ import sys
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from mtl_keras import data as data_lib
@@ -92,6 +93,10 @@ def prepare(config, workdir):
         raise errors.UserError(
             f"--batch_size={config.batch_size} is larger than the {len(data.train)} training "
             f"examples; use a smaller batch.")
+    if 2 * config.test_shift >= min(data.image_shape[:2]):
+        raise errors.UserError(
+            f"--test_shift={config.test_shift} moves the {data.image_shape[0]}x"
+            f"{data.image_shape[1]} images out of sight; use a shift below half their size.")
     return experiment
 
 
@@ -164,14 +169,15 @@ def train_and_evaluate(experiment):
         return metrics_lib.evaluate(data.tasks, data.hierarchy, probabilities, data.test.labels,
                                     data.test.masks)
 
-    probabilities = model.predict(test, verbose=0)
-    extra = {}
-    if config.test_flip:
-        mirrored = model.predict(pipeline.mirrored(test), verbose=0)
-        extra = {"heads_without_flip": evaluate(probabilities)["heads"]}
-        probabilities = {name: (p + mirrored[name]) / 2 for name, p in probabilities.items()}
+    views = pipeline.test_views(test, config.test_flip, config.test_shift)
+    if len(views) > 1:
+        _log(f"predicting the test split in {len(views)} views (test-time augmentation)")
+    predictions = [model.predict(view, verbose=0) for view in views]
+    probabilities = {name: np.mean([p[name] for p in predictions], axis=0) for name in predictions[0]}
+    extra = {"heads_single_view": evaluate(predictions[0])["heads"]} if len(views) > 1 else {}
     results = {"dataset": data.name, "synthetic": data.synthetic, **evaluate(probabilities),
-               "test_flip": config.test_flip, **extra,
+               "test_flip": config.test_flip, "test_shift": config.test_shift,
+               "test_views": len(views), **extra,
                "epochs": config.epochs, "wall_seconds": round(time.perf_counter() - start, 1)}
     with open(os.path.join(workdir, "metrics.json"), "w", encoding="utf-8") as metrics_file:
         json.dump(results, metrics_file, indent=2)
