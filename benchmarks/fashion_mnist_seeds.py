@@ -7,7 +7,7 @@ Runs one training at a time (they would slow each other down), each through
 seeds) and wall time per run (the whole process, start-up included), and the difference the
 extra heads make to the fine head. The table is also written to OUT/fashion_mnist.md; every
 run's folder stays in OUT. A folder that already holds a finished run of the same command and
-flagfile is reused, not trained again.
+flags (the flagfile's comments aside) is reused, not trained again.
 """
 
 import argparse
@@ -33,12 +33,13 @@ def _run(flagfile, seed, workdir, extra):
     """
     command = [sys.executable, "-m", "mtl_keras.run", f"--flagfile={flagfile}",
                f"--seed={seed}", f"--workdir={workdir}", *extra]
-    with open(flagfile, encoding="utf-8") as flags:
-        recipe = {"command": command[1:], "flagfile": flags.read()}
+    with open(flagfile, encoding="utf-8") as flags:  # the flags, not the header's comments
+        lines = [line.strip() for line in flags if line.strip() and not line.lstrip().startswith("#")]
+    recipe = {"command": command[1:], "flags": lines}
     stamp_path = os.path.join(workdir, "benchmark_recipe.json")
     if os.path.exists(os.path.join(workdir, "metrics.json")):
         stamp = _read_json(stamp_path) or {}
-        if {key: stamp.get(key) for key in recipe} != recipe:
+        if {key: stamp.get(key) for key in recipe} != recipe or "process_seconds" not in stamp:
             sys.exit(f"error: {workdir} holds a run of another recipe or command; remove it "
                      f"or pass another --out.")
         print(f"reusing {workdir} (same recipe; remove the folder to run it again)", flush=True)
