@@ -147,6 +147,24 @@ def test_epochs_are_reshuffled():
     assert not np.array_equal(first, second)
 
 
+def test_repeated_passes_are_reshuffled_and_reaugmented_and_seeded():
+    """Training fits one iterator over the repeated set: every pass must draw new crops and
+    flips (the order: test_epochs_are_reshuffled), and the same seed the same passes."""
+    split = _split(64)
+
+    def passes(seed):
+        dataset = pipeline.make_dataset(split, 64, training=True, seed=seed).repeat(2)
+        return [{int(index): image.tobytes() for index, image in zip(labels["index"], images)}
+                for images, labels in _batches(dataset)]
+
+    first, second = passes(5)
+    assert sorted(first) == sorted(second) == list(range(64))
+    changed = sum(first[index] != second[index] for index in range(64))
+    assert changed > 32  # most images cropped or flipped differently in the second pass
+    assert passes(5) == [first, second]
+    assert passes(6) != [first, second]
+
+
 def test_labels_are_a_dict_in_the_element_spec():
     dataset = pipeline.make_dataset(_split(10), 4, training=False)
     image_spec, label_spec = dataset.element_spec

@@ -161,7 +161,10 @@ def train_and_evaluate(experiment):
     if not sys.stdout.isatty():  # Keras' progress bar is for terminals; files get lines.
         callbacks.append(callbacks_lib.ProgressLogger(config.epochs, experiment.steps_per_epoch,
                                                       config.batch_size))
-    model.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks,
+    # One iterator over the repeated training set for the whole fit (each pass still
+    # reshuffled and re-augmented): a new iterator per epoch can stall that epoch's first step.
+    model.fit(train.repeat(), steps_per_epoch=experiment.steps_per_epoch,
+              validation_data=validation, epochs=config.epochs, callbacks=callbacks,
               shuffle=False, verbose=1 if sys.stdout.isatty() else 0)
     model.save(os.path.join(workdir, "model.keras"))
 
