@@ -78,11 +78,12 @@ def test_history_csv_has_per_head_columns(smoke_run):
     columns = set(rows[0])
     assert {"epoch", "loss", "fine_loss", "fine_accuracy", "fine_top5_accuracy", "coarse_loss",
             "coarse_accuracy", "val_fine_accuracy", "val_fine_loss", "val_coarse_accuracy",
-            "learning_rate"} <= columns
+            "learning_rate", "epoch_seconds"} <= columns
     for row in rows:
         for column in ("fine_accuracy", "coarse_accuracy", "val_fine_accuracy",
                        "fine_top5_accuracy"):
             assert 0.0 <= float(row[column]) <= 1.0
+        assert 0.0 < float(row["epoch_seconds"]) < 600.0
         # The total loss is the weighted sum of the head losses (fine 1.0, coarse 0.5).
         assert float(row["loss"]) == pytest.approx(
             float(row["fine_loss"]) + 0.5 * float(row["coarse_loss"]), rel=1e-3)
@@ -97,7 +98,8 @@ def test_tensorboard_has_per_head_scalars(smoke_run):
     train = _scalar_tags(workdir / "tensorboard" / "train")
     validation = _scalar_tags(workdir / "tensorboard" / "validation")
     assert {"epoch_loss", "epoch_fine_loss", "epoch_fine_accuracy", "epoch_fine_top5_accuracy",
-            "epoch_coarse_loss", "epoch_coarse_accuracy", "epoch_learning_rate"} <= train
+            "epoch_coarse_loss", "epoch_coarse_accuracy", "epoch_learning_rate",
+            "epoch_epoch_seconds"} <= train
     assert {"epoch_loss", "epoch_fine_loss", "epoch_fine_accuracy", "epoch_coarse_loss",
             "epoch_coarse_accuracy"} <= validation
 

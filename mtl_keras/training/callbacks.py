@@ -1,4 +1,4 @@
-"""Callbacks of a run: learning-rate logging, TensorBoard, history.csv, checkpoints."""
+"""Callbacks of a run: epoch logs (learning rate, time), TensorBoard, history.csv, checkpoints."""
 
 import os
 import time
@@ -7,15 +7,20 @@ import keras
 from keras import ops
 
 
-class LearningRateLogger(keras.callbacks.Callback):
-    """Adds the optimizer's current learning rate to the epoch logs, as `learning_rate`.
+class EpochLogger(keras.callbacks.Callback):
+    """Adds the optimizer's current learning rate (`learning_rate`) and the epoch's wall time
+    in seconds, validation included (`epoch_seconds`), to the epoch logs.
 
-    Placed before the TensorBoard and CSV loggers so that both record it.
+    Placed before the TensorBoard and CSV loggers so that both record them.
     """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            logs["epoch_seconds"] = round(time.perf_counter() - self.start, 2)
 
 
 class ProgressLogger(keras.callbacks.Callback):
@@ -45,7 +50,8 @@ class ProgressLogger(keras.callbacks.Callback):
                   f"epoch ends in {left / 60:.1f} min", flush=True)
 
     def on_epoch_end(self, epoch, logs=None):
-        shown = {key: value for key, value in (logs or {}).items() if key != "learning_rate"}
+        shown = {key: value for key, value in (logs or {}).items()
+                 if key not in ("learning_rate", "epoch_seconds")}
         print(f"epoch {epoch + 1}/{self.epochs} done in {time.perf_counter() - self.epoch_start:.0f} s: "
               + " ".join(f"{key}={value:.4f}" for key, value in sorted(shown.items())), flush=True)
 
@@ -60,7 +66,7 @@ def make_callbacks(workdir, monitor):
     """
     checkpoints = os.path.join(workdir, "checkpoints")
     callbacks = [
-        LearningRateLogger(),
+        EpochLogger(),
         keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard"), write_graph=False),
         keras.callbacks.CSVLogger(os.path.join(workdir, "history.csv")),
         keras.callbacks.ModelCheckpoint(os.path.join(checkpoints, "last.keras")),

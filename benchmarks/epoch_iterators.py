@@ -1,0 +1,106 @@
+"""Epoch wall times with a new training iterator per epoch, and with one for the whole fit.
+
+    python benchmarks/epoch_iterators.py --flagfile=experiments/fashion_mnist_mtl.flags \
+        [--epochs=8] [--rounds=2] [--flag=value ...]
+
+Builds the run as `mtl_keras.run` does (`train.prepare`, `train.build_and_compile`,
+`train.make_datasets`) and trains a new model for `--epochs` epochs in two ways, alternately,
+`--rounds` times:
+
+- `per_epoch`: `model.fit(train)` on the finite training set, so Keras makes a new iterator
+  (and tf.data its threads and buffers) at the start of every epoch;
+- `repeated`: `model.fit(train.repeat(), steps_per_epoch=...)`, one iterator for the whole fit
+  (what `train.train_and_evaluate` does).
+
+Prints one JSON line per fit (its epoch times in seconds), then one per way, leaving out
+each fit's first epoch (it also traces the step function): the median epoch, how many
+epochs were more than 25 % slower than the median of both ways together, and the median and
+largest time from the start of an epoch to the end of its first training step. Any
+`mtl_keras.run` flag applies (`--epochs`, default 8, also sets the schedule's length); the
+run uses no validation split.
+"""
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+import keras  # noqa: E402
+
+from mtl_keras import run  # noqa: E402  (defines the run's flags)
+from mtl_keras.training import train  # noqa: E402
+
+flags.DEFINE_integer("rounds", 2, "Fits of each way, alternated.")
+FLAGS = flags.FLAGS
+WAYS = ("per_epoch", "repeated")
+
+
+class _Clock(keras.callbacks.Callback):
+    """Records each epoch's wall time and the time of its first training step."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs, self.first_steps = [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 0:
+            self.first_steps.append(time.perf_counter() - self.start)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append(time.perf_counter() - self.start)
+
+
+def _fit(experiment, way):
+    model, _ = train.build_and_compile(experiment)
+    training, _, _ = train.make_datasets(experiment)
+    clock = _Clock()
+    if way == "repeated":
+        model.fit(training.repeat(), steps_per_epoch=experiment.steps_per_epoch,
+                  epochs=experiment.config.epochs, callbacks=[clock], verbose=0, shuffle=False)
+    else:
+        model.fit(training, epochs=experiment.config.epochs, callbacks=[clock], verbose=0,
+                  shuffle=False)
+    return clock
+
+
+def main(argv):
+    del argv
+    FLAGS.validation_size = 0
+    if not FLAGS["epochs"].present:
+        FLAGS.epochs = 8
+    config = run.config_from_flags()
+    clocks = {way: [] for way in WAYS}
+    with tempfile.TemporaryDirectory() as workdir:
+        experiment = train.prepare(config, workdir)
+        for round_index in range(FLAGS.rounds):
+            for way in WAYS:
+                clock = _fit(experiment, way)
+                clocks[way].append(clock)
+                print(json.dumps({"round": round_index + 1, "way": way,
+                                  "epoch_seconds": [round(s, 1) for s in clock.epochs]}), flush=True)
+    # The first epoch of a fit also traces the step function: leave it out.
+    epochs = {way: [s for clock in clocks[way] for s in clock.epochs[1:]] for way in WAYS}
+    first = {way: [s for clock in clocks[way] for s in clock.first_steps[1:]] for way in WAYS}
+    slow_above = 1.25 * statistics.median(epochs[WAYS[0]] + epochs[WAYS[1]])
+    for way in WAYS:
+        print(json.dumps({
+            "way": way, "epochs_timed": len(epochs[way]),
+            "median_epoch_seconds": round(statistics.median(epochs[way]), 1),
+            "slow_epochs": sum(s > slow_above for s in epochs[way]),
+            "slow_above_seconds": round(slow_above, 1),
+            "median_first_step_seconds": round(statistics.median(first[way]), 2),
+            "max_first_step_seconds": round(max(first[way]), 2)}))
+
+
+if __name__ == "__main__":
+    app.run(main)
