@@ -35,6 +35,7 @@ from absl import flags  # noqa: E402
 import keras  # noqa: E402
 
 from mtl_keras import run  # noqa: E402  (defines the run's flags)
+from mtl_keras.training import callbacks as callbacks_lib  # noqa: E402
 from mtl_keras.training import train  # noqa: E402
 
 flags.DEFINE_integer("rounds", 2, "Fits of each way, alternated.")
@@ -42,35 +43,34 @@ FLAGS = flags.FLAGS
 WAYS = ("per_epoch", "repeated")
 
 
-class _Clock(keras.callbacks.Callback):
-    """Records each epoch's wall time and the time of its first training step."""
+class _FirstStepClock(keras.callbacks.Callback):
+    """Records, for each epoch, the time from its start to the end of its first training step."""
 
     def __init__(self):
         super().__init__()
-        self.epochs, self.first_steps = [], []
+        self.seconds = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         if batch == 0:
-            self.first_steps.append(time.perf_counter() - self.start)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epochs.append(time.perf_counter() - self.start)
+            self.seconds.append(time.perf_counter() - self.start)
 
 
 def _fit(experiment, way):
+    """Trains a new model one way; returns its epoch times and first-step times (seconds)."""
     model, _ = train.build_and_compile(experiment)
     training, _, _ = train.make_datasets(experiment)
-    clock = _Clock()
+    clock = _FirstStepClock()
+    fit_args = dict(epochs=experiment.config.epochs, verbose=0, shuffle=False,
+                    callbacks=[callbacks_lib.EpochLogger(), clock])
     if way == "repeated":
-        model.fit(training.repeat(), steps_per_epoch=experiment.steps_per_epoch,
-                  epochs=experiment.config.epochs, callbacks=[clock], verbose=0, shuffle=False)
+        history = model.fit(training.repeat(), steps_per_epoch=experiment.steps_per_epoch,
+                            **fit_args)
     else:
-        model.fit(training, epochs=experiment.config.epochs, callbacks=[clock], verbose=0,
-                  shuffle=False)
-    return clock
+        history = model.fit(training, **fit_args)
+    return history.history["epoch_seconds"], clock.seconds
 
 
 def main(argv):
@@ -79,18 +79,17 @@ def main(argv):
     if not FLAGS["epochs"].present:
         FLAGS.epochs = 8
     config = run.config_from_flags()
-    clocks = {way: [] for way in WAYS}
+    fits = {way: [] for way in WAYS}
     with tempfile.TemporaryDirectory() as workdir:
         experiment = train.prepare(config, workdir)
         for round_index in range(FLAGS.rounds):
             for way in WAYS:
-                clock = _fit(experiment, way)
-                clocks[way].append(clock)
-                print(json.dumps({"round": round_index + 1, "way": way,
-                                  "epoch_seconds": [round(s, 1) for s in clock.epochs]}), flush=True)
+                fits[way].append(_fit(experiment, way))
+                print(json.dumps({"round": round_index + 1, "way": way, "epoch_seconds":
+                                  [round(s, 1) for s in fits[way][-1][0]]}), flush=True)
     # The first epoch of a fit also traces the step function: leave it out.
-    epochs = {way: [s for clock in clocks[way] for s in clock.epochs[1:]] for way in WAYS}
-    first = {way: [s for clock in clocks[way] for s in clock.first_steps[1:]] for way in WAYS}
+    epochs = {way: [s for times, _ in fits[way] for s in times[1:]] for way in WAYS}
+    first = {way: [s for _, times in fits[way] for s in times[1:]] for way in WAYS}
     slow_above = 1.25 * statistics.median(epochs[WAYS[0]] + epochs[WAYS[1]])
     for way in WAYS:
         print(json.dumps({
