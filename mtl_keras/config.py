@@ -53,6 +53,7 @@ class Config:
     tasks_file: str = ""  # --dataset=folder: JSON list of heads
     image_size: int = 64  # folder and utkface: images are resized to this square
     test_fraction: float = 0.2  # folder and utkface without a split column
+    checkpoint_minutes: float = 10.0  # state saved within an epoch this often (0: epoch ends only)
     synthetic: bool = False
     synthetic_examples: int = 2048  # training images made up when synthetic
     workdir: str = ""
@@ -76,7 +77,8 @@ class Config:
         for field in ("epochs", "batch_size", "synthetic_examples", "image_size"):
             if getattr(self, field) < 1:
                 raise errors.UserError(f"--{field} must be at least 1, not {getattr(self, field)}.")
-        for field in ("learning_rate", "momentum", "weight_decay", "warmup_epochs"):
+        for field in ("learning_rate", "momentum", "weight_decay", "warmup_epochs",
+                      "checkpoint_minutes"):
             if not math.isfinite(getattr(self, field)):
                 raise errors.UserError(f"--{field} must be a finite number, not {getattr(self, field)}.")
             if getattr(self, field) < 0:

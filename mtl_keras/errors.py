@@ -1,4 +1,6 @@
-"""The one exception type for mistakes in user input."""
+"""The exceptions that end a run with a message for people instead of a traceback."""
+
+import signal
 
 
 class UserError(ValueError):
@@ -6,3 +8,28 @@ class UserError(ValueError):
 
     The entry point prints the message without a traceback and exits with status 2.
     """
+
+
+class RunStopped(Exception):
+    """A run stopped before its end; the message says where its saved state is.
+
+    Attributes:
+      exit_status: the status the entry point exits with.
+    """
+
+    exit_status = 1
+
+
+class Diverged(RunStopped):
+    """A head's training loss became NaN or infinite: exit status 3."""
+
+    exit_status = 3
+
+
+class Interrupted(RunStopped):
+    """SIGINT or SIGTERM asked the run to stop: exit status 128 + the signal's number
+    (130 for SIGINT, 143 for SIGTERM), as shells report a process a signal ended."""
+
+    def __init__(self, message, signal_number=signal.SIGINT):
+        super().__init__(message)
+        self.exit_status = 128 + int(signal_number)

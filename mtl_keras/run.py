@@ -1,9 +1,10 @@
 """Entry point: `python -m mtl_keras.run --flagfile=experiments/cifar100_mtl.flags`.
 
 The only module that reads absl flags. It turns them into a frozen `Config`, checks
-the inputs and loads the data (`train.prepare`), writes flags.txt and config.json
-into the workdir, then calls `train.train_and_evaluate`. Mistakes in the input are
-printed as one sentence, with exit status 2, before anything is written.
+the inputs and loads the data (`train.prepare`), locks the workdir, writes config.json
+and flags.txt into it (unless it resumes a run of the same command), then calls
+`train.train_and_evaluate`. Mistakes in the input are printed as one sentence, with
+exit status 2, before anything is written; see `main` for the other exit statuses.
 """
 
 import datetime
@@ -67,6 +68,8 @@ _HELP = {
     "image_size": "folder and utkface: images are resized to this many pixels square.",
     "test_fraction": "folder and utkface without a split column: share of images for testing.",
     "archive": "Path of an original dataset archive (e.g. cifar-100-python.tar.gz); no download.",
+    "checkpoint_minutes": "Within an epoch, save the run's state (to resume from) this often; "
+                          "it is also saved after every epoch. 0: after epochs only.",
     "synthetic": "Use made-up images shaped like the dataset (smoke runs).",
     "synthetic_examples": "Number of made-up training images with --synthetic.",
     "workdir": "Output folder. Default: runs/EXPERIMENT-TIMESTAMP.",
@@ -116,28 +119,56 @@ def default_workdir(config):
     return os.path.join("runs", f"{config.experiment_name}-{stamp}")
 
 
+def _start(config, stop):
+    """Checks the input, then writes the run's description into its locked folder.
+
+    Returns:
+      (the checked `train.Experiment`, the folder's `fileio.WorkdirLock`).
+    """
+    from mtl_keras import fileio  # noqa: PLC0415
+    from mtl_keras.training import train  # noqa: PLC0415  (TensorFlow is slow to import)
+
+    experiment = train.prepare(config, config.workdir or default_workdir(config))
+    lock = fileio.WorkdirLock(experiment.workdir)
+    lock.acquire()  # before writing: a second process into the folder stops here
+    if not experiment.resumes:
+        # config.json first: a folder holding it is a run that a rerun may resume.
+        fileio.write_json(os.path.join(experiment.workdir, "config.json"),
+                          {**config.to_dict(), "workdir": experiment.workdir})
+        fileio.write_text(os.path.join(experiment.workdir, "flags.txt"), flags_text(config))
+    stop.where = "nothing was trained yet; rerun the same command to start the run."
+    return experiment, lock
+
+
 def main(argv):
-    """Runs one experiment from the parsed flags; exits with status 2 on bad input."""
+    """Runs one experiment from the parsed flags.
+
+    Exit status: 0 done, 2 bad input (nothing written), 3 a head's loss became NaN or
+    infinite, 130 and 143 stopped by SIGINT and SIGTERM (the state saved to resume from).
+    """
     if len(argv) > 1:
         print(f"error: unexpected arguments {' '.join(argv[1:])}; flags look like --name=value.",
               file=sys.stderr)
         sys.exit(2)
-    try:
-        config = config_from_flags()
-        workdir = config.workdir or default_workdir(config)
-        from mtl_keras.training import train  # Imported here: TensorFlow is slow to import.
+    from mtl_keras.training import signals  # noqa: PLC0415
 
-        experiment = train.prepare(config, workdir)
-    except errors.UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    workdir = experiment.workdir
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "flags.txt"), "w", encoding="utf-8") as flags_file:
-        flags_file.write(flags_text(config))
-    with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as config_file:
-        json.dump({**config.to_dict(), "workdir": workdir}, config_file, indent=2)
-    train.train_and_evaluate(experiment)
+    stop = signals.StopRequest()
+    stop.install()
+    try:
+        try:
+            config = config_from_flags()
+            experiment, lock = _start(config, stop)
+        except errors.UserError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
+        from mtl_keras.training import train  # noqa: PLC0415
+
+        train.train_and_evaluate(experiment, stop)
+        lock.release()
+    except errors.RunStopped as stopped:
+        print(f"error: {stopped}" if isinstance(stopped, errors.Diverged) else f"{stopped}",
+              file=sys.stderr, flush=True)
+        sys.exit(stopped.exit_status)
 
 
 def console_main():

@@ -157,7 +157,7 @@ def test_checkpoints_reload(smoke_run):
         assert outputs["fine"].shape == (2, 100) and outputs["coarse"].shape == (2, 20)
 
 
-def test_second_run_into_the_same_workdir_is_refused(smoke_run, run_flags, capsys):
+def test_a_finished_run_is_refused(smoke_run, run_flags, capsys):
     workdir, _ = smoke_run
     before = _snapshot(workdir)
     run_flags(["prog", f"--flagfile={SMOKE_FLAGS}", *TINY, f"--workdir={workdir}"])
@@ -165,5 +165,5 @@ def test_second_run_into_the_same_workdir_is_refused(smoke_run, run_flags, capsy
         run.main(["prog"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == (
-        f"error: --workdir={workdir} already holds files; pass a new --workdir or remove that one.\n")
+        f"error: --workdir={workdir} holds a finished run; pass a new --workdir or remove that one.\n")
     assert _snapshot(workdir) == before

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -26,25 +27,27 @@ def _free_ports(count):
     return ports
 
 
-def test_two_workers_train_in_step_and_end_with_identical_weights(tmp_path):
-    import keras
+def _command(workdir, *extra):
+    return [sys.executable, "-m", "mtl_keras.run", "--strategy=multi_worker",
+            "--synthetic", "--synthetic_examples=1024", "--validation_size=64",
+            "--trunk=simple_cnn", "--epochs=2", "--batch_size=64", "--optimizer=adamw",
+            "--learning_rate=0.002", "--mixed_precision=false", f"--workdir={workdir}", *extra]
 
-    import mtl_keras.models.build  # noqa: F401  (registers the custom layers)
-    import mtl_keras.training.losses  # noqa: F401
 
+def _start_workers(command, cwd):
+    """Starts one process per worker of a two-worker loopback cluster."""
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    workdir = tmp_path / "run"
-    command = [sys.executable, "-m", "mtl_keras.run", "--strategy=multi_worker",
-               "--synthetic", "--synthetic_examples=1024", "--validation_size=64",
-               "--trunk=simple_cnn", "--epochs=2", "--batch_size=64", "--optimizer=adamw",
-               "--learning_rate=0.002", "--mixed_precision=false", f"--workdir={workdir}"]
     processes = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         env = {**os.environ, "TF_CONFIG": json.dumps(tf_config), "TF_CPP_MIN_LOG_LEVEL": "2",
                "PYTHONPATH": _ROOT}
-        processes.append(subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+        processes.append(subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE,
                                           stderr=subprocess.STDOUT, text=True))
+    return processes
+
+
+def _finish(processes):
     outputs = []
     for process in processes:
         try:
@@ -53,18 +56,67 @@ def test_two_workers_train_in_step_and_end_with_identical_weights(tmp_path):
             process.kill()
     for process, output in zip(processes, outputs):
         assert process.returncode == 0, output[-3000:]
-    assert "replicas=2" in outputs[0]
-    # The chief (worker 0) writes the run's folder; worker 1 a folder of its own inside it.
+    return outputs
+
+
+def _assert_identical_weights(workdir):
+    import keras
+
+    import mtl_keras.models.build  # noqa: F401  (registers the custom layers)
+    import mtl_keras.training.losses  # noqa: F401
+
     chief = keras.saving.load_model(workdir / "model.keras", compile=False)
     other = keras.saving.load_model(workdir / "worker-1" / "model.keras", compile=False)
+    for mine, theirs in zip(chief.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def _history(folder):
+    with open(folder / "history.csv", encoding="utf-8") as history:
+        return list(csv.DictReader(history))
+
+
+def test_two_workers_train_in_step_and_end_with_identical_weights(tmp_path):
+    workdir = tmp_path / "run"
+    outputs = _finish(_start_workers(_command(workdir), tmp_path))
+    assert "replicas=2" in outputs[0]
+    # The chief (worker 0) writes the run's folder; worker 1 a folder of its own inside it.
     assert (workdir / "metrics.json").exists() and (workdir / "worker-1" / "metrics.json").exists()
     # Each worker sees only its half of every batch: equal weights mean the gradients were
     # summed across the workers at every step.
-    for mine, theirs in zip(chief.get_weights(), other.get_weights()):
-        np.testing.assert_array_equal(mine, theirs)
-    with open(workdir / "history.csv", encoding="utf-8") as history:
-        rows = list(csv.DictReader(history))
+    _assert_identical_weights(workdir)
+    rows = _history(workdir)
     assert len(rows) == 2 and float(rows[1]["loss"]) < float(rows[0]["loss"])  # it learned
+
+
+def _chief_step(workdir):
+    try:
+        state = json.loads((workdir / "checkpoints" / "state.json").read_text())
+    except (OSError, ValueError):
+        return -1
+    return state["epoch"] * state["steps_per_epoch"] + state["step"]
+
+
+def test_restarted_workers_resume_from_the_chiefs_state(tmp_path):
+    workdir = tmp_path / "run"
+    command = _command(workdir, "--checkpoint_minutes=1e-9")
+    processes = _start_workers(command, tmp_path)
+    steps_per_epoch = (1024 - 64) // 64
+    try:
+        deadline = time.monotonic() + 240
+        while _chief_step(workdir) < steps_per_epoch + 3 and time.monotonic() < deadline:
+            assert all(process.poll() is None for process in processes)
+            time.sleep(0.02)
+    finally:
+        for process in processes:  # both machines lost at once
+            process.kill()
+            process.communicate()
+    assert steps_per_epoch < _chief_step(workdir) < 2 * steps_per_epoch
+    outputs = _finish(_start_workers(command, tmp_path))
+    for output in outputs:
+        assert "resuming from epoch 2, step " in output
+    _assert_identical_weights(workdir)
+    assert len(_history(workdir)) == 2 and len(_history(workdir / "worker-1")) == 2
 
 
 def test_multi_worker_needs_tf_config(monkeypatch):

@@ -1,6 +1,6 @@
-"""Callbacks of a run: epoch logs (learning rate, time), TensorBoard, history.csv, checkpoints."""
+"""Callbacks of a run's epoch logs: learning rate and time, head names, progress lines."""
 
-import os
+import math
 import time
 
 import keras
@@ -11,16 +11,73 @@ class EpochLogger(keras.callbacks.Callback):
     """Adds the optimizer's current learning rate (`learning_rate`) and the epoch's wall time
     in seconds, validation included (`epoch_seconds`), to the epoch logs.
 
-    Placed before the TensorBoard and CSV loggers so that both record them.
+    Placed before the callbacks that record the logs. `resumed` (a `run_state.Progress`)
+    makes the epoch it stopped in count the time already spent in it.
     """
+
+    def __init__(self, resumed=None):
+        super().__init__()
+        self.resumed = resumed
+        self.start = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start = time.perf_counter()
+        if self.resumed is not None and epoch == self.resumed.epoch and self.resumed.step:
+            self.start -= self.resumed.epoch_seconds
+            self.resumed = None
+
+    def elapsed(self):
+        """Seconds since the epoch in progress began."""
+        return time.perf_counter() - self.start
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
-            logs["epoch_seconds"] = round(time.perf_counter() - self.start, 2)
+            logs["epoch_seconds"] = round(self.elapsed(), 2)
+
+
+class HeadNames(keras.callbacks.Callback):
+    """Gives a single head's logs the names they have with several heads.
+
+    Keras names a one-output model's metrics `accuracy`, `val_accuracy`... and logs no
+    per-head loss; with this callback first, every later callback, history.csv and
+    TensorBoard see `fine_accuracy`, `val_fine_accuracy` and `fine_loss`, as for a model
+    of several heads. With several heads it does nothing.
+    """
+
+    def __init__(self, tasks, loss_weights):
+        super().__init__()
+        self.task = tasks[0] if len(tasks) == 1 else None
+        self.weight = loss_weights[self.task.name] if self.task else 1.0
+
+    def _rename(self, logs):
+        if self.task is None or logs is None:
+            return
+        name = self.task.name
+        for prefix in ("", "val_"):
+            for metric in self.task.metric_names:
+                if prefix + metric in logs:
+                    logs[f"{prefix}{name}_{metric}"] = logs.pop(prefix + metric)
+            if prefix + "loss" in logs and self.weight > 0:
+                logs[f"{prefix}{name}_loss"] = float(logs[prefix + "loss"]) / self.weight
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._rename(logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._rename(logs)
+
+
+def nonfinite_heads(logs, head_names):
+    """The heads whose loss in `logs` is NaN or infinite (all heads when only the total
+    loss is, e.g. with a single head)."""
+    def finite(key):
+        return key not in logs or math.isfinite(float(logs[key]))
+
+    heads = [name for name in head_names if not finite(f"{name}_loss")]
+    if not heads and not finite("loss"):
+        heads = list(head_names)
+    return heads
 
 
 class ProgressLogger(keras.callbacks.Callback):
@@ -30,9 +87,9 @@ class ProgressLogger(keras.callbacks.Callback):
     still shows its step, speed and time left.
     """
 
-    def __init__(self, epochs, steps_per_epoch, batch_size, interval_seconds=60.0):
+    def __init__(self, epochs, batch_size, interval_seconds=60.0):
         super().__init__()
-        self.epochs, self.steps, self.batch_size = epochs, steps_per_epoch, batch_size
+        self.epochs, self.batch_size = epochs, batch_size
         self.interval_seconds = interval_seconds
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -43,9 +100,10 @@ class ProgressLogger(keras.callbacks.Callback):
         now = time.perf_counter()
         if now - self.last_print >= self.interval_seconds:
             self.last_print = now
+            steps = self.params["steps"]  # this fit's: fewer when an epoch is resumed
             rate = (batch + 1) * self.batch_size / (now - self.epoch_start)
-            left = (self.steps - batch - 1) * self.batch_size / rate
-            print(f"epoch {self.epoch + 1}/{self.epochs} step {batch + 1}/{self.steps} "
+            left = (steps - batch - 1) * self.batch_size / rate
+            print(f"epoch {self.epoch + 1}/{self.epochs} step {batch + 1}/{steps} "
                   f"loss={(logs or {}).get('loss', float('nan')):.4f} {rate:.0f} img/s, "
                   f"epoch ends in {left / 60:.1f} min", flush=True)
 
@@ -56,30 +114,11 @@ class ProgressLogger(keras.callbacks.Callback):
               + " ".join(f"{key}={value:.4f}" for key, value in sorted(shown.items())), flush=True)
 
 
-def make_callbacks(workdir, monitor):
-    """Returns the callbacks that write a run's logs and checkpoints into `workdir`.
-
-    Args:
-      workdir: the run's output folder.
-      monitor: (validation metric, "max" or "min") that picks the best checkpoint, e.g.
-        ("val_fine_accuracy", "max"), or None when there is no validation split.
-    """
-    checkpoints = os.path.join(workdir, "checkpoints")
-    callbacks = [
-        EpochLogger(),
-        keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard"), write_graph=False),
-        keras.callbacks.CSVLogger(os.path.join(workdir, "history.csv")),
-        keras.callbacks.ModelCheckpoint(os.path.join(checkpoints, "last.keras")),
-    ]
-    if monitor:
-        callbacks.append(keras.callbacks.ModelCheckpoint(
-            os.path.join(checkpoints, "best.keras"), monitor=monitor[0], mode=monitor[1],
-            save_best_only=True))
-    return callbacks
-
-
 def best_checkpoint_monitor(task):
-    """The validation metric of `task` that picks the best checkpoint, and its direction."""
-    if task.kind == "regression":
+    """The validation metric of `task` that picks the best checkpoint, and its direction:
+    accuracy (max) where the head reports it, else MAE (min), else the head's loss (min)."""
+    if "accuracy" in task.metric_names:
+        return f"val_{task.name}_accuracy", "max"
+    if "mae" in task.metric_names:
         return f"val_{task.name}_mae", "min"
-    return f"val_{task.name}_accuracy", "max"
+    return f"val_{task.name}_loss", "min"

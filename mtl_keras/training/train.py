@@ -7,7 +7,6 @@ workdir: every check that can fail on user input happens in prepare().
 import dataclasses
 import json
 import os
-import re
 import sys
 import time
 
@@ -17,23 +16,31 @@ import tensorflow as tf
 
 from mtl_keras import data as data_lib
 from mtl_keras import errors
+from mtl_keras import fileio
 from mtl_keras.data import pipeline
 from mtl_keras.data import source
 from mtl_keras.models import build
 from mtl_keras.models import trunks
 from mtl_keras.reporting import metrics as metrics_lib
 from mtl_keras.training import callbacks as callbacks_lib
+from mtl_keras.training import checkpointer as checkpointer_lib
 from mtl_keras.training import compile as compile_lib
 from mtl_keras.training import optimizers
+from mtl_keras.training import run_state
+from mtl_keras.training import signals
 from mtl_keras.training import strategy as strategy_lib
+from mtl_keras.training import workdir as workdir_lib
 
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
-    """A checked run: its config, strategy, data, resolved loss weights and output folder.
+    """A checked run: its config, strategy, data, resolved loss weights and folders.
 
     `workdir` is where this process writes: the run's folder, or under the multi-worker
-    strategy, for every worker but the chief, a `worker-N` folder inside it.
+    strategy, for every worker but the chief, a `worker-N` folder inside it. `run_dir` is
+    the run's folder itself, whose saved state every process resumes from; only the
+    chief (`saves_state`) saves it. `resumes` tells that the run's folder holds an
+    unfinished run of the same command.
     """
 
     config: object
@@ -41,6 +48,9 @@ class Experiment:
     data: source.DataSource
     loss_weights: dict
     workdir: str
+    run_dir: str = ""
+    saves_state: bool = True
+    resumes: bool = False
 
     @property
     def steps_per_epoch(self):
@@ -48,28 +58,14 @@ class Experiment:
         return len(self.data.train) // self.config.batch_size
 
 
-def check_workdir(workdir, ignore=()):
-    """Raises UserError when `workdir` already holds files (but those named in `ignore`):
-    a run never overwrites another."""
-    if os.path.isdir(workdir) and set(os.listdir(workdir)) - set(ignore):
-        raise errors.UserError(
-            f"--workdir={workdir} already holds files; pass a new --workdir or remove that one.")
-
-
-def _process_workdir(workdir, strategy):
-    """The folder this process writes to, checked: see `Experiment.workdir`."""
+def _folders(workdir, strategy, config):
+    """(this process's folder, whether the chief, whether it resumes), all checked."""
     worker = strategy_lib.worker_name(strategy)
     if worker:
-        workdir = os.path.join(workdir, worker)
-        check_workdir(workdir)
-    else:  # the other workers may already have made their folders inside it
-        check_workdir(workdir, ignore=[name for name in _listdir(workdir)
-                                       if re.fullmatch(r"(worker|chief)-\d+", name)])
-    return workdir
-
-
-def _listdir(folder):
-    return os.listdir(folder) if os.path.isdir(folder) else []
+        return os.path.join(workdir, worker), False, workdir_lib.check(
+            os.path.join(workdir, worker), config)
+    # The other workers may already have made their folders inside the chief's.
+    return workdir, True, workdir_lib.check(workdir, config, ignore_workers=True)
 
 
 def prepare(config, workdir):
@@ -82,13 +78,14 @@ def prepare(config, workdir):
                                "same folder on storage they share.")
     # The multi-worker strategy must be made before anything else starts TensorFlow.
     strategy = strategy_lib.make_strategy(config.strategy)
-    workdir = _process_workdir(workdir, strategy)
+    process_dir, chief, resumes = _folders(workdir, strategy, config)
     trunks.TRUNKS.get(config.trunk)  # an unknown trunk fails here, not after files are written
     strategy_lib.check_batch_size(config.batch_size, strategy)
     data = data_lib.load(config)
     data = dataclasses.replace(data, tasks=compile_lib.override_losses(data.tasks, config.losses))
     loss_weights = compile_lib.resolve_loss_weights(data.tasks, config.loss_weights)
-    experiment = Experiment(config, strategy, data, loss_weights, workdir)
+    experiment = Experiment(config, strategy, data, loss_weights, process_dir, run_dir=workdir,
+                            saves_state=chief, resumes=resumes)
     if experiment.steps_per_epoch < 1:
         raise errors.UserError(
             f"--batch_size={config.batch_size} is larger than the {len(data.train)} training "
@@ -138,13 +135,82 @@ def make_datasets(experiment):
     return make(data.train, True), validation, make(data.test, False)
 
 
-def train_and_evaluate(experiment):
-    """Trains, evaluates on the test split and writes the run's outputs into its workdir.
+def _resume(model, experiment, train):
+    """The run's progress: the saved state's, given back to `model`, or a new one.
+
+    Returns:
+      (run_state.Progress, the saved state's index or None).
+    """
+    progress = run_state.Progress(steps_per_epoch=experiment.steps_per_epoch)
+    loaded = run_state.load(experiment.run_dir)
+    if loaded is None:
+        return progress, None
+    progress, index = loaded
+    run_state.restore_model(experiment.run_dir, model, index, train.element_spec)
+    _log(f"resuming from {progress.describe()} (saved in "
+         f"{os.path.join(experiment.run_dir, run_state.FOLDER)})")
+    return progress, index
+
+
+def fit(model, experiment, datasets, stop=None):
+    """Trains `model` from where the run's saved state left off to the last epoch.
+
+    The data order is a seeded function of the step: a resumed run skips the batches
+    already trained. An epoch resumed in its middle is finished by a fit of its remaining
+    steps, and the epochs after it by a second fit.
+    """
+    config, steps = experiment.config, experiment.steps_per_epoch
+    train, validation, _ = datasets
+    progress, index = _resume(model, experiment, train)
+    clock = callbacks_lib.EpochLogger(resumed=progress)
+    monitor = (callbacks_lib.best_checkpoint_monitor(experiment.data.tasks[0])
+               if validation is not None else None)
+    callbacks = [callbacks_lib.HeadNames(experiment.data.tasks, experiment.loss_weights), clock,
+                 checkpointer_lib.Checkpointer(
+                     experiment.workdir, experiment.run_dir, experiment.saves_state,
+                     [task.name for task in experiment.data.tasks], monitor, progress, index,
+                     clock, 60.0 * config.checkpoint_minutes, stop)]
+    if stop is not None:
+        stop.where = f"{callbacks[-1].where_saved()}; rerun the same command to resume."
+    if not sys.stdout.isatty():  # Keras' progress bar is for terminals; files get lines.
+        callbacks.append(callbacks_lib.ProgressLogger(config.epochs, config.batch_size))
+    segments, epoch = [], progress.epoch
+    if progress.step:
+        segments.append((epoch, steps - progress.step))
+        epoch += 1
+    if epoch < config.epochs:
+        segments.append((epoch, steps))
+    for number, (first_epoch, segment_steps) in enumerate(segments):
+        done = first_epoch * steps + (steps - segment_steps)
+        if number:
+            # A new pipeline: a second iterator of the same one would shuffle and augment
+            # in another order (its random generators have moved on), not as from the start.
+            train = make_datasets(experiment)[0]
+        # One iterator over the repeated training set per fit (each pass still reshuffled
+        # and re-augmented): a new iterator per epoch can stall that epoch's first step.
+        model.fit(train.repeat().skip(done) if done else train.repeat(),
+                  steps_per_epoch=segment_steps, initial_epoch=first_epoch,
+                  epochs=first_epoch + 1 if segment_steps < steps else config.epochs,
+                  validation_data=validation, callbacks=callbacks, shuffle=False,
+                  verbose=1 if sys.stdout.isatty() else 0)
+
+
+def train_and_evaluate(experiment, stop=None):
+    """Trains (or resumes), evaluates on the test split and writes the run's outputs.
+
+    Args:
+      experiment: from `prepare`.
+      stop: the process's `signals.StopRequest`, or None.
 
     Returns:
       The metrics dict also written to `workdir/metrics.json`.
+
+    Raises:
+      errors.Diverged: a head's training loss became NaN or infinite.
+      errors.Interrupted: a signal stopped the run (its state is saved).
     """
     config, data, workdir = experiment.config, experiment.data, experiment.workdir
+    stop = stop or signals.StopRequest()
     start = time.perf_counter()
     model, precision = build_and_compile(experiment)
     _log(f"dataset={data.name}{' (synthetic)' if data.synthetic else ''} train={len(data.train)} "
@@ -155,18 +221,22 @@ def train_and_evaluate(experiment):
          f"replicas={experiment.strategy.num_replicas_in_sync} "
          f"batch_size={config.batch_size} (global) jit_compile={model.jit_compile} "
          f"(asked {config.jit_compile}) precision={precision} loss_weights={experiment.loss_weights}")
-    train, validation, test = make_datasets(experiment)
-    monitor = callbacks_lib.best_checkpoint_monitor(data.tasks[0]) if validation is not None else None
-    callbacks = callbacks_lib.make_callbacks(workdir, monitor)
-    if not sys.stdout.isatty():  # Keras' progress bar is for terminals; files get lines.
-        callbacks.append(callbacks_lib.ProgressLogger(config.epochs, experiment.steps_per_epoch,
-                                                      config.batch_size))
-    # One iterator over the repeated training set for the whole fit (each pass still
-    # reshuffled and re-augmented): a new iterator per epoch can stall that epoch's first step.
-    model.fit(train.repeat(), steps_per_epoch=experiment.steps_per_epoch,
-              validation_data=validation, epochs=config.epochs, callbacks=callbacks,
-              shuffle=False, verbose=1 if sys.stdout.isatty() else 0)
-    model.save(os.path.join(workdir, "model.keras"))
+    datasets = make_datasets(experiment)
+    fit(model, experiment, datasets, stop)
+    fileio.save_model(model, os.path.join(workdir, "model.keras"))
+    results = {"dataset": data.name, "synthetic": data.synthetic,
+               **evaluate_test(model, experiment, datasets[2]),
+               "epochs": config.epochs, "wall_seconds": round(time.perf_counter() - start, 1)}
+    fileio.write_json(os.path.join(workdir, "metrics.json"), results)
+    if experiment.saves_state:
+        run_state.remove(experiment.run_dir)
+    _log(f"test metrics: {json.dumps(fileio.strict(results['heads']))}; written to {workdir}")
+    return results
+
+
+def evaluate_test(model, experiment, test):
+    """The test split's metrics of `model`, with test-time augmentation if configured."""
+    config, data = experiment.config, experiment.data
 
     def evaluate(probabilities):
         return metrics_lib.evaluate(data.tasks, data.hierarchy, probabilities, data.test.labels,
@@ -178,11 +248,5 @@ def train_and_evaluate(experiment):
     predictions = [model.predict(view, verbose=0) for view in views]
     probabilities = {name: np.mean([p[name] for p in predictions], axis=0) for name in predictions[0]}
     extra = {"heads_single_view": evaluate(predictions[0])["heads"]} if len(views) > 1 else {}
-    results = {"dataset": data.name, "synthetic": data.synthetic, **evaluate(probabilities),
-               "test_flip": config.test_flip, "test_shift": config.test_shift,
-               "test_views": len(views), **extra,
-               "epochs": config.epochs, "wall_seconds": round(time.perf_counter() - start, 1)}
-    with open(os.path.join(workdir, "metrics.json"), "w", encoding="utf-8") as metrics_file:
-        json.dump(results, metrics_file, indent=2)
-    _log(f"test metrics: {json.dumps(results['heads'])}; written to {workdir}")
-    return results
+    return {**evaluate(probabilities), "test_flip": config.test_flip,
+            "test_shift": config.test_shift, "test_views": len(views), **extra}

@@ -1,0 +1,155 @@
+"""The callback that keeps a run resumable and its outputs whole.
+
+After every step it checks that the loss is finite (else the run stops: `Diverged`) and
+whether a signal asked the run to stop (it saves the state, then `Interrupted`); every
+`interval_seconds` in an epoch it saves the state. After every epoch it records the logs
+(history.csv and TensorBoard, rewritten from the saved history so that no row is lost or
+doubled), writes `checkpoints/best.keras` when the monitored score improved, then
+`checkpoints/last.keras` and the state. Every file is written atomically.
+"""
+
+import csv
+import dataclasses
+import io
+import math
+import os
+import time
+
+import keras
+
+from mtl_keras import errors
+from mtl_keras import fileio
+from mtl_keras.reporting import tensorboard
+from mtl_keras.training import callbacks as callbacks_lib
+from mtl_keras.training import run_state
+from mtl_keras.training import signals
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves a run's state and checkpoints, stops it on divergence and on signals.
+
+    Args:
+      workdir: this process's output folder (history.csv, tensorboard/, checkpoints/).
+      run_dir: the folder whose `checkpoints/` hold the run's state (the chief's).
+      saves_state: whether this process saves the state (a multi-worker run's other
+        workers only read the chief's).
+      head_names: the model's heads, to name those whose loss went non-finite.
+      monitor: (validation log key, "max" or "min") for best.keras, or None.
+      progress: the `run_state.Progress` to start from (saved history, best score, step).
+      resume_index: the saved state's index (`run_state.load`) when resuming, else None.
+      clock: the run's `callbacks.EpochLogger`, whose epoch time the state keeps.
+      interval_seconds: seconds between saves of the state within an epoch; 0 for none.
+      stop: the `signals.StopRequest` of the process.
+    """
+
+    def __init__(self, workdir, run_dir, saves_state, head_names, monitor, progress,
+                 resume_index, clock, interval_seconds, stop=None):
+        super().__init__()
+        self.workdir, self.run_dir, self.saves_state = workdir, run_dir, saves_state
+        self.resume_index = resume_index
+        self.head_names, self.monitor = tuple(head_names), monitor
+        self.progress, self.clock = progress, clock
+        self.interval_seconds = interval_seconds
+        self.stop = stop or signals.StopRequest()
+        self.scalars = tensorboard.EpochScalars(os.path.join(workdir, "tensorboard"))
+        self.saved = None  # the Progress of the last state saved by this process
+        self._offset = 0
+        self._history_written = False
+        self._last_save = time.monotonic()
+
+    def on_train_begin(self, logs=None):
+        if not self._history_written:  # a resumed epoch and the epochs after it: two fits
+            self.scalars.rewrite(self.progress.history)
+            self._write_history()
+            self._history_written = True
+        self.stop.deferred = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._offset = self.progress.step if epoch == self.progress.epoch else 0
+        if self._offset and self.resume_index is not None:
+            # Keras has just reset the metrics: give back the epoch's first steps.
+            run_state.restore_metrics(self.run_dir, self.model, self.resume_index)
+        self.progress = dataclasses.replace(self.progress, epoch=epoch, step=self._offset)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.progress = dataclasses.replace(self.progress, step=self._offset + batch + 1)
+        heads = callbacks_lib.nonfinite_heads(logs or {}, self.head_names)
+        if heads:
+            losses = ", ".join(f"{name} ({float(logs.get(f'{name}_loss', logs['loss'])):g})"
+                               for name in heads)
+            raise errors.Diverged(
+                f"the training loss of head {losses} became non-finite at "
+                f"{self.progress.describe()}; {self.where_saved()}; lower --learning_rate and "
+                f"pass a new --workdir, or look at that head's labels and loss.")
+        if self.stop.signal_number is not None:
+            self._save_state()
+            raise errors.Interrupted(
+                f"stopped by {signals.NAMES[self.stop.signal_number]} at "
+                f"{self.progress.describe()}; {self.where_saved()}; rerun the same command "
+                f"to resume.", self.stop.signal_number)
+        if (self.interval_seconds and time.monotonic() - self._last_save >= self.interval_seconds
+                and self.progress.step < self.progress.steps_per_epoch):
+            self._save_state()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {key: float(value) for key, value in (logs or {}).items()}
+        best = self.progress.best
+        if self.monitor and self.monitor[0] in logs and self._improves(logs[self.monitor[0]]):
+            best = logs[self.monitor[0]]
+            fileio.save_model(self.model, self._checkpoint("best.keras"))
+        fileio.save_model(self.model, self._checkpoint("last.keras"))
+        self.progress = dataclasses.replace(
+            self.progress, epoch=epoch + 1, step=0, best=best,
+            history=(*self.progress.history, logs))
+        self._save_state()
+        self._write_history()
+        self.scalars.write(epoch, logs)
+        if self.stop.signal_number is not None:  # it came during validation or saving
+            raise errors.Interrupted(f"stopped by {signals.NAMES[self.stop.signal_number]}; "
+                                     f"{self.stop.where}", self.stop.signal_number)
+
+    def on_train_end(self, logs=None):
+        self.stop.deferred = False
+        self.stop.where = f"{self.where_saved()}; rerun the same command to finish the run."
+
+    def _improves(self, value):
+        if value is None or not math.isfinite(value):
+            return False
+        best = self.progress.best
+        return best is None or (value > best if self.monitor[1] == "max" else value < best)
+
+    def _checkpoint(self, name):
+        return os.path.join(self.workdir, run_state.FOLDER, name)
+
+    def _save_state(self):
+        self._last_save = time.monotonic()
+        if not self.saves_state:
+            return
+        progress = dataclasses.replace(self.progress, epoch_seconds=round(self.clock.elapsed(), 2))
+        if progress.step == 0:
+            progress = dataclasses.replace(progress, epoch_seconds=0.0)
+        run_state.save(self.run_dir, self.model, progress)
+        self.saved = progress
+        self.stop.where = f"{self.where_saved()}; rerun the same command to resume."
+
+    def where_saved(self):
+        """Where the run's last good state is, as a clause of a sentence."""
+        saved = self.saved
+        if saved is None:
+            loaded = run_state.load(self.run_dir)
+            saved = loaded[0] if loaded else None
+        if saved is None:
+            return "no state was saved before that"
+        folder = os.path.join(self.run_dir, run_state.FOLDER)
+        return f"the last good state, at {saved.describe()}, is saved in {folder}"
+
+    def _write_history(self):
+        """history.csv: one row per finished epoch, from the saved history."""
+        history = self.progress.history
+        columns = ["epoch", *sorted({key for logs in history for key in logs})]
+        text = io.StringIO()
+        writer = csv.DictWriter(text, columns, lineterminator="\n")
+        writer.writeheader()
+        for epoch, logs in enumerate(history):
+            writer.writerow({"epoch": epoch, **logs})
+        fileio.write_text(os.path.join(self.workdir, "history.csv"), text.getvalue())

@@ -1,0 +1,157 @@
+"""A run's saved state: everything needed to continue training where it stopped.
+
+The state is two files in `WORKDIR/checkpoints/`:
+- `state-<step>.npz`: the values of every variable of the model (weights, batch-norm
+  statistics, random-seed states), of the optimizer (its step count, which is the
+  learning-rate schedule's position, and its slots) and of the epoch's metrics so far;
+- `state.json`: the progress (epoch, step within it), the epoch logs so far, the best
+  checkpoint's score, and the name of the `.npz` file it goes with.
+
+The `.npz` is written first under a new name, then `state.json` is replaced atomically,
+then the older `.npz` is removed: a kill at any moment leaves a `state.json` that names a
+complete `.npz`. The data order needs no saving: the training pipeline is a seeded
+function of the step, so a resumed run skips the batches already trained.
+"""
+
+import dataclasses
+import glob
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from mtl_keras import fileio
+
+FOLDER = "checkpoints"
+INDEX = "state.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """Where a run is.
+
+    Attributes:
+      epoch: the epoch in progress (0-based); equal to the number of epochs at the end.
+      step: training steps done in that epoch.
+      steps_per_epoch: steps in a whole epoch.
+      history: the logs of every finished epoch, a list of {name: number}.
+      best: the best checkpoint's score so far, or None.
+      epoch_seconds: wall time already spent in the epoch in progress.
+    """
+
+    epoch: int = 0
+    step: int = 0
+    steps_per_epoch: int = 1
+    history: tuple = ()
+    best: float = None
+    epoch_seconds: float = 0.0
+
+    @property
+    def global_step(self):
+        """Training steps done since the start of the run."""
+        return self.epoch * self.steps_per_epoch + self.step
+
+    def describe(self):
+        """E.g. "epoch 3, step 17 of 39", or "the end of epoch 2" (1-based epochs, as the
+        logs print them)."""
+        if self.step == 0:
+            return f"the end of epoch {self.epoch}" if self.epoch else "the start"
+        return f"epoch {self.epoch + 1}, step {self.step} of {self.steps_per_epoch}"
+
+
+def _model_variables(model):
+    """The model's and the optimizer's variables, without duplicates, in a fixed order."""
+    seen, variables = set(), []
+    for variable in [*model.variables, *model.optimizer.variables]:
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            variables.append(variable)
+    return variables
+
+
+def _values(variables):
+    return [np.asarray(variable.numpy()) for variable in variables]
+
+
+def _saved_metrics(model):
+    """The metric variables the state keeps: none under the multi-worker strategy, where
+    reading them sums them across the workers, a collective operation that the chief
+    cannot start alone (a resumed epoch's logs then average its remaining steps only)."""
+    if isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return []
+    return model.metrics_variables
+
+
+def save(folder, model, progress):
+    """Saves the model's state and `progress` into `folder/checkpoints`, atomically."""
+    checkpoints = os.path.join(folder, FOLDER)
+    name = f"state-{progress.global_step}.npz"
+    model_values = _values(_model_variables(model))
+    metric_values = _values(_saved_metrics(model))
+    with fileio.atomic_path(os.path.join(checkpoints, name)) as temporary:
+        np.savez(temporary, *model_values, *metric_values)
+    index = {**dataclasses.asdict(progress), "values": name,
+             "model_variables": [variable.path for variable in _model_variables(model)],
+             "metric_variables": [variable.path for variable in _saved_metrics(model)]}
+    fileio.write_json(os.path.join(checkpoints, INDEX), index)
+    for path in glob.glob(os.path.join(checkpoints, "state-*.npz")):
+        if os.path.basename(path) != name:
+            os.remove(path)
+
+
+def load(folder):
+    """Returns the saved state in `folder` as (Progress, index dict), or None without one."""
+    path = os.path.join(folder, FOLDER, INDEX)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as index_file:
+        index = json.load(index_file)
+    fields = {field.name for field in dataclasses.fields(Progress)}
+    progress = Progress(**{key: value for key, value in index.items() if key in fields})
+    return dataclasses.replace(progress, history=tuple(progress.history)), index
+
+
+def _assign(variables, values, what):
+    # By position: the same command builds the same variables in the same order (their
+    # names may differ, e.g. when a process builds a second model).
+    shapes = [tuple(variable.shape) for variable in variables]
+    if shapes != [value.shape for value in values]:
+        raise ValueError(f"The saved state's {what} do not match this model's; the run's "
+                         f"folder holds the state of another model.")
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
+def restore_model(folder, model, index, element_spec):
+    """Gives `model` and its optimizer the saved values of `index` (from `load`).
+
+    `element_spec` (the training dataset's) lets Keras create the optimizer's and the
+    metrics' variables before the first step, so that there is something to assign to.
+    """
+    with model.distribute_strategy.scope():
+        model._symbolic_build(data_batch=element_spec)  # noqa: SLF001  (no public way)
+    values = _read_values(folder, index)
+    count = len(index["model_variables"])
+    _assign(_model_variables(model), values[:count], "variables")
+
+
+def restore_metrics(folder, model, index):
+    """Gives the model's metrics the values they had when the state was saved: the logs of
+    an epoch resumed in its middle then count its first steps too."""
+    if not index["metric_variables"]:
+        return
+    values = _read_values(folder, index)
+    count = len(index["model_variables"])
+    _assign(model.metrics_variables, values[count:], "metrics")
+
+
+def _read_values(folder, index):
+    with np.load(os.path.join(folder, FOLDER, index["values"])) as archive:
+        return [archive[f"arr_{position}"] for position in range(len(archive.files))]
+
+
+def remove(folder):
+    """Removes the saved state of a run that has finished."""
+    for path in glob.glob(os.path.join(folder, FOLDER, "state*")):
+        os.remove(path)

@@ -1,0 +1,84 @@
+"""What a run's folder may hold when the run starts: nothing (a new run), or the files of
+the same command that stopped before its end (the run resumes). Everything else is
+refused with one sentence, before anything is written.
+"""
+
+import json
+import os
+import re
+
+from mtl_keras import errors
+from mtl_keras import fileio
+
+CONFIG = "config.json"
+FLAGFILE = "flags.txt"
+METRICS = "metrics.json"
+# Settings a resumed run may change: where it writes, and how often it saves its state.
+NOT_COMPARED = {"workdir", "checkpoint_minutes"}
+
+
+def _entries(folder, ignore_workers):
+    """The names in `folder` that belong to a run: hidden files (the lock, files being
+    written) and, for the chief, the other workers' folders do not count."""
+    if not os.path.isdir(folder):
+        return set()
+    names = {name for name in os.listdir(folder) if not name.startswith(".")}
+    if ignore_workers:
+        names = {name for name in names if not re.fullmatch(r"(worker|chief)-\d+", name)}
+    return names
+
+
+def check_writable(folder):
+    """Raises UserError when `folder` is a file, or cannot be made or written."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise errors.UserError(f"--workdir={folder} is a file, not a folder; pass a folder.")
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise errors.UserError(f"--workdir={folder} lies under the file {existing}; pass a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise errors.UserError(f"--workdir={folder} cannot be written here ({existing} is not "
+                               f"writable); pass a folder you can write.")
+
+
+def _differences(stored, current):
+    """`--flag` (was X, now Y) for every setting in which two configs differ."""
+    keys = sorted((set(stored) | set(current)) - NOT_COMPARED)
+    return [f"--{key} (was {stored.get(key)!r}, now {current.get(key)!r})"
+            for key in keys if stored.get(key) != current.get(key)]
+
+
+def check(folder, config, ignore_workers=False):
+    """Checks that a run of `config` may write into `folder`; writes nothing.
+
+    Returns:
+      True when `folder` holds an unfinished run of the same command (it resumes),
+      False when the folder is new or empty.
+
+    Raises:
+      UserError: `folder` is a file or not writable; another process is writing into it;
+        it holds files that are not a run, a finished run, or a run of another command.
+    """
+    check_writable(folder)
+    fileio.WorkdirLock(folder).check_free()
+    names = _entries(folder, ignore_workers)
+    if not names:
+        return False
+    if CONFIG not in names:
+        raise errors.UserError(f"--workdir={folder} already holds files that are not a run; "
+                               f"pass a new --workdir or remove that one.")
+    if METRICS in names:
+        raise errors.UserError(f"--workdir={folder} holds a finished run; pass a new --workdir "
+                               f"or remove that one.")
+    with open(os.path.join(folder, CONFIG), encoding="utf-8") as stored_file:
+        stored = json.load(stored_file)
+    # Through JSON, as the stored one went, so that tuples and lists compare equal.
+    current = json.loads(json.dumps(config.to_dict()))
+    differences = _differences(stored, current)
+    if differences:
+        raise errors.UserError(
+            f"--workdir={folder} holds an unfinished run of another command, which differs in "
+            f"{', '.join(differences)}; rerun it with --flagfile={os.path.join(folder, FLAGFILE)} "
+            f"--workdir={folder} to resume it, or pass a new --workdir.")
+    return True

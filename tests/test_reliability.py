@@ -1,0 +1,219 @@
+"""Divergence stops with exit 3 naming the head; locks, refused workdirs, atomic and strict
+outputs; a single head keeps its name in every log; best.keras is the best epoch."""
+
+import csv
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from mtl_keras import config as config_lib
+from mtl_keras import data as data_lib
+from mtl_keras import fileio
+from mtl_keras import run
+from mtl_keras.training import run_state
+
+from helpers import error_lines
+
+TINY = ["--synthetic", "--synthetic_examples=384", "--validation_size=64", "--trunk=simple_cnn",
+        "--batch_size=32", "--epochs=2", "--checkpoint_minutes=1e-9"]
+
+
+def _main(run_flags, *flags):
+    """Runs the entry point in this process; returns its exit status."""
+    run_flags.unparse_flags()
+    run_flags(["prog", *TINY, *flags])
+    keras.backend.clear_session()
+    try:
+        run.main(["prog"])
+    except SystemExit as exit_info:
+        return exit_info.code
+    return 0
+
+
+def _no_result(workdir):
+    return not (workdir / "metrics.json").exists() and not (workdir / "model.keras").exists()
+
+
+# --------------------------------------------------------------------------- divergence
+
+def test_a_nan_head_stops_the_run_at_once_naming_it(run_flags, tmp_path, capsys):
+    workdir = tmp_path / "run"
+    status = _main(run_flags, "--losses=coarse=custom_losses:always_nan", f"--workdir={workdir}")
+    assert status == 3
+    lines = error_lines(capsys.readouterr().err)
+    assert lines == [
+        "error: the training loss of head coarse (nan) became non-finite at epoch 1, step 1 of "
+        "10; no state was saved before that; lower --learning_rate and pass a new --workdir, or "
+        "look at that head's labels and loss."]
+    assert _no_result(workdir)
+
+
+def test_an_exploding_learning_rate_stops_with_the_last_good_state(run_flags, tmp_path, capsys):
+    workdir = tmp_path / "run"
+    status = _main(run_flags, "--learning_rate=1e9", "--schedule=constant", "--warmup_epochs=0",
+                   f"--workdir={workdir}")
+    assert status == 3
+    [line] = error_lines(capsys.readouterr().err)
+    assert line.startswith("error: the training loss of head ")
+    assert " became non-finite at epoch 1, step " in line
+    assert f"the last good state, at epoch 1, step " in line
+    assert f"is saved in {workdir / 'checkpoints'};" in line
+    assert _no_result(workdir)
+    progress, _ = run_state.load(workdir)
+    assert progress.epoch == 0 and progress.step >= 1  # the steps before the NaN, saved
+    with np.load(workdir / "checkpoints" / f"state-{progress.global_step}.npz") as values:
+        assert all(np.isfinite(values[name]).all() for name in values.files
+                   if values[name].dtype.kind == "f")
+
+
+# --------------------------------------------------------------------------- folders
+
+def test_a_locked_workdir_is_refused_at_once(run_flags, tmp_path, capsys):
+    workdir = tmp_path / "run"
+    lock = fileio.WorkdirLock(workdir)
+    lock.acquire()  # as another process writing into it would
+    try:
+        assert _main(run_flags, f"--workdir={workdir}") == 2
+    finally:
+        lock.release()
+    assert capsys.readouterr().err == (
+        f"error: another process is writing into --workdir={workdir}; wait for it to end, or "
+        f"pass a new --workdir.\n")
+    assert os.listdir(workdir) == [".lock"]
+
+
+def test_an_unfinished_run_of_another_command_is_refused(run_flags, tmp_path, capsys):
+    workdir = tmp_path / "run"
+    assert _main(run_flags, "--losses=coarse=custom_losses:always_nan",
+                 f"--workdir={workdir}") == 3
+    capsys.readouterr()
+    before = sorted(os.listdir(workdir))
+    assert _main(run_flags, "--epochs=3", f"--workdir={workdir}") == 2
+    assert capsys.readouterr().err == (
+        f"error: --workdir={workdir} holds an unfinished run of another command, which differs "
+        f"in --epochs (was 2, now 3), --losses (was {{'coarse': 'custom_losses:always_nan'}}, "
+        f"now {{}}); rerun it with --flagfile={workdir / 'flags.txt'} --workdir={workdir} to "
+        f"resume it, or pass a new --workdir.\n")
+    assert sorted(os.listdir(workdir)) == before
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda path: path.mkdir() or (path / "notes.txt").write_text("mine"),
+     "error: --workdir={path} already holds files that are not a run; pass a new --workdir or "
+     "remove that one."),
+    (lambda path: path.write_text("a file"),
+     "error: --workdir={path} is a file, not a folder; pass a folder."),
+])
+def test_workdirs_that_cannot_hold_a_run_are_refused(run_flags, tmp_path, capsys, make, message):
+    path = tmp_path / "run"
+    make(path)
+    assert _main(run_flags, f"--workdir={path}") == 2
+    assert capsys.readouterr().err == message.format(path=path) + "\n"
+
+
+def test_a_workdir_under_a_file_is_refused(run_flags, tmp_path, capsys):
+    (tmp_path / "file").write_text("a file")
+    path = tmp_path / "file" / "run"
+    assert _main(run_flags, f"--workdir={path}") == 2
+    assert capsys.readouterr().err == (
+        f"error: --workdir={path} lies under the file {tmp_path / 'file'}; pass a folder.\n")
+
+
+# --------------------------------------------------------------------------- atomic, strict
+
+def test_an_interrupted_write_leaves_the_previous_file(tmp_path):
+    path = tmp_path / "metrics.json"
+    fileio.write_json(path, {"accuracy": 0.5})
+    with pytest.raises(KeyboardInterrupt):
+        with fileio.atomic_path(path) as temporary:
+            with open(temporary, "w", encoding="utf-8") as half:
+                half.write('{"accur')
+            raise KeyboardInterrupt
+    assert json.loads(path.read_text()) == {"accuracy": 0.5}
+    assert os.listdir(tmp_path) == ["metrics.json"]
+
+
+def test_an_interrupted_model_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    path = tmp_path / "last.keras"
+    fileio.save_model(model, path)
+    expected = [weights.copy() for weights in model.get_weights()]
+    model.set_weights([weights + 1 for weights in expected])
+
+    def killed_half_way(filepath, **kwargs):
+        with open(filepath, "wb") as half:
+            half.write(b"PK\x03\x04")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model, "save", killed_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        fileio.save_model(model, path)
+    for loaded, weights in zip(keras.saving.load_model(path).get_weights(), expected):
+        np.testing.assert_array_equal(loaded, weights)
+    assert os.listdir(tmp_path) == ["last.keras"]
+
+
+def test_json_outputs_are_strict():
+    value = {"auc": float("nan"), "heads": [float("inf"), 1.5, -float("inf")], "n": 3}
+    assert fileio.strict(value) == {"auc": None, "heads": [None, 1.5, None], "n": 3}
+
+
+# --------------------------------------------------------------------------- head names
+
+def _rows(workdir):
+    with open(workdir / "history.csv", encoding="utf-8") as history:
+        return list(csv.DictReader(history))
+
+
+def _validation_accuracy(path, data, head):
+    probabilities = keras.saving.load_model(path).predict(data.validation.images, verbose=0)
+    return float(np.mean(probabilities[head].argmax(-1) == data.validation.labels[head]))
+
+
+def test_a_single_head_keeps_its_name_and_best_keras_is_its_best_epoch(run_flags, tmp_path):
+    workdir = tmp_path / "run"
+    assert _main(run_flags, "--heads=fine", "--epochs=3", "--optimizer=adamw",
+                 "--learning_rate=0.003", f"--workdir={workdir}") == 0
+    rows = _rows(workdir)
+    assert {"loss", "fine_loss", "fine_accuracy", "fine_top5_accuracy", "val_loss",
+            "val_fine_loss", "val_fine_accuracy", "val_fine_top5_accuracy"} <= set(rows[0])
+    assert not {"accuracy", "val_accuracy", "top5_accuracy"} & set(rows[0])
+    config = config_lib.Config(**{**json.loads((workdir / "config.json").read_text())})
+    data = data_lib.load(config)
+    scores = [float(row["val_fine_accuracy"]) for row in rows]
+    # The best checkpoint scores the best epoch's validation accuracy, the last the last's.
+    tolerance = 1 / len(data.validation) + 1e-9
+    assert _validation_accuracy(workdir / "checkpoints" / "best.keras", data, "fine") == \
+        pytest.approx(max(scores), abs=tolerance)
+    assert _validation_accuracy(workdir / "checkpoints" / "last.keras", data, "fine") == \
+        pytest.approx(scores[-1], abs=tolerance)
+
+
+@pytest.mark.parametrize("monitor, scores, best_epoch", [
+    (("val_fine_accuracy", "max"), [0.2, 0.5, 0.3], 1),
+    (("val_age_mae", "min"), [7.0, 9.0, 4.0, 5.0], 2),
+])
+def test_best_keras_holds_the_best_epoch(tmp_path, monitor, scores, best_epoch):
+    from mtl_keras.training import callbacks, checkpointer
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, name="out")])
+    model.compile(optimizer="sgd", loss="mse")
+    progress = run_state.Progress(steps_per_epoch=1)
+    clock = callbacks.EpochLogger()
+    saver = checkpointer.Checkpointer(str(tmp_path), str(tmp_path), True, ["fine"], monitor,
+                                      progress, None, clock, 0.0)
+    saver.set_model(model)
+    saver.on_train_begin()
+    for epoch, score in enumerate(scores):
+        saver.on_epoch_begin(epoch)
+        model.set_weights([np.full((1, 1), float(epoch)), np.zeros(1)])  # weights = epoch
+        saver.on_epoch_end(epoch, {"loss": 1.0, monitor[0]: score})
+    saver.on_train_end()
+    best = keras.saving.load_model(tmp_path / "checkpoints" / "best.keras")
+    last = keras.saving.load_model(tmp_path / "checkpoints" / "last.keras")
+    assert best.get_weights()[0][0, 0] == best_epoch
+    assert last.get_weights()[0][0, 0] == len(scores) - 1
+    assert run_state.load(str(tmp_path))[0].best == scores[best_epoch]
