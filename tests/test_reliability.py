@@ -217,3 +217,16 @@ def test_best_keras_holds_the_best_epoch(tmp_path, monitor, scores, best_epoch):
     assert best.get_weights()[0][0, 0] == best_epoch
     assert last.get_weights()[0][0, 0] == len(scores) - 1
     assert run_state.load(str(tmp_path))[0].best == scores[best_epoch]
+
+
+def test_a_workdir_that_cannot_be_written_is_refused(run_flags, tmp_path, capsys, monkeypatch):
+    # Permissions do not bind the root user who runs the tests: the OS's answer is made up.
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if str(path) == str(tmp_path)
+                        else real_access(path, mode))
+    path = tmp_path / "run"
+    assert _main(run_flags, f"--workdir={path}") == 2
+    assert capsys.readouterr().err == (
+        f"error: --workdir={path} cannot be written here ({tmp_path} is not writable); pass a "
+        f"folder you can write.\n")
+    assert not path.exists()

@@ -102,7 +102,7 @@ def test_killed_and_stopped_runs_resume_to_the_same_result(uninterrupted, tmp_pa
     assert status == 143
     line = error_lines(stderr)[-1]
     assert line.startswith("stopped by SIGTERM at epoch 3, step ")
-    assert line.endswith(f"is saved in {workdir / 'checkpoints'}; rerun the same command to resume.")
+    assert line.endswith(f"; its state is saved in {workdir / 'checkpoints'}; rerun the same command to resume.")
     assert 2 * STEPS_PER_EPOCH < _saved_step(workdir) < 3 * STEPS_PER_EPOCH
 
     result = _run(workdir)

@@ -83,10 +83,11 @@ class Checkpointer(keras.callbacks.Callback):
                 f"pass a new --workdir, or look at that head's labels and loss.")
         if self.stop.signal_number is not None:
             self._save_state()
+            folder = os.path.join(self.run_dir, run_state.FOLDER)
             raise errors.Interrupted(
                 f"stopped by {signals.NAMES[self.stop.signal_number]} at "
-                f"{self.progress.describe()}; {self.where_saved()}; rerun the same command "
-                f"to resume.", self.stop.signal_number)
+                f"{self.progress.describe()}; its state is saved in {folder}; rerun the same "
+                f"command to resume.", self.stop.signal_number)
         if (self.interval_seconds and time.monotonic() - self._last_save >= self.interval_seconds
                 and self.progress.step < self.progress.steps_per_epoch):
             self._save_state()
