@@ -4,6 +4,7 @@ import dataclasses
 import math
 
 from mtl_keras import errors
+from mtl_keras import tasks as tasks_lib
 
 CHOICES = {
     "optimizer": ("sgd", "adamw"),
@@ -74,6 +75,9 @@ class Config:
                 f"--random_erasing is a probability between 0 and 1, not {self.random_erasing}.")
         if not 0 < self.test_fraction < 1:
             raise errors.UserError(f"--test_fraction must be between 0 and 1, not {self.test_fraction}.")
+        if self.validation_size < 0:  # the upper bound needs the data: source.check_validation_size
+            raise errors.UserError(f"--validation_size={self.validation_size} must be at least 0 "
+                                   f"(0: no validation split).")
         for field in ("epochs", "batch_size", "synthetic_examples", "image_size"):
             if getattr(self, field) < 1:
                 raise errors.UserError(f"--{field} must be at least 1, not {getattr(self, field)}.")
@@ -91,11 +95,7 @@ class Config:
             raise errors.UserError(
                 f"--warmup_epochs={self.warmup_epochs} is longer than --epochs={self.epochs}.")
         for name, weight in self.loss_weights.items():
-            if not math.isfinite(weight):
-                raise errors.UserError(f"--loss_weights gives head {name!r} the weight {weight}; "
-                                       f"use a finite number.")
-            if weight < 0:
-                raise errors.UserError(f"--loss_weights gives head {name!r} a negative weight {weight}.")
+            tasks_lib.check_weight(name, weight, "--loss_weights")
 
     @property
     def experiment_name(self):

@@ -171,9 +171,27 @@ def main(argv):
         sys.exit(stopped.exit_status)
 
 
+def parse_flags(argv):
+    """Parses the command line into FLAGS; returns the arguments left over.
+
+    absl's own parser prints "FATAL Flags parsing error" and exits with status 1; a
+    mistake in the flags is bad input like any other: one `error:` line, exit status 2.
+    """
+    try:
+        return FLAGS(argv)
+    except flags.CantOpenFlagFileError as error:
+        cause = error.__context__  # the OSError that absl reworded
+        message = (f"--flagfile={cause.filename} cannot be read ({cause.strerror}); check the path."
+                   if isinstance(cause, OSError) and cause.filename else str(error))
+    except (flags.Error, ValueError) as error:  # absl raises ValueError for --noBOOL=value
+        message = f"{' '.join(str(error).split())} (--helpfull lists every flag)."
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def console_main():
     """The `mtl-keras` console script."""
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)
 
 
 if __name__ == "__main__":

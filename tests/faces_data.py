@@ -39,7 +39,10 @@ def write_csv_folder(folder, count=240, missing_age_every=0, seed=0):
     return rows
 
 
-def write_rows(path, rows, fields=("image", "age", "gender", "race", "tags")):
+FIELDS = ("image", "age", "gender", "race", "tags")
+
+
+def write_rows(path, rows, fields=FIELDS):
     with open(path, "w", newline="", encoding="utf-8") as table:
         writer = csv.DictWriter(table, list(fields))
         writer.writeheader()

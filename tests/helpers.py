@@ -1,9 +1,11 @@
 """Helpers shared by the tests: CIFAR-100 archives in the original layouts, stderr parsing."""
 
+import gzip
 import io
 import pathlib
 import pickle
 import re
+import struct
 import tarfile
 
 import numpy as np
@@ -93,6 +95,26 @@ class CifarArchiveMaker:
         return write_tar_gz(self.folder / name, members)
 
 
+def idx_bytes(array):
+    """`array` as an idx file of unsigned bytes (the format of the MNIST files)."""
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_fashion_mnist_folder(folder, train=40, test=20):
+    """Writes the four Fashion-MNIST idx .gz files, with `train` and `test` made-up images."""
+    from mtl_keras.data import fashion_mnist
+
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for (images_name, labels_name), count in zip(fashion_mnist._FILES.values(), (train, test)):
+        labels = rng.integers(0, 10, count)
+        images = (labels[:, None, None] * 25 + rng.integers(0, 5, (count, 28, 28))).astype(np.uint8)
+        (folder / images_name).write_bytes(gzip.compress(idx_bytes(images)))
+        (folder / labels_name).write_bytes(gzip.compress(idx_bytes(labels)))
+    return folder
+
+
 # --------------------------------------------------------------------------- output checks
 
 def error_lines(stderr):
@@ -105,3 +127,34 @@ def error_lines(stderr):
 def _is_tf_log_line(line):
     # e.g. "I0000 00:00:1795464895.572111    4038 port.cc:153] oneDNN custom operations ..."
     return re.match(r"[IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] ", line) is not None
+
+
+# --------------------------------------------------------------------------- the entry point
+
+def run_main(run_flags, *flags):
+    """Parses `flags` and runs the entry point in this process; returns its exit status
+    (0 when it returned normally). `run_flags` is the fixture of the same name."""
+    import keras
+    from mtl_keras import run
+
+    run_flags(["prog", *flags])
+    keras.backend.clear_session()
+    try:
+        run.main(["prog"])
+    except SystemExit as exit_info:
+        return exit_info.code
+    return 0
+
+
+def refusal(run_flags, capsys, workdir, *flags):
+    """Runs the entry point on `flags` into `workdir`, checks that it refused them the
+    way bad input is refused (exit status 2, one `error:` line, no traceback, no
+    workdir) and returns that line without its `error: ` prefix."""
+    status = run_main(run_flags, *flags, f"--workdir={workdir}")
+    out, err = capsys.readouterr()
+    lines = error_lines(err)
+    assert status == 2, (status, err[-2000:])
+    assert "Traceback" not in out + err
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert not workdir.exists()
+    return lines[0][len("error: "):]

@@ -171,7 +171,9 @@ def test_load_cifar100_without_validation(archives):
 
 
 def test_load_cifar100_refuses_validation_as_large_as_training(archives):
-    with pytest.raises(errors.UserError, match="--validation_size=12 must be between 0"):
+    with pytest.raises(errors.UserError, match=r"^--validation_size=12 must be at least 0 and "
+                                               r"below the 12 training examples \(0: no "
+                                               r"validation split\)\.$"):
         cifar.load_cifar100(Config(archive=archives.binary(), validation_size=12))
 
 

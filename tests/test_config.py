@@ -73,7 +73,8 @@ def test_warmup_longer_than_training_is_refused():
 
 
 def test_negative_loss_weight_is_refused():
-    with pytest.raises(errors.UserError, match="negative weight"):
+    with pytest.raises(errors.UserError, match="^--loss_weights gives head 'coarse' the weight "
+                                               "-0.1; a loss weight is a finite number, 0 or more"):
         Config(loss_weights={"fine": 1.0, "coarse": -0.1})
 
 

@@ -3,11 +3,11 @@ and a short training run on the real images from Debian's package."""
 
 import gzip
 import os
-import struct
 
 import numpy as np
 import pytest
 
+from helpers import idx_bytes, write_fashion_mnist_folder
 from mtl_keras import config as config_lib
 from mtl_keras import errors
 from mtl_keras.data import fashion_mnist
@@ -18,31 +18,15 @@ from mtl_keras.training import compile as compile_lib
 from mtl_keras.training import optimizers
 
 
-def _idx(array):
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.astype(np.uint8).tobytes()
-
-
-def _write_folder(folder, train=40, test=20):
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    for (images_name, labels_name), count in zip(fashion_mnist._FILES.values(), (train, test)):
-        labels = rng.integers(0, 10, count)
-        images = (labels[:, None, None] * 25 + rng.integers(0, 5, (count, 28, 28))).astype(np.uint8)
-        (folder / images_name).write_bytes(gzip.compress(_idx(images)))
-        (folder / labels_name).write_bytes(gzip.compress(_idx(labels)))
-    return folder
-
-
 def test_read_idx_round_trip_and_damage(tmp_path):
     array = np.arange(2 * 3 * 4).reshape(2, 3, 4) % 256
     path = tmp_path / "x-idx3-ubyte.gz"
-    path.write_bytes(gzip.compress(_idx(array)))
+    path.write_bytes(gzip.compress(idx_bytes(array)))
     np.testing.assert_array_equal(fashion_mnist.read_idx(str(path)), array)
-    path.write_bytes(gzip.compress(_idx(array)[:-5]))  # truncated payload
+    path.write_bytes(gzip.compress(idx_bytes(array)[:-5]))  # truncated payload
     with pytest.raises(errors.UserError, match="holds 35 bytes where its header promises 40"):
         fashion_mnist.read_idx(str(path))
-    path.write_bytes(gzip.compress(_idx(array))[:-12])  # truncated gzip stream
+    path.write_bytes(gzip.compress(idx_bytes(array))[:-12])  # truncated gzip stream
     with pytest.raises(errors.UserError, match="corrupt or truncated"):
         fashion_mnist.read_idx(str(path))
     path.write_bytes(b"\x1f\x8b" + os.urandom(50))  # not a gzip stream at all
@@ -56,7 +40,7 @@ def test_read_idx_round_trip_and_damage(tmp_path):
 
 
 def test_three_level_heads_from_a_data_dir(tmp_path):
-    folder = _write_folder(tmp_path / "fm")
+    folder = write_fashion_mnist_folder(tmp_path / "fm")
     data = fashion_mnist.load_fashion_mnist(
         config_lib.Config(dataset="fashion_mnist", data_dir=str(folder), validation_size=10))
     assert [task.name for task in data.tasks] == ["fine", "mid", "coarse"]
@@ -77,9 +61,9 @@ def test_three_level_heads_from_a_data_dir(tmp_path):
 
 
 def test_mismatched_image_and_label_files(tmp_path):
-    folder = _write_folder(tmp_path / "fm")
+    folder = write_fashion_mnist_folder(tmp_path / "fm")
     labels_name = fashion_mnist._FILES["test"][1]
-    (folder / labels_name).write_bytes(gzip.compress(_idx(np.zeros(7))))
+    (folder / labels_name).write_bytes(gzip.compress(idx_bytes(np.zeros(7))))
     with pytest.raises(errors.UserError, match="do not describe the same images"):
         fashion_mnist.load_fashion_mnist(config_lib.Config(dataset="fashion_mnist",
                                                            data_dir=str(folder)))

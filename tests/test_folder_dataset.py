@@ -78,7 +78,11 @@ def test_every_kind_trains_and_reports(folder_run):
 
 def test_custom_loss_by_import_path_is_used(folder_run):
     del folder_run
-    assert custom_losses.CALLS  # traced into the training step
+    traced = [(true[1:], pred[1:]) for eager, true, pred in custom_losses.CALLS if not eager]
+    assert traced  # traced into the training step
+    # prepare() tried it first, eagerly, on a batch shaped as the training step gives it.
+    probed = [(true[1:], pred[1:]) for eager, true, pred in custom_losses.CALLS if eager]
+    assert probed and set(probed) == set(traced)
     config = config_lib.Config(losses={"age": "custom_losses:no_such_function"})
     with pytest.raises(errors.UserError, match="cannot be imported"):
         from mtl_keras.training import compile as compile_lib

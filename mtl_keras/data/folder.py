@@ -122,16 +122,13 @@ def _split_indices(rows, config):
         draws = np.array([zlib.crc32(os.path.basename(row.path).encode()) / 2**32 for row in rows])
         test = np.flatnonzero(draws < config.test_fraction)
         train, validation = np.flatnonzero(draws >= config.test_fraction), np.array([], np.int64)
-    if not len(validation) and config.validation_size:
-        if config.validation_size >= len(train):
-            raise errors.UserError(
-                f"--validation_size={config.validation_size} must be below the {len(train)} "
-                f"training images.")
-        shuffled = np.random.default_rng(0).permutation(train)
-        train, validation = shuffled[config.validation_size:], shuffled[:config.validation_size]
     if not len(train) or not len(test):
         raise errors.UserError(f"The table gives {len(train)} training and {len(test)} test images; "
                                f"both need at least one (see the split column or --test_fraction).")
+    if not len(validation) and config.validation_size:
+        source.check_validation_size(config.validation_size, len(train))
+        shuffled = np.random.default_rng(0).permutation(train)
+        train, validation = shuffled[config.validation_size:], shuffled[:config.validation_size]
     return np.sort(train), np.sort(validation), np.sort(test)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from mtl_keras import errors
 from mtl_keras import registry
+from mtl_keras import tasks as tasks_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +54,19 @@ class DataSource:
     hierarchy: object = None
     synthetic: bool = False
 
+    def __post_init__(self):
+        # Checked as the data loads, so that a run cannot train and then fail to score.
+        splits = {"training": self.train, "test": self.test, "validation": self.validation}
+        for split_name, split in splits.items():
+            if split is not None and not len(split):
+                raise errors.UserError(f"The {split_name} split of {self.name} is empty; check "
+                                       f"the data's files or its split settings.")
+        for task in self.tasks:
+            if self.test.masks is not None and not self.test.masks[task.name].any():
+                raise errors.UserError(f"Head {task.name!r} has no known label in the test split, "
+                                       f"so it cannot be scored; label some of its test images.")
+        tasks_lib.check_heads(self.tasks)
+
     @property
     def image_shape(self):
         """Shape of one image, H×W×C."""
@@ -68,15 +82,20 @@ def carve_validation(train, validation_size):
     Returns:
       (train, validation), validation being None when validation_size is 0.
     """
-    if validation_size < 0 or validation_size >= len(train):
-        raise errors.UserError(
-            f"--validation_size={validation_size} must be between 0 and the number of "
-            f"training examples ({len(train)}) minus one."
-        )
+    check_validation_size(validation_size, len(train))
     if validation_size == 0:
         return train, None
     cut = len(train) - validation_size
     return train.take(slice(0, cut)), train.take(slice(cut, None))
+
+
+def check_validation_size(validation_size, num_train):
+    """Raises UserError unless `validation_size` examples can be held out of `num_train`
+    training examples with at least one left to train on. Every dataset checks it here."""
+    if validation_size != 0 and not 0 < validation_size < num_train:
+        raise errors.UserError(
+            f"--validation_size={validation_size} must be at least 0 and below the {num_train} "
+            f"training examples (0: no validation split).")
 
 
 def channel_statistics(images):

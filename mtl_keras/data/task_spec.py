@@ -66,6 +66,7 @@ def read_tasks_file(path):
             weight = float(entry.get("weight", 1.0))
         except (TypeError, ValueError):
             raise errors.UserError(f"{where} has a weight that is not a number.") from None
+        tasks_lib.check_weight(spec.name, weight, where)  # as --loss_weights is checked
         specs.append(dataclasses.replace(spec, loss=str(entry.get("loss", "")), weight=weight))
     return _check_unique(specs, path)
 
@@ -73,6 +74,7 @@ def read_tasks_file(path):
 def _make(name, kind, classes, where):
     if not name:
         raise errors.UserError(f"{where} has no head name; write NAME:KIND[:CLASSES].")
+    tasks_lib.check_name(name, where)
     if kind not in tasks_lib.KINDS:
         raise errors.UserError(
             f"{where} has kind {kind!r}; choose one of {', '.join(tasks_lib.KINDS)}.")

@@ -24,7 +24,9 @@ def override_losses(tasks, overrides):
     """Returns the tasks with the losses `overrides` ({head: loss}) names, all checked.
 
     Raises:
-      UserError: an unknown head, or a loss that is neither registered nor importable.
+      UserError: an unknown head, a loss that is neither registered nor importable, a
+        registered loss that does not fit its head's kind, or a loss that fails on a
+        batch shaped like its head's labels (see `losses.check_loss`).
     """
     names = [task.name for task in tasks]
     unknown = sorted(set(overrides) - set(names))
@@ -33,7 +35,7 @@ def override_losses(tasks, overrides):
             f"--losses names {', '.join(unknown)}, but the heads are {', '.join(names)}.")
     tasks = tuple(dataclasses.replace(task, loss=overrides.get(task.name, task.loss)) for task in tasks)
     for task in tasks:
-        losses.resolve_loss_function(task.loss_name)
+        losses.check_loss(task)
     return tasks
 
 

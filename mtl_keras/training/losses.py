@@ -5,12 +5,17 @@ A loss is a registered name or an import path `package.module:function` of a fun
 `HeadLoss`, which averages over the examples whose label is known (missing labels get
 sample weight 0) and, for regression heads, measures errors in standard deviations of
 the target, so that heads of different units weigh alike.
+
+Only the run's own flags import a loss's module (`resolve_loss_function`). A `HeadLoss`
+rebuilt from a saved model's configuration imports nothing: see `find_loss_function`.
 """
 
 import importlib
 import re
+import sys
 
 import keras
+import numpy as np
 from keras import ops
 
 from mtl_keras import errors
@@ -18,16 +23,30 @@ from mtl_keras import registry
 
 LOSSES = registry.Registry("loss")
 METRICS = registry.Registry("metric")
+# Registered loss name → the head kinds it fits. The cross-entropies need class ids and
+# a softmax (multiclass) or 0/1 targets and probabilities (binary, multilabel); the
+# distances compare outputs with targets of the same shape, probabilities included.
+# Another kind would broadcast or clip silently instead of failing.
+LOSS_KINDS = {}
 
-LOSSES.register("sparse_categorical_crossentropy")(keras.losses.sparse_categorical_crossentropy)
-LOSSES.register("binary_crossentropy")(keras.losses.binary_crossentropy)
-LOSSES.register("mse")(keras.losses.mean_squared_error)
-LOSSES.register("mae")(keras.losses.mean_absolute_error)
-LOSSES.register("huber")(keras.losses.huber)
+
+def register_loss(name, function, kinds):
+    """Registers `function` as the loss `name`, for heads of the given kinds."""
+    LOSSES.register(name)(function)
+    LOSS_KINDS[name] = tuple(kinds)
+
+
+register_loss("sparse_categorical_crossentropy", keras.losses.sparse_categorical_crossentropy,
+              ("multiclass",))
+register_loss("binary_crossentropy", keras.losses.binary_crossentropy, ("binary", "multilabel"))
+for _name, _function in (("mse", keras.losses.mean_squared_error),
+                         ("mae", keras.losses.mean_absolute_error), ("huber", keras.losses.huber)):
+    register_loss(_name, _function, ("regression", "binary", "multilabel"))
 
 
 def resolve_loss_function(name):
-    """Returns the loss function a registered name or an import path names."""
+    """Returns the loss function a registered name or an import path names, importing
+    the path's module: for losses the user names in this run's flags only."""
     if ":" not in name:
         return LOSSES.get(name)
     module_name, _, attribute = name.partition(":")
@@ -42,12 +61,37 @@ def resolve_loss_function(name):
     return function
 
 
+def find_loss_function(name):
+    """Returns the loss function `name` names without importing anything, or None.
+
+    A registered name is found in the registry; an import path `package.module:function`
+    among the `custom_objects` given to `keras.saving.load_model` (keyed by the path) or
+    in a module the caller has already imported. A saved model's configuration can name
+    any module, so loading one never imports what it names.
+    """
+    if name in LOSSES:
+        return LOSSES.get(name)
+    if ":" not in name:
+        return None
+    given = keras.saving.get_registered_object(name)
+    if given is not None:
+        return given
+    module_name, _, attribute = name.partition(":")
+    return getattr(sys.modules.get(module_name), attribute, None)
+
+
 @keras.saving.register_keras_serializable(package="mtl_keras")
 class HeadLoss(keras.losses.Loss):
     """A head's loss: the named function on targets divided by `scale`, averaged over
-    the examples with a known label."""
+    the examples with a known label.
 
-    def __init__(self, function_name, scale=1.0, label_smoothing=0.0, name=None, **kwargs):
+    `function` is the loss function itself; without it, the constructor looks the name up
+    with `find_loss_function`, which imports nothing (that is how a saved model is
+    loaded), and calling the loss looks again before it raises.
+    """
+
+    def __init__(self, function_name, scale=1.0, label_smoothing=0.0, name=None, function=None,
+                 **kwargs):
         kwargs.pop("reduction", None)
         # TensorFlow name scopes allow no ":", which import paths have.
         super().__init__(name=name or re.sub(r"[^A-Za-z0-9_.]", "_", function_name),
@@ -55,7 +99,7 @@ class HeadLoss(keras.losses.Loss):
         self.function_name = function_name
         self.scale = float(scale)
         self.label_smoothing = float(label_smoothing)
-        self.function = resolve_loss_function(function_name)
+        self.function = function or find_loss_function(function_name)
         if self.label_smoothing and function_name != SMOOTHABLE:
             raise ValueError(f"Label smoothing applies to {SMOOTHABLE} only, not {function_name}.")
 
@@ -67,7 +111,24 @@ class HeadLoss(keras.losses.Loss):
                                                          label_smoothing=self.label_smoothing)
         if self.scale != 1.0:
             y_true, y_pred = y_true / self.scale, y_pred / self.scale
-        return self.function(y_true, y_pred)
+        return self._loss_function()(y_true, y_pred)
+
+    def _loss_function(self):
+        """The loss function, looked up again if loading did not find it: the caller may
+        have imported its module since."""
+        if self.function is None:
+            self.function = find_loss_function(self.function_name)
+        if self.function is None and ":" not in self.function_name:
+            raise ValueError(f"The loss {self.function_name!r} is not registered in this version "
+                             f"of mtl_keras; compile the model again with losses of your own.")
+        if self.function is None:
+            module = self.function_name.partition(":")[0]
+            raise ValueError(
+                f"The loss {self.function_name!r} is not available: loading a model never "
+                f"imports the modules its configuration names. Import {module} yourself, or pass "
+                f"custom_objects={{{self.function_name!r}: FUNCTION}} to keras.saving.load_model, "
+                f"or compile the model again with losses of your own.")
+        return self.function
 
     def get_config(self):
         return {"function_name": self.function_name, "scale": self.scale,
@@ -83,7 +144,59 @@ def make_loss(task, label_smoothing=0.0):
     spread over all classes)."""
     scale = task.target_std if task.kind == "regression" else 1.0
     smoothing = label_smoothing if task.loss_name == SMOOTHABLE else 0.0
-    return HeadLoss(task.loss_name, scale=scale, label_smoothing=smoothing)
+    return HeadLoss(task.loss_name, scale=scale, label_smoothing=smoothing,
+                    function=resolve_loss_function(task.loss_name))
+
+
+def check_loss(task):
+    """Raises UserError unless `task`'s loss can train it, before any training starts.
+
+    A registered loss must fit the head's kind (LOSS_KINDS). Any loss is then tried on a
+    small batch shaped like the head's labels and outputs, as the training step hands
+    them over: it must not raise, and must return one value per example.
+    """
+    name = task.loss_name
+    if name in LOSSES and task.kind not in LOSS_KINDS[name]:
+        fitting = sorted(loss for loss, kinds in LOSS_KINDS.items() if task.kind in kinds)
+        raise errors.UserError(
+            f"The loss {name!r} does not fit head {task.name!r}, a {task.kind} head; the "
+            f"registered losses that fit it are {', '.join(fitting)} (or give "
+            f"package.module:function of a loss of your own).")
+    loss = make_loss(task)
+    y_true, y_pred = probe_batch(task)
+    try:
+        values = loss.call(ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred))
+    except Exception as error:  # pylint: disable=broad-except  (the user's code can raise anything)
+        detail = (str(error).strip().splitlines() or ["no message"])[0][:200]
+        raise errors.UserError(
+            f"The loss {name!r} of head {task.name!r} fails on a batch of its labels and outputs "
+            f"({type(error).__name__}: {detail}); a loss is loss(y_true, y_pred) returning one "
+            f"value per example.") from None
+    shape = tuple(np.shape(values))  # also of a Python number, or of None from a missing return
+    if shape != (len(y_true),):
+        raise errors.UserError(
+            f"The loss {name!r} of head {task.name!r} returns shape {shape} for a batch of "
+            f"{len(y_true)} examples; it must return one value per example, shape "
+            f"({len(y_true)},): reduce over the other axes only.")
+
+
+def probe_batch(task):
+    """Float32 (labels, outputs) of a small batch shaped as the training step gives them to
+    `task`'s loss: class ids (N,) and probabilities (N, classes) for multiclass heads,
+    (N, 1) for binary and regression heads, (N, labels) for multilabel heads."""
+    # A batch size unlike any class count, so that a loss reducing the wrong axis shows.
+    size = task.units + 3
+    rows = np.arange(size)
+    if task.kind == "multiclass":
+        y_true = rows % task.units
+        y_pred = np.full((size, task.units), 1.0 / task.units)
+    elif task.kind == "regression":
+        y_true = (task.target_mean + task.target_std * (rows % 3 - 1))[:, None]
+        y_pred = np.full((size, 1), task.target_mean)
+    else:
+        y_true = (rows[:, None] + np.arange(task.units)) % 2
+        y_pred = np.full((size, task.units), 0.5)
+    return y_true.astype(np.float32), y_pred.astype(np.float32)
 
 
 @METRICS.register("accuracy")
