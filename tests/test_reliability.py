@@ -4,6 +4,7 @@ outputs; a single head keeps its name in every log; best.keras is the best epoch
 import csv
 import json
 import os
+import signal
 
 import keras
 import numpy as np
@@ -57,7 +58,7 @@ def test_an_exploding_learning_rate_stops_with_the_last_good_state(run_flags, tm
                    f"--workdir={workdir}")
     assert status == 3
     [line] = error_lines(capsys.readouterr().err)
-    assert line.startswith("error: the training loss of head ")
+    assert line.startswith("error: the training loss of head")
     assert " became non-finite at epoch 1, step " in line
     assert f"the last good state, at epoch 1, step " in line
     assert f"is saved in {workdir / 'checkpoints'};" in line
@@ -230,3 +231,19 @@ def test_a_workdir_that_cannot_be_written_is_refused(run_flags, tmp_path, capsys
         f"error: --workdir={path} cannot be written here ({tmp_path} is not writable); pass a "
         f"folder you can write.\n")
     assert not path.exists()
+
+
+def test_a_signal_outside_training_stops_at_once_with_its_status():
+    from mtl_keras import errors
+    from mtl_keras.training import signals
+
+    stop = signals.StopRequest()
+    for number, status in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        with pytest.raises(errors.Interrupted, match="^stopped by SIG.+; nothing was trained") as info:
+            stop.handle(number, None)
+        assert info.value.exit_status == status
+    stop.deferred = True  # in training: the first signal waits for the end of the step ...
+    stop.handle(signal.SIGINT, None)
+    assert stop.signal_number == signal.SIGINT
+    with pytest.raises(errors.Interrupted):  # ... a second one does not
+        stop.handle(signal.SIGINT, None)

@@ -78,7 +78,8 @@ class Checkpointer(keras.callbacks.Callback):
             losses = ", ".join(f"{name} ({float(logs.get(f'{name}_loss', logs['loss'])):g})"
                                for name in heads)
             raise errors.Diverged(
-                f"the training loss of head {losses} became non-finite at "
+                f"the training loss of head{'s' if len(heads) > 1 else ''} {losses} became "
+                f"non-finite at "
                 f"{self.progress.describe()}; {self.where_saved()}; lower --learning_rate and "
                 f"pass a new --workdir, or look at that head's labels and loss.")
         if self.stop.signal_number is not None:
