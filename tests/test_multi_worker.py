@@ -40,8 +40,9 @@ def _start_workers(command, cwd):
     processes = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        env = {**os.environ, "TF_CONFIG": json.dumps(tf_config), "TF_CPP_MIN_LOG_LEVEL": "2",
-               "PYTHONPATH": _ROOT}
+        # Without TF_CPP_MIN_LOG_LEVEL, as users start it: TensorFlow starts quietly first.
+        env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+        env.update(TF_CONFIG=json.dumps(tf_config), PYTHONPATH=_ROOT)
         processes.append(subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE,
                                           stderr=subprocess.STDOUT, text=True))
     return processes

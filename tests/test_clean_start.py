@@ -1,0 +1,29 @@
+"""A run's terminal shows the run's own lines, not TensorFlow's C++ start-up lines."""
+
+import os
+import subprocess
+import sys
+
+from helpers import REPO
+
+
+def _run(tmp_path, **environment):
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    command = [sys.executable, "-m", "mtl_keras.run", "--synthetic", "--synthetic_examples=256",
+               "--validation_size=0", "--trunk=simple_cnn", "--epochs=1", "--batch_size=64",
+               f"--workdir={tmp_path / 'run'}"]
+    return subprocess.run(command, env={**env, "PYTHONPATH": str(REPO), **environment},
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+
+
+def test_stderr_is_empty_and_stdout_starts_with_the_summary(tmp_path):
+    result = _run(tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""
+    assert result.stdout.startswith("[mtl_keras] dataset=cifar100 (synthetic) train=256 ")
+
+
+def test_setting_the_log_level_shows_tensorflow_lines_again(tmp_path):
+    result = _run(tmp_path, TF_CPP_MIN_LOG_LEVEL="0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "oneDNN" in result.stderr or "cuda" in result.stderr.lower()
