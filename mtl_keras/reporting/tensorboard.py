@@ -10,6 +10,7 @@ import os
 import shutil
 
 import tensorflow as tf
+from tensorboard.plugins.hparams import api as hparams_api
 
 
 class EpochScalars:
@@ -20,9 +21,11 @@ class EpochScalars:
         self._writers = {}
 
     def rewrite(self, history):
-        """Removes the event files and writes the logs of `history` (epochs 0, 1, ...)."""
+        """Removes the epoch scalars' event files and writes the logs of `history` (epochs
+        0, 1, ...)."""
         self.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        for group in ("train", "validation"):
+            shutil.rmtree(os.path.join(self.folder, group), ignore_errors=True)
         for epoch, logs in enumerate(history):
             self.write(epoch, logs)
 
@@ -55,3 +58,36 @@ class EpochScalars:
         for writer in self._writers.values():
             writer.close()
         self._writers = {}
+
+
+def hparam_value(value):
+    """A config value as the HParams dashboard takes it: a bool, number or string."""
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return ",".join(f"{key}={item}" for key, item in value.items())
+    return str(value)
+
+
+def write_run_summary(folder, config, heads, step):
+    """Registers the run with the HParams dashboard: its settings as hyperparameters (in
+    `folder`), its test metrics as `test_<head>_<metric>` scalars (in `folder/test`).
+
+    Args:
+      folder: the run's tensorboard/ folder.
+      config: {setting: value}, e.g. `Config.to_dict()`.
+      heads: {head: {metric: value}}, as in metrics.json.
+      step: the step of the metric scalars (the number of epochs).
+    """
+    settings = {name: hparam_value(value) for name, value in config.items() if name != "workdir"}
+    writer = tf.summary.create_file_writer(folder)
+    with writer.as_default():
+        hparams_api.hparams(settings, trial_id=os.path.basename(os.path.dirname(folder)))
+    writer.close()
+    writer = tf.summary.create_file_writer(os.path.join(folder, "test"))
+    with writer.as_default():
+        for head, values in heads.items():
+            for metric, value in values.items():
+                if value is not None and math.isfinite(value) and metric != "examples":
+                    tf.summary.scalar(f"test_{head}_{metric}", value, step=step)
+    writer.close()

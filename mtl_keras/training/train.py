@@ -21,10 +21,14 @@ from mtl_keras.data import pipeline
 from mtl_keras.data import source
 from mtl_keras.models import build
 from mtl_keras.models import trunks
+from mtl_keras.reporting import figures
 from mtl_keras.reporting import metrics as metrics_lib
+from mtl_keras.reporting import report
+from mtl_keras.reporting import tensorboard
 from mtl_keras.training import callbacks as callbacks_lib
 from mtl_keras.training import checkpointer as checkpointer_lib
 from mtl_keras.training import compile as compile_lib
+from mtl_keras.training import inspection
 from mtl_keras.training import optimizers
 from mtl_keras.training import run_state
 from mtl_keras.training import signals
@@ -152,28 +156,42 @@ def _resume(model, experiment, train):
     return progress, index
 
 
+def _callbacks(experiment, progress, index, has_validation, stop):
+    """The run's callbacks, in the order they must see the epoch logs, and its Checkpointer."""
+    config, tasks = experiment.config, experiment.data.tasks
+    callbacks = [callbacks_lib.HeadNames(tasks, experiment.loss_weights)]
+    if has_validation:
+        callbacks.append(inspection.ValidationInspector(
+            experiment.data.validation, tasks, experiment.data.hierarchy,
+            os.path.join(experiment.workdir, "tensorboard"), config.batch_size, config.epochs))
+    clock = callbacks_lib.EpochLogger(resumed=progress)
+    monitor = callbacks_lib.best_checkpoint_monitor(tasks[0]) if has_validation else None
+    saver = checkpointer_lib.Checkpointer(
+        experiment.workdir, experiment.run_dir, experiment.saves_state,
+        [task.name for task in tasks], monitor, progress, index, clock,
+        60.0 * config.checkpoint_minutes, stop)
+    callbacks += [clock, saver]
+    if not sys.stdout.isatty():  # Keras' progress bar is for terminals; files get lines.
+        callbacks.append(callbacks_lib.ProgressLogger(config.epochs, config.batch_size))
+    return callbacks, saver
+
+
 def fit(model, experiment, datasets, stop=None):
     """Trains `model` from where the run's saved state left off to the last epoch.
 
     The data order is a seeded function of the step: a resumed run skips the batches
     already trained. An epoch resumed in its middle is finished by a fit of its remaining
     steps, and the epochs after it by a second fit.
+
+    Returns:
+      The logs of every epoch of the run, a list of dicts.
     """
     config, steps = experiment.config, experiment.steps_per_epoch
     train, validation, _ = datasets
     progress, index = _resume(model, experiment, train)
-    clock = callbacks_lib.EpochLogger(resumed=progress)
-    monitor = (callbacks_lib.best_checkpoint_monitor(experiment.data.tasks[0])
-               if validation is not None else None)
-    callbacks = [callbacks_lib.HeadNames(experiment.data.tasks, experiment.loss_weights), clock,
-                 checkpointer_lib.Checkpointer(
-                     experiment.workdir, experiment.run_dir, experiment.saves_state,
-                     [task.name for task in experiment.data.tasks], monitor, progress, index,
-                     clock, 60.0 * config.checkpoint_minutes, stop)]
+    callbacks, saver = _callbacks(experiment, progress, index, validation is not None, stop)
     if stop is not None:
-        stop.where = f"{callbacks[-1].where_saved()}; rerun the same command to resume."
-    if not sys.stdout.isatty():  # Keras' progress bar is for terminals; files get lines.
-        callbacks.append(callbacks_lib.ProgressLogger(config.epochs, config.batch_size))
+        stop.where = f"{saver.where_saved()}; rerun the same command to resume."
     segments, epoch = [], progress.epoch
     if progress.step:
         segments.append((epoch, steps - progress.step))
@@ -193,6 +211,7 @@ def fit(model, experiment, datasets, stop=None):
                   epochs=first_epoch + 1 if segment_steps < steps else config.epochs,
                   validation_data=validation, callbacks=callbacks, shuffle=False,
                   verbose=1 if sys.stdout.isatty() else 0)
+    return list(saver.progress.history)
 
 
 def train_and_evaluate(experiment, stop=None):
@@ -222,12 +241,13 @@ def train_and_evaluate(experiment, stop=None):
          f"batch_size={config.batch_size} (global) jit_compile={model.jit_compile} "
          f"(asked {config.jit_compile}) precision={precision} loss_weights={experiment.loss_weights}")
     datasets = make_datasets(experiment)
-    fit(model, experiment, datasets, stop)
+    history = fit(model, experiment, datasets, stop)
     fileio.save_model(model, os.path.join(workdir, "model.keras"))
-    results = {"dataset": data.name, "synthetic": data.synthetic,
-               **evaluate_test(model, experiment, datasets[2]),
+    test_results, probabilities = evaluate_test(model, experiment, datasets[2])
+    results = {"dataset": data.name, "synthetic": data.synthetic, **test_results,
                "epochs": config.epochs, "wall_seconds": round(time.perf_counter() - start, 1)}
-    fileio.write_json(os.path.join(workdir, "metrics.json"), results)
+    _write_reports(experiment, history, results, probabilities)
+    fileio.write_json(os.path.join(workdir, "metrics.json"), results)  # last: the run is done
     if experiment.saves_state:
         run_state.remove(experiment.run_dir)
     _log(f"test metrics: {json.dumps(fileio.strict(results['heads']))}; written to {workdir}")
@@ -235,7 +255,8 @@ def train_and_evaluate(experiment, stop=None):
 
 
 def evaluate_test(model, experiment, test):
-    """The test split's metrics of `model`, with test-time augmentation if configured."""
+    """The test split's metrics of `model`, with test-time augmentation if configured, and
+    its (averaged) predictions {head: outputs}."""
     config, data = experiment.config, experiment.data
 
     def evaluate(probabilities):
@@ -249,4 +270,21 @@ def evaluate_test(model, experiment, test):
     probabilities = {name: np.mean([p[name] for p in predictions], axis=0) for name in predictions[0]}
     extra = {"heads_single_view": evaluate(predictions[0])["heads"]} if len(views) > 1 else {}
     return {**evaluate(probabilities), "test_flip": config.test_flip,
-            "test_shift": config.test_shift, "test_views": len(views), **extra}
+            "test_shift": config.test_shift, "test_views": len(views), **extra}, probabilities
+
+
+def _write_reports(experiment, history, results, probabilities):
+    """report.png and report.md, and the run's entry in TensorBoard's HParams dashboard."""
+    data, workdir = experiment.data, experiment.workdir
+    head = report.coarsest_multiclass(data.tasks)
+    confusion = None
+    if head is not None:
+        known = slice(None) if data.test.masks is None else data.test.masks[head.name] > 0
+        matrix = figures.confusion_matrix(data.test.labels[head.name][known],
+                                          np.argmax(probabilities[head.name][known], axis=1),
+                                          head.num_classes)
+        confusion = (head.name, matrix, head.class_names)
+    report.write(workdir, data.tasks, history, results, confusion)
+    tensorboard.write_run_summary(os.path.join(workdir, "tensorboard"),
+                                  experiment.config.to_dict(), results["heads"],
+                                  experiment.config.epochs)

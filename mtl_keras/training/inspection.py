@@ -1,0 +1,95 @@
+"""What a run shows of the validation split while it trains: the hierarchy consistency
+every epoch, and every few epochs, per head, a confusion matrix and a grid of images
+captioned with every head's prediction (TensorBoard's Images tab)."""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mtl_keras.reporting import figures
+from mtl_keras.reporting import metrics as metrics_lib
+
+GRID_IMAGES = 16
+
+
+def caption(task, prediction, label, known):
+    """One caption line for one head of one image: (text, correct or None)."""
+    names = task.class_names
+    if task.kind == "multiclass":
+        guess = int(np.argmax(prediction))
+        text = f"{task.name}: {_name(names, guess)} {prediction[guess]:.2f}"
+        if known and guess != int(label):
+            text += f" (true: {_name(names, int(label))})"
+        return text, (guess == int(label)) if known else None
+    if task.kind == "binary":
+        guess = int(prediction[0] > 0.5)
+        return (f"{task.name}: {_name(names, guess)} {max(prediction[0], 1 - prediction[0]):.2f}",
+                (guess == int(np.ravel(label)[0] > 0.5)) if known else None)
+    if task.kind == "multilabel":
+        chosen = [_name(names, index) for index in np.flatnonzero(prediction > 0.5)]
+        correct = bool(np.all((prediction > 0.5) == (np.ravel(label) > 0.5)))
+        return f"{task.name}: {', '.join(chosen) or '-'}", correct if known else None
+    truth = f" (true {float(np.ravel(label)[0]):.3g})" if known else ""
+    return f"{task.name}: {float(np.ravel(prediction)[0]):.3g}{truth}", None
+
+
+def _name(names, index):
+    return str(names[index]) if index < len(names) else str(index)
+
+
+class ValidationInspector(keras.callbacks.Callback):
+    """Predicts the validation split after each epoch that needs it.
+
+    Adds `val_hierarchy_consistency` to the epoch logs when the heads form a hierarchy;
+    every `image_every` epochs and after the last, writes the images into
+    `folder/validation_images`.
+    """
+
+    def __init__(self, split, tasks, hierarchy, folder, batch_size, epochs, image_every=5):
+        super().__init__()
+        self.split, self.tasks, self.hierarchy = split, tasks, hierarchy
+        self.folder, self.batch_size = folder, batch_size
+        self.epochs, self.image_every = epochs, image_every
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        images_due = (epoch + 1) % self.image_every == 0 or epoch + 1 == self.epochs
+        if self.hierarchy is None and not images_due:
+            return
+        predictions = self.model.predict(self.split.images, batch_size=self.batch_size, verbose=0)
+        if self.hierarchy is not None and logs is not None:
+            predicted = {name: np.argmax(values, axis=1) for name, values in predictions.items()}
+            logs["val_hierarchy_consistency"] = metrics_lib.hierarchy_metrics(
+                self.hierarchy, predicted, self.split.labels)["hierarchy_consistency"]
+        if images_due:
+            self._write_images(epoch, predictions)
+
+    def _known(self, name):
+        masks = self.split.masks
+        return np.ones(len(self.split), bool) if masks is None else masks[name] > 0
+
+    def _write_images(self, epoch, predictions):
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(os.path.join(self.folder,
+                                                                      "validation_images"))
+        pictures = {}
+        for task in self.tasks:
+            if task.kind != "multiclass":
+                continue
+            known = self._known(task.name)
+            matrix = figures.confusion_matrix(self.split.labels[task.name][known],
+                                              np.argmax(predictions[task.name][known], axis=1),
+                                              task.num_classes)
+            pictures[f"confusion_{task.name}"] = figures.confusion_figure(
+                matrix, task.class_names, f"{task.name}, validation, epoch {epoch + 1}")
+        shown = range(min(GRID_IMAGES, len(self.split)))
+        captions = [[caption(task, predictions[task.name][index], self.split.labels[task.name][index],
+                             self._known(task.name)[index]) for task in self.tasks]
+                    for index in shown]
+        pictures["predictions"] = figures.prediction_grid(self.split.images[:len(shown)], captions)
+        with self._writer.as_default():
+            for name, figure in pictures.items():
+                tf.summary.image(name, tf.image.decode_png(figures.png(figure))[None], step=epoch)
+        self._writer.flush()
