@@ -31,47 +31,62 @@ _HELP = {
     "trunk": "Registered trunk: simple_cnn, lenet, resnet20, resnet56, resnet18, resnet9.",
     "epochs": "Training epochs.",
     "batch_size": "Global batch size, split over the replicas of the strategy.",
-    "learning_rate": "Peak learning rate (0.1 suits SGD at batch 128; scale with the batch).",
+    "learning_rate": "Peak learning rate (0.1 suits SGD at batch 128; scale it linearly with the "
+                     "batch; about 0.001-0.002 for adamw).",
     "optimizer": "sgd (Nesterov momentum) or adamw.",
     "momentum": "SGD momentum.",
     "weight_decay": "Decoupled weight decay; biases and normalization are spared.",
-    "schedule": "cosine (linear warm-up then cosine), onecycle or constant.",
+    "schedule": "cosine (linear warm-up, then cosine to 0), onecycle or constant.",
     "warmup_epochs": "Epochs of linear warm-up for the cosine schedule.",
     "loss_weights": "Per-head loss weights, e.g. fine=1.0,coarse=0.5; unnamed heads weigh 1.",
     "augment": "Pad-4 random crop and horizontal flip of training images.",
     "random_erasing": "With --augment: probability that a training image also gets one random "
-                      "rectangle (2-40 % of its area) replaced by noise.",
+                      "rectangle (2-40 % of its area, aspect ratio 0.3-3.3) replaced by noise "
+                      "(Zhong et al. 2017).",
     "test_flip": "Test-time augmentation: also predict every test image mirrored left-right "
                  "and average the predictions (metrics.json keeps the figures of the plain "
                  "image alone under heads_single_view).",
     "test_shift": "Test-time augmentation: also predict every test image moved this many "
                   "pixels up, down, left and right (zero-filled) and average the predictions; "
-                  "with --test_flip, their mirror images too. 0: off.",
+                  "with --test_flip, their mirror images too (10 views at 1). 0: off.",
     "validation_size": "Training examples held out for validation (0 for none).",
     "seed": "Seed of initialization, shuffling and augmentation.",
     "deterministic": "Turn on TensorFlow op determinism (slower).",
-    "jit_compile": "XLA: auto (on GPUs only), true or false.",
-    "strategy": "auto, default, mirrored (all local GPUs) or multi_worker (reads TF_CONFIG).",
+    "jit_compile": "XLA: auto (on GPUs only: it was slower for every trunk on the CPU measured, "
+                   "see benchmarks/README.md; Keras' own jit_compile='auto' would turn it on "
+                   "on CPUs too), true or false.",
+    "strategy": "auto (mirrored over the local GPUs when there are two or more, else default), "
+                "default, mirrored (all local GPUs) or multi_worker (reads TF_CONFIG).",
     "mixed_precision": "16-bit compute, float32 weights: auto (where the hardware has a fast "
                        "path: GPUs of compute capability 7.0+, CPUs with AVX-512 BF16 or "
-                       "AMX), true or false. float16 on GPUs, bfloat16 on CPUs.",
+                       "AMX), true or false. float16 on GPUs, bfloat16 on CPUs; the heads "
+                       "stay float32.",
     "losses": "Per-head loss overrides: HEAD=NAME (mse, mae, huber, binary_crossentropy, "
-              "sparse_categorical_crossentropy) or HEAD=package.module:function.",
+              "sparse_categorical_crossentropy; one that fits the head's kind) or "
+              "HEAD=package.module:function, a loss(y_true, y_pred) returning one value per "
+              "example, shape (batch,); y_true in the targets' units: class ids (batch,) "
+              "against probabilities (batch, classes) for multiclass heads, (batch, 1) for "
+              "binary and regression heads, (batch, labels) for multilabel ones.",
     "label_smoothing": "Label smoothing of the multiclass heads that use the default "
-                       "cross-entropy, e.g. 0.1 (0: none).",
-    "data_dir": "TensorFlow Datasets data directory (default: TFDS' own).",
+                       "cross-entropy, e.g. 0.1 (0: none): targets 1 - s on the label plus s "
+                       "spread evenly over the classes.",
+    "data_dir": "TensorFlow Datasets data directory (default: TFDS' own); for fashion_mnist, "
+                "the folder of its four idx .gz files.",
     "csv": "--dataset=folder: CSV with an image-path column and one column per head.",
     "image_dir": "Folder of the images (folder: default the CSV's folder; utkface: required).",
     "image_column": "--dataset=folder: the CSV column of image paths.",
     "split_column": "--dataset=folder: the CSV column of train/validation/test, if present.",
     "tasks": "--dataset=folder: heads as NAME:KIND[:CLASSES],... e.g. "
-             "age:regression,gender:binary,race:multiclass:7.",
+             "age:regression,gender:binary:male|female,race:multiclass:7. KIND: multiclass, "
+             "binary, regression or multilabel; CLASSES: a count (labels 0..N-1) or names joined "
+             "by | (a binary head's first name is 0).",
     "tasks_file": "--dataset=folder: JSON list of heads (name, kind, classes, loss, weight).",
     "image_size": "folder and utkface: images are resized to this many pixels square.",
     "test_fraction": "folder and utkface without a split column: share of images for testing.",
     "archive": "Path of an original dataset archive (e.g. cifar-100-python.tar.gz); no download.",
     "checkpoint_minutes": "Within an epoch, save the run's state (to resume from) this often; "
-                          "it is also saved after every epoch. 0: after epochs only.",
+                          "it is also saved after every epoch. 0: after epochs only. A "
+                          "resumed run may change it.",
     "synthetic": "Use made-up images shaped like the dataset (smoke runs).",
     "synthetic_examples": "Number of made-up training images with --synthetic.",
     "workdir": "Output folder. Default: runs/EXPERIMENT-TIMESTAMP.",
