@@ -231,7 +231,13 @@ def parse_flags(argv):
 
 
 def console_main():
-    """The `mtl-keras` console script."""
+    """The `mtl-keras` console script: trains, or with `predict` first, predicts
+    (`mtl-keras predict --workdir=RUN IMAGE...`, see mtl_keras/predict.py)."""
+    # Training takes no positional argument, so a first word "predict" cannot be a run's.
+    if sys.argv[1:2] == ["predict"]:
+        from mtl_keras import predict  # noqa: PLC0415
+
+        predict.console_main([f"{sys.argv[0]} predict", *sys.argv[2:]])
     app.run(main, flags_parser=parse_flags)
 
 

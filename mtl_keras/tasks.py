@@ -21,12 +21,12 @@ KINDS = {
 # passes them all; its first character is one TensorFlow allows first in a root scope.
 NAME_RULE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 NAME_RULE_TEXT = "ASCII letters, digits, '_', '.' and '-', starting with a letter or a digit"
-# The names of the model's other layers: the input, the standardization, and the layers
-# the trunks make, which Keras names after their class (dense, dense_1, ...). A head of
-# the same name would be a second layer of that name, which Keras refuses;
-# tests/test_head_names.py checks this list against every registered trunk.
-MODEL_LAYER_NAMES = ("image", "standardize", "conv2d", "dense", "flatten", "max_pooling2d",
-                     "global_average_pooling2d", "global_max_pooling2d",
+# The names of the model's other layers: the input, the heads' descriptions, the
+# standardization, and the layers the trunks make, which Keras names after their class
+# (dense, dense_1, ...). A head of the same name would be a second layer of that name,
+# which Keras refuses; tests/test_head_names.py checks this list against every trunk.
+MODEL_LAYER_NAMES = ("image", "head_descriptions", "standardize", "conv2d", "dense", "flatten",
+                     "max_pooling2d", "global_average_pooling2d", "global_max_pooling2d",
                      "fused_batch_normalization", "re_lu", "add", "zero_pad_shortcut")
 _LAYER_NAME = re.compile(rf"(?:{'|'.join(MODEL_LAYER_NAMES)})(?:_\d+)?|.*_standardised")
 

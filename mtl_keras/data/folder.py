@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from mtl_keras import errors
+from mtl_keras.data import images as images_lib
 from mtl_keras.data import labels as labels_lib
 from mtl_keras.data import source
 from mtl_keras.data import task_spec
@@ -140,9 +141,7 @@ def decode_images(rows, image_size):
     print(f"[mtl_keras] decoding {len(rows)} images to {image_size}x{image_size}", flush=True)
 
     def load(index, path):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        image = tf.image.resize(image, (image_size, image_size), antialias=True)
-        return index, tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        return index, images_lib.decode(path, image_size, image_size)
 
     paths = [row.path for row in rows]
     dataset = (tf.data.Dataset.from_tensor_slices((np.arange(len(rows)), paths))
@@ -154,6 +153,6 @@ def decode_images(rows, image_size):
         images[indices], decoded[indices] = batch, True
     if not decoded.all():
         row = rows[int(np.flatnonzero(~decoded)[0])]
-        raise errors.UserError(f"{row.where}: image {row.path} cannot be read as JPEG, PNG, GIF "
-                               f"or BMP ({int((~decoded).sum())} unreadable in all).")
+        raise errors.UserError(f"{row.where}: image {row.path} cannot be read as "
+                               f"{images_lib.FORMATS} ({int((~decoded).sum())} unreadable in all).")
     return images

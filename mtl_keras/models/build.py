@@ -1,4 +1,11 @@
-"""Builds the multi-task model: uint8 images → standardize → trunk → one head per task."""
+"""Builds the multi-task model: uint8 images → standardize → trunk → one head per task.
+
+The model also carries its heads' descriptions (names, kinds, class names) in a
+`HeadDescriptions` layer, so that a saved `model.keras` answers with class names wherever
+it is copied.
+"""
+
+import dataclasses
 
 import keras
 from keras import layers
@@ -20,9 +27,48 @@ def build_model(tasks, trunk, image_shape, channel_mean, channel_std):
     """
     trunk_fn = trunks.TRUNKS.get(trunk)
     images = keras.Input(shape=tuple(image_shape), dtype="uint8", name="image")
-    features = trunk_fn(Standardize(channel_mean, channel_std, name="standardize")(images))
+    described = HeadDescriptions([describe(task) for task in tasks], name=DESCRIPTIONS)(images)
+    features = trunk_fn(Standardize(channel_mean, channel_std, name="standardize")(described))
     outputs = {task.name: _head(task, features) for task in tasks}
     return keras.Model(images, outputs, name=f"{trunk}_" + "_".join(t.name for t in tasks))
+
+
+# The name of the HeadDescriptions layer; tasks.MODEL_LAYER_NAMES keeps heads from taking it.
+DESCRIPTIONS = "head_descriptions"
+
+
+def describe(task):
+    """`task` as the JSON-ready dict a `HeadDescriptions` layer keeps (every field of the Task)."""
+    return {field: list(value) if isinstance(value, tuple) else value
+            for field, value in dataclasses.asdict(task).items()}
+
+
+@keras.saving.register_keras_serializable(package="mtl_keras")
+class HeadDescriptions(layers.Layer):
+    """Passes the images through unchanged; its configuration holds the heads' descriptions.
+
+    A layer of the model rather than a file beside it or inside the .keras archive: its
+    configuration is saved with every `model.save` (checkpoints included) and comes back
+    from `keras.saving.load_model`, so the names travel with any copy of the model and
+    with any model saved again after loading. It has no weights and computes nothing.
+
+    Attributes:
+      heads: one dict per head, in output order, as `describe` makes them.
+    """
+
+    def __init__(self, heads, **kwargs):
+        super().__init__(**kwargs)
+        self.heads = [dict(head) for head in heads]
+
+    def call(self, images):
+        return images
+
+    def compute_output_spec(self, images):
+        # The images stay uint8; the default spec would claim the layer's float dtype.
+        return keras.KerasTensor(images.shape, dtype=images.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "heads": self.heads}
 
 
 @keras.saving.register_keras_serializable(package="mtl_keras")
