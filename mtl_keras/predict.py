@@ -13,8 +13,7 @@ import json
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out
-
+from mtl_keras import startup  # noqa: I001  (first: it sets TensorFlow's log level)
 from absl import flags  # noqa: E402
 
 from mtl_keras import errors  # noqa: E402
@@ -54,6 +53,7 @@ def main(argv):
         if FLAGS.help:
             print(f"{__doc__}\n{FLAGS.get_help()}")
             return 0
+        startup.start_tensorflow_quietly()
         from mtl_keras import predictor  # noqa: PLC0415  (TensorFlow is slow to import)
 
         loaded = predictor.load(FLAGS.workdir)

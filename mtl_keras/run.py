@@ -12,9 +12,7 @@ import json
 import os
 import sys
 
-# Whether the user asked for TensorFlow's C++ log lines; by default they are kept out.
-_NATIVE_LOGS_ASKED = "TF_CPP_MIN_LOG_LEVEL" in os.environ
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from mtl_keras import startup  # noqa: E402, I001  (first: it sets TensorFlow's log level)
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
@@ -157,29 +155,6 @@ def _start(config, stop):
     return experiment, lock
 
 
-def start_tensorflow_quietly():
-    """Imports TensorFlow and finds the devices with the process's stderr sent to /dev/null.
-
-    TensorFlow's C++ code prints start-up lines (oneDNN notices, a cuInit "error" on
-    machines without a GPU) before it reads TF_CPP_MIN_LOG_LEVEL; they would bury the
-    run's own lines. Python exceptions still reach the user: stderr is restored before
-    they propagate. Setting TF_CPP_MIN_LOG_LEVEL yourself shows the lines again.
-    """
-    if _NATIVE_LOGS_ASKED:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w", encoding="utf-8") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow as tf  # noqa: PLC0415
-
-            tf.config.list_physical_devices()  # the GPU platform's start-up lines
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def main(argv):
     """Runs one experiment from the parsed flags.
 
@@ -197,7 +172,7 @@ def main(argv):
     try:
         try:
             config = config_from_flags()
-            start_tensorflow_quietly()
+            startup.start_tensorflow_quietly()
             experiment, lock = _start(config, stop)
         except errors.UserError as error:
             print(f"error: {error}", file=sys.stderr)

@@ -21,6 +21,14 @@ def test_stderr_is_empty_and_stdout_starts_with_the_summary(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""
     assert result.stdout.startswith("[mtl_keras] dataset=cifar100 (synthetic) train=256 ")
+    # Predicting: stderr holds the one line about the missing image, and nothing else.
+    missing = tmp_path / "missing.png"
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    predicted = subprocess.run(
+        [sys.executable, "-m", "mtl_keras.predict", f"--workdir={tmp_path / 'run'}", str(missing)],
+        env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+    assert predicted.returncode == 2
+    assert predicted.stderr == f"error: {missing} does not exist.\n"
 
 
 def test_setting_the_log_level_shows_tensorflow_lines_again(tmp_path):
