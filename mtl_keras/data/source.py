@@ -6,6 +6,7 @@ import numpy as np
 
 from mtl_keras import errors
 from mtl_keras import registry
+from mtl_keras import size_rule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,9 +66,14 @@ def carve_validation(train, validation_size):
     The original training files are already in random order, so the last examples
     form a fair, fixed validation set that does not move with the seed.
 
+    Args:
+      train: the training `Split`.
+      validation_size: the --validation_size flag (-1: chosen by `size_rule`).
+
     Returns:
       (train, validation), validation being None when validation_size is 0.
     """
+    validation_size = size_rule.validation_size(validation_size, len(train))
     if validation_size < 0 or validation_size >= len(train):
         raise errors.UserError(
             f"--validation_size={validation_size} must be between 0 and the number of "
