@@ -110,6 +110,11 @@ def main(argv):
     FLAGS.synthetic = True
     FLAGS.validation_size = 0
     FLAGS.epochs = 1
+    # The settings the size rule would choose for these few made-up images (AdamW, a smaller
+    # batch) are not what is measured: unless given, the step is the large-data default's.
+    for name, value in (("batch_size", 128), ("optimizer", "sgd")):
+        if not FLAGS[name].present:
+            setattr(FLAGS, name, value)
     if not FLAGS["synthetic_examples"].present:
         FLAGS.synthetic_examples = steps * FLAGS.batch_size
     config = run.config_from_flags()
@@ -127,6 +132,7 @@ def main(argv):
         training, _, _ = train.make_datasets(experiment)
         model.fit(training, epochs=1, callbacks=callbacks, verbose=0, shuffle=False)
     timed = callbacks[0].times[FLAGS.warmup_steps - 1:]
+    config = experiment.config  # resolved: the learning rate and batch-norm momentum chosen
     train_rate = (len(timed) - 1) * config.batch_size / (timed[-1] - timed[0])
     pipeline_rate = _pipeline_rate(training, config.batch_size, FLAGS.pipeline_batches)
     print(json.dumps({

@@ -7,7 +7,7 @@ from mtl_keras import errors
 from mtl_keras import tasks as tasks_lib
 
 CHOICES = {
-    "optimizer": ("sgd", "adamw"),
+    "optimizer": ("auto", "sgd", "adamw"),
     "schedule": ("cosine", "onecycle", "constant"),
     "jit_compile": ("auto", "true", "false"),
     "strategy": ("auto", "default", "mirrored", "multi_worker"),
@@ -17,26 +17,31 @@ CHOICES = {
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Everything a run depends on. Field names equal the command-line flag names."""
+    """Everything a run depends on. Field names equal the command-line flag names.
+
+    The fields marked "auto" below are chosen from the dataset's size when the run starts
+    (`mtl_keras.size_rule`), unless a flag sets them.
+    """
 
     experiment: str = ""
     dataset: str = "cifar100"
     heads: str = ""  # hierarchical datasets: levels as heads, e.g. "fine,coarse,top"
     trunk: str = "resnet20"
     epochs: int = 30
-    batch_size: int = 128  # global: split over the replicas of the strategy
-    learning_rate: float = 0.1  # peak learning rate; 0.1 suits SGD at batch 128
-    optimizer: str = "sgd"
+    batch_size: int = 0  # global: split over the replicas of the strategy; 0: auto
+    learning_rate: float = 0.0  # peak learning rate; 0: auto (SGD 0.1 per 128, AdamW 0.002)
+    optimizer: str = "auto"  # auto: AdamW on small data, SGD otherwise
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "cosine"
+    batch_norm_momentum: float = 0.0  # moving averages of the trunk's batch norm; 0: auto
     warmup_epochs: float = 1.0
     loss_weights: dict = dataclasses.field(default_factory=dict)  # head name → weight
     augment: bool = True
     random_erasing: float = 0.0  # probability, with --augment
     test_flip: bool = False  # test-time augmentation: average with the mirrored image
     test_shift: int = 0  # test-time augmentation: average with images moved this many pixels
-    validation_size: int = 5000
+    validation_size: int = -1  # -1: auto (a tenth of the training images, at most 5,000)
     seed: int = 0
     deterministic: bool = False
     jit_compile: str = "auto"
@@ -75,12 +80,18 @@ class Config:
                 f"--random_erasing is a probability between 0 and 1, not {self.random_erasing}.")
         if not 0 < self.test_fraction < 1:
             raise errors.UserError(f"--test_fraction must be between 0 and 1, not {self.test_fraction}.")
-        if self.validation_size < 0:  # the upper bound needs the data: source.check_validation_size
-            raise errors.UserError(f"--validation_size={self.validation_size} must be at least 0 "
-                                   f"(0: no validation split).")
-        for field in ("epochs", "batch_size", "synthetic_examples", "image_size"):
+        for field in ("epochs", "synthetic_examples", "image_size"):
             if getattr(self, field) < 1:
                 raise errors.UserError(f"--{field} must be at least 1, not {getattr(self, field)}.")
+        if self.batch_size < 0:
+            raise errors.UserError(f"--batch_size must be at least 1 (or 0: chosen by the "
+                                   f"dataset's size), not {self.batch_size}.")
+        if self.validation_size < -1:  # the upper bound needs the data: source.check_validation_size
+            raise errors.UserError(f"--validation_size must be 0 or more (or -1: chosen by the "
+                                   f"dataset's size), not {self.validation_size}.")
+        if not 0 <= self.batch_norm_momentum < 1:
+            raise errors.UserError(f"--batch_norm_momentum must be at least 0 and below 1 (0: "
+                                   f"chosen by the dataset's size), not {self.batch_norm_momentum}.")
         for field in ("learning_rate", "momentum", "weight_decay", "warmup_epochs",
                       "checkpoint_minutes"):
             if not math.isfinite(getattr(self, field)):
@@ -89,8 +100,6 @@ class Config:
                 raise errors.UserError(f"--{field} must not be negative, not {getattr(self, field)}.")
         if not 0 <= self.seed < 2**31 - 1:
             raise errors.UserError(f"--seed must be between 0 and {2**31 - 2}, not {self.seed}.")
-        if self.learning_rate == 0:
-            raise errors.UserError("--learning_rate must be positive.")
         if self.warmup_epochs > self.epochs:
             raise errors.UserError(
                 f"--warmup_epochs={self.warmup_epochs} is longer than --epochs={self.epochs}.")

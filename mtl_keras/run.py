@@ -28,13 +28,17 @@ _HELP = {
              "(default: the dataset's own).",
     "trunk": "Registered trunk: simple_cnn, lenet, resnet20, resnet56, resnet18, resnet9.",
     "epochs": "Training epochs.",
-    "batch_size": "Global batch size, split over the replicas of the strategy.",
-    "learning_rate": "Peak learning rate (0.1 suits SGD at batch 128; scale it linearly with the "
-                     "batch; about 0.001-0.002 for adamw).",
-    "optimizer": "sgd (Nesterov momentum) or adamw.",
+    "batch_size": "Global batch size, split over the replicas of the strategy (0: chosen by "
+                  "the dataset's size, 128 from 3,840 training images on).",
+    "learning_rate": "Peak learning rate (0: chosen, 0.1 per 128 images of batch for SGD, "
+                     "0.002 for AdamW).",
+    "optimizer": "sgd (Nesterov momentum), adamw, or auto (AdamW below 12,800 training "
+                 "images, SGD from there on).",
     "momentum": "SGD momentum.",
     "weight_decay": "Decoupled weight decay; biases and normalization are spared.",
     "schedule": "cosine (linear warm-up, then cosine to 0), onecycle or constant.",
+    "batch_norm_momentum": "Momentum of the trunk's batch-normalization moving averages (0: "
+                           "chosen, 1 - 1/steps per epoch, between 0.5 and 0.99).",
     "warmup_epochs": "Epochs of linear warm-up for the cosine schedule.",
     "loss_weights": "Per-head loss weights, e.g. fine=1.0,coarse=0.5; unnamed heads weigh 1.",
     "augment": "Pad-4 random crop and horizontal flip of training images.",
@@ -47,7 +51,8 @@ _HELP = {
     "test_shift": "Test-time augmentation: also predict every test image moved this many "
                   "pixels up, down, left and right (zero-filled) and average the predictions; "
                   "with --test_flip, their mirror images too (10 views at 1). 0: off.",
-    "validation_size": "Training examples held out for validation (0 for none).",
+    "validation_size": "Training examples held out for validation (0 for none; -1: a tenth "
+                       "of them, at most 5,000).",
     "seed": "Seed of initialization, shuffling and augmentation.",
     "deterministic": "Turn on TensorFlow op determinism (slower).",
     "jit_compile": "XLA: auto (on GPUs only: it was slower for every trunk on the CPU measured, "
@@ -149,7 +154,7 @@ def _start(config, stop):
     if not experiment.resumes:
         # config.json first: a folder holding it is a run that a rerun may resume.
         fileio.write_json(os.path.join(experiment.workdir, "config.json"),
-                          {**config.to_dict(), "workdir": experiment.workdir})
+                          {**experiment.config.to_dict(), "workdir": experiment.workdir})
         fileio.write_text(os.path.join(experiment.workdir, "flags.txt"), flags_text(config))
     stop.where = "nothing was trained yet; rerun the same command to start the run."
     return experiment, lock

@@ -34,8 +34,7 @@ def test_every_enum_choice_is_accepted(field):
 
 
 @pytest.mark.parametrize("field,value", [
-    ("epochs", 0), ("epochs", -3), ("batch_size", 0), ("batch_size", -1),
-    ("synthetic_examples", 0),
+    ("epochs", 0), ("epochs", -3), ("batch_size", -1), ("synthetic_examples", 0),
 ])
 def test_counts_must_be_at_least_one(field, value):
     with pytest.raises(errors.UserError, match=f"--{field} must be at least 1"):
@@ -61,9 +60,15 @@ def test_negative_test_shift_is_refused():
     assert Config(test_shift=0).test_shift == 0
 
 
-def test_zero_learning_rate_is_refused():
-    with pytest.raises(errors.UserError, match="--learning_rate must be positive"):
-        Config(learning_rate=0.0)
+def test_settings_left_to_the_dataset_size_are_checked():
+    # 0 (-1 for --validation_size) means "chosen by the dataset's size" (size_rule).
+    assert Config(learning_rate=0.0, batch_size=0, validation_size=-1).batch_norm_momentum == 0
+    with pytest.raises(errors.UserError, match="--validation_size must be 0 or more"):
+        Config(validation_size=-2)
+    for momentum in (-0.1, 1.0, math.nan):
+        with pytest.raises(errors.UserError, match="--batch_norm_momentum must be at least 0 "
+                                                   "and below 1"):
+            Config(batch_norm_momentum=momentum)
 
 
 def test_warmup_longer_than_training_is_refused():

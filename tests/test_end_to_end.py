@@ -62,7 +62,12 @@ def test_every_output_exists(smoke_run):
 def test_config_json_and_flags_txt(smoke_run):
     workdir, config = smoke_run
     written = json.loads((workdir / "config.json").read_text())
-    assert written == {**config.to_dict(), "workdir": str(workdir)}
+    # config.json holds the resolved configuration: the smoke flags set every setting the
+    # size rule chooses but the batch-norm momentum, here 1 - 1/6 (384 training images at
+    # batch 64); flags.txt keeps "chosen" (0), so that a rerun chooses again.
+    assert written == {**config.to_dict(), "batch_norm_momentum": 0.8333, "workdir": str(workdir)}
+    assert config.batch_norm_momentum == 0 and "--batch_norm_momentum=0.0" in (
+        workdir / "flags.txt").read_text().splitlines()
     assert written["synthetic"] is True and written["epochs"] == 2
     assert written["loss_weights"] == {"fine": 1.0, "coarse": 0.5}
     flag_lines = (workdir / "flags.txt").read_text().splitlines()

@@ -50,7 +50,8 @@ def test_schedules_serialise():
                                        ("adamw", keras.optimizers.AdamW)])
 def test_weight_decay_spares_biases_and_normalization(name, kind):
     model = build.build_model((Task("label", 3),), "resnet20", (32, 32, 3), [0.5] * 3, [0.2] * 3)
-    optimizer = optimizers.make_optimizer(Config(optimizer=name, weight_decay=0.1), 10)
+    optimizer = optimizers.make_optimizer(
+        Config(optimizer=name, learning_rate=0.1, weight_decay=0.1), 10)
     assert isinstance(optimizer, kind)
     optimizer.build(model.trainable_variables)
     decayed = {variable.path.rsplit("/", 1)[-1]: optimizer._use_weight_decay(variable)
@@ -59,3 +60,10 @@ def test_weight_decay_spares_biases_and_normalization(name, kind):
     assert decayed["bias"] is False and decayed["gamma"] is False and decayed["beta"] is False
     if name == "sgd":
         assert optimizer.nesterov and optimizer.momentum == 0.9
+
+
+def test_settings_left_to_the_size_rule_must_be_resolved_first():
+    with pytest.raises(ValueError, match="resolve the config with size_rule.resolve first"):
+        optimizers.make_optimizer(Config(), 10)
+    with pytest.raises(ValueError, match="resolve the config with size_rule.resolve first"):
+        optimizers.make_optimizer(Config(optimizer="sgd"), 10)

@@ -6,9 +6,9 @@ CSV's folder (or to `--image_dir`), and whose other columns named in `--tasks` h
 labels. A `--split_column` (default "split") with train / validation / test decides the
 splits; without it, a fixed `--test_fraction` of the images (chosen by a hash of the
 path, so the test set never moves) is the test split and `--validation_size` images of
-the rest are held out for validation. Images are decoded and resized in tf.data to
-`--image_size` squared, RGB, once, when the data loads: a missing or unreadable image
-stops the run with its CSV line before training starts.
+the rest (by default a tenth, at most 5,000) are held out for validation. Images are
+decoded and resized in tf.data to `--image_size` squared, RGB, once, when the data
+loads: a missing or unreadable image stops the run with its CSV line before training starts.
 """
 
 import csv
@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from mtl_keras import errors
 from mtl_keras.data import images as images_lib
+from mtl_keras import size_rule
 from mtl_keras.data import labels as labels_lib
 from mtl_keras.data import source
 from mtl_keras.data import task_spec
@@ -126,10 +127,11 @@ def _split_indices(rows, config):
     if not len(train) or not len(test):
         raise errors.UserError(f"The table gives {len(train)} training and {len(test)} test images; "
                                f"both need at least one (see the split column or --test_fraction).")
-    if not len(validation) and config.validation_size:
-        source.check_validation_size(config.validation_size, len(train))
+    validation_size = size_rule.validation_size(config.validation_size, len(train))
+    if not len(validation) and validation_size:
+        source.check_validation_size(validation_size, len(train))
         shuffled = np.random.default_rng(0).permutation(train)
-        train, validation = shuffled[config.validation_size:], shuffled[:config.validation_size]
+        train, validation = shuffled[validation_size:], shuffled[:validation_size]
     return np.sort(train), np.sort(validation), np.sort(test)
 
 

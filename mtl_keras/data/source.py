@@ -7,6 +7,7 @@ import numpy as np
 from mtl_keras import errors
 from mtl_keras import registry
 from mtl_keras import tasks as tasks_lib
+from mtl_keras import size_rule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,9 +80,14 @@ def carve_validation(train, validation_size):
     The original training files are already in random order, so the last examples
     form a fair, fixed validation set that does not move with the seed.
 
+    Args:
+      train: the training `Split`.
+      validation_size: the --validation_size flag (-1: chosen by `size_rule`).
+
     Returns:
       (train, validation), validation being None when validation_size is 0.
     """
+    validation_size = size_rule.validation_size(validation_size, len(train))
     check_validation_size(validation_size, len(train))
     if validation_size == 0:
         return train, None

@@ -66,3 +66,17 @@ class FusedBatchNormalization(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
+
+
+def set_momentum(model, momentum):
+    """Sets the moving-average momentum of every `FusedBatchNormalization` layer of `model`.
+
+    Called before the model is first traced: `call` reads the momentum when it is traced.
+    The trunks build their layers with Keras' default (0.99); the run's own value (see
+    `mtl_keras.size_rule`) is set here, in one place, rather than passed through every trunk.
+    """
+    for layer in model.layers:
+        if isinstance(layer, FusedBatchNormalization):
+            layer.momentum = float(momentum)
+        elif hasattr(layer, "layers"):  # a nested model
+            set_momentum(layer, momentum)

@@ -11,11 +11,12 @@ import keras
 from keras import layers
 from keras import ops
 
+from mtl_keras.models import batch_norm
 from mtl_keras.models import resnet  # noqa: F401  (registers the ResNet trunks)
 from mtl_keras.models import trunks
 
 
-def build_model(tasks, trunk, image_shape, channel_mean, channel_std):
+def build_model(tasks, trunk, image_shape, channel_mean, channel_std, batch_norm_momentum=0.99):
     """Returns a functional `keras.Model` whose outputs are a dict keyed by task name.
 
     Args:
@@ -24,13 +25,24 @@ def build_model(tasks, trunk, image_shape, channel_mean, channel_std):
       trunk: a registered trunk name (see `trunks.TRUNKS`).
       image_shape: H×W×C of the uint8 input images.
       channel_mean, channel_std: per-channel statistics of the training images in [0, 1].
+      batch_norm_momentum: momentum of the trunk's batch-normalization moving averages
+        (a run's comes from `size_rule`).
+
+    Raises:
+      ValueError: `batch_norm_momentum` is not between 0 and 1 (0, an unresolved "auto",
+        included).
     """
+    if not 0 < batch_norm_momentum < 1:
+        raise ValueError(f"batch_norm_momentum={batch_norm_momentum}: give a momentum between "
+                         f"0 and 1 (resolve the config with size_rule.resolve first).")
     trunk_fn = trunks.TRUNKS.get(trunk)
     images = keras.Input(shape=tuple(image_shape), dtype="uint8", name="image")
     described = HeadDescriptions([describe(task) for task in tasks], name=DESCRIPTIONS)(images)
     features = trunk_fn(Standardize(channel_mean, channel_std, name="standardize")(described))
     outputs = {task.name: _head(task, features) for task in tasks}
-    return keras.Model(images, outputs, name=f"{trunk}_" + "_".join(t.name for t in tasks))
+    model = keras.Model(images, outputs, name=f"{trunk}_" + "_".join(t.name for t in tasks))
+    batch_norm.set_momentum(model, batch_norm_momentum)
+    return model
 
 
 # The name of the HeadDescriptions layer; tasks.MODEL_LAYER_NAMES keeps heads from taking it.

@@ -68,7 +68,14 @@ def make_optimizer(config, steps_per_epoch):
 
     Weight decay is decoupled (applied by the optimizer, not added to the loss) and
     spares biases and normalization parameters.
+
+    Raises:
+      ValueError: the optimizer or the learning rate is still "auto" (0): `config` must be
+        resolved by `size_rule.resolve` first.
     """
+    if config.optimizer not in ("sgd", "adamw") or not config.learning_rate > 0:
+        raise ValueError(f"optimizer={config.optimizer!r} learning_rate={config.learning_rate}: "
+                         f"resolve the config with size_rule.resolve first.")
     schedule = make_schedule(config, steps_per_epoch)
     if config.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(schedule, momentum=config.momentum, nesterov=True,

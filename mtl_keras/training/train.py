@@ -17,6 +17,7 @@ import tensorflow as tf
 from mtl_keras import data as data_lib
 from mtl_keras import errors
 from mtl_keras import fileio
+from mtl_keras import size_rule
 from mtl_keras.data import pipeline
 from mtl_keras.data import source
 from mtl_keras.models import build
@@ -84,8 +85,11 @@ def prepare(config, workdir):
     strategy = strategy_lib.make_strategy(config.strategy)
     process_dir, chief, resumes = _folders(workdir, strategy, config)
     trunks.TRUNKS.get(config.trunk)  # an unknown trunk fails here, not after files are written
-    strategy_lib.check_batch_size(config.batch_size, strategy)
     data = data_lib.load(config)
+    config = size_rule.apply(config, data)  # the settings left to the dataset's size
+    if resumes:
+        workdir_lib.check_resolved(process_dir, config)
+    strategy_lib.check_batch_size(config.batch_size, strategy)
     data = dataclasses.replace(data, tasks=compile_lib.override_losses(data.tasks, config.losses))
     loss_weights = compile_lib.resolve_loss_weights(data.tasks, config.loss_weights)
     experiment = Experiment(config, strategy, data, loss_weights, process_dir, run_dir=workdir,
@@ -119,7 +123,8 @@ def build_and_compile(experiment):
     jit_compile = strategy_lib.resolve_jit_compile(config.jit_compile)
     mean, std = source.channel_statistics(data.train.images)
     with experiment.strategy.scope():
-        model = build.build_model(data.tasks, config.trunk, data.image_shape, mean, std)
+        model = build.build_model(data.tasks, config.trunk, data.image_shape, mean, std,
+                                  config.batch_norm_momentum)
         optimizer = optimizers.make_optimizer(config, experiment.steps_per_epoch)
         compile_lib.compile_model(model, data.tasks, optimizer, experiment.loss_weights,
                                   jit_compile, config.label_smoothing)

@@ -9,6 +9,7 @@ import re
 
 from mtl_keras import errors
 from mtl_keras import fileio
+from mtl_keras import size_rule
 
 CONFIG = "config.json"
 FLAGFILE = "flags.txt"
@@ -42,11 +43,33 @@ def check_writable(folder):
                                f"writable); pass a folder you can write.")
 
 
-def _differences(stored, current):
-    """`--flag` (was X, now Y) for every setting in which two configs differ."""
-    keys = sorted((set(stored) | set(current)) - NOT_COMPARED)
+def _differences(stored, current, skip=()):
+    """`--flag (was X, now Y)` for every setting in which two configs differ."""
+    keys = sorted((set(stored) | set(current)) - NOT_COMPARED - set(skip))
     return [f"--{key} (was {stored.get(key)!r}, now {current.get(key)!r})"
             for key in keys if stored.get(key) != current.get(key)]
+
+
+def _refuse_other_command(folder, stored, config, skip=()):
+    # Through JSON, as the stored one went, so that tuples and lists compare equal.
+    current = json.loads(json.dumps(config.to_dict()))
+    differences = _differences(stored, current, skip)
+    if differences:
+        raise errors.UserError(
+            f"--workdir={folder} holds an unfinished run of another command, which differs in "
+            f"{', '.join(differences)}; rerun it with --flagfile={os.path.join(folder, FLAGFILE)} "
+            f"--workdir={folder} to resume it, or pass a new --workdir.")
+
+
+def _stored_config(folder):
+    with open(os.path.join(folder, CONFIG), encoding="utf-8") as stored_file:
+        return json.load(stored_file)
+
+
+def check_resolved(folder, config):
+    """After the settings left to the dataset's size are chosen: raises UserError when the
+    unfinished run in `folder` was made with other values of them."""
+    _refuse_other_command(folder, _stored_config(folder), config)
 
 
 def check(folder, config, ignore_workers=False):
@@ -71,14 +94,8 @@ def check(folder, config, ignore_workers=False):
     if METRICS in names:
         raise errors.UserError(f"--workdir={folder} holds a finished run; pass a new --workdir "
                                f"or remove that one.")
-    with open(os.path.join(folder, CONFIG), encoding="utf-8") as stored_file:
-        stored = json.load(stored_file)
-    # Through JSON, as the stored one went, so that tuples and lists compare equal.
-    current = json.loads(json.dumps(config.to_dict()))
-    differences = _differences(stored, current)
-    if differences:
-        raise errors.UserError(
-            f"--workdir={folder} holds an unfinished run of another command, which differs in "
-            f"{', '.join(differences)}; rerun it with --flagfile={os.path.join(folder, FLAGFILE)} "
-            f"--workdir={folder} to resume it, or pass a new --workdir.")
+    # Settings still left to the dataset's size are compared once chosen (check_resolved).
+    _refuse_other_command(folder, _stored_config(folder), config,
+                          skip={name for name, value in size_rule.AUTO.items()
+                                if getattr(config, name) == value})
     return True
