@@ -20,7 +20,8 @@ def test_stderr_is_empty_and_stdout_starts_with_the_summary(tmp_path):
     result = _run(tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""
-    assert result.stdout.startswith("[mtl_keras] dataset=cifar100 (synthetic) train=256 ")
+    assert result.stdout.startswith("[mtl_keras] ")  # the run's own lines, first to last
+    assert "[mtl_keras] dataset=cifar100 (synthetic) train=256 " in result.stdout
     # Predicting: stderr holds the one line about the missing image, and nothing else.
     missing = tmp_path / "missing.png"
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}

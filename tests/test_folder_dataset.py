@@ -179,3 +179,16 @@ def test_bad_input_is_one_line_exit_2_nothing_written(run_flags, tmp_path, capsy
     assert re.search(expected, lines[0]), lines[0]
     assert not workdir.exists()
     assert not os.path.exists(tmp_path / "runs")
+
+
+def test_validation_images_of_every_classifying_head(folder_run):
+    import tensorflow as tf
+
+    _, workdir = folder_run
+    folder = workdir / "tensorboard" / "validation_images"
+    tags = {value.tag for name in os.listdir(folder)
+            for event in tf.compat.v1.train.summary_iterator(str(folder / name))
+            for value in event.summary.value}
+    # A confusion matrix for the multiclass and the binary head; none for regression or
+    # multilabel heads, which the captioned grid covers.
+    assert tags == {"confusion_race", "confusion_gender", "predictions"}

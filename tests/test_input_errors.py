@@ -27,7 +27,7 @@ FOLDER = ["--dataset=folder", "--trunk=simple_cnn", "--image_size=16", "--batch_
      "error: flag --epochs=ten: invalid literal for int() with base 10: 'ten' (--helpfull lists "
      "every flag)."),
     (["--optimizer=adam"],
-     "error: flag --optimizer=adam: value should be one of <sgd|adamw> (--helpfull lists every "
+     "error: flag --optimizer=adam: value should be one of <auto|sgd|adamw> (--helpfull lists every "
      "flag)."),
     (["--noaugment=1"],
      "error: --noaugment=1 does not take an argument (--helpfull lists every flag)."),
@@ -117,8 +117,8 @@ def test_validation_size_is_checked_alike_for_every_dataset(run_flags, capsys, t
     assert rest == " (0: no validation split).", message
     if train is not None:
         assert prefix.endswith(f" {train}")
-    assert refusal(run_flags, capsys, tmp_path / "w", *flags, "--validation_size=-1") == (
-        "--validation_size=-1 must be at least 0 (0: no validation split).")
+    assert refusal(run_flags, capsys, tmp_path / "w", *flags, "--validation_size=-2") == (
+        "--validation_size must be 0 or more (or -1: chosen by the dataset's size), not -2.")
 
 
 # --------------------------------------------------------------------------- loss weights

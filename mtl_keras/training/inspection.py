@@ -1,6 +1,7 @@
 """What a run shows of the validation split while it trains: the hierarchy consistency
-every epoch, and every few epochs, per head, a confusion matrix and a grid of images
-captioned with every head's prediction (TensorBoard's Images tab)."""
+every epoch, and every few epochs a confusion matrix per classifying head (multiclass or
+binary) and a grid of images captioned with every head's prediction (TensorBoard's Images
+tab)."""
 
 import os
 
@@ -76,14 +77,17 @@ class ValidationInspector(keras.callbacks.Callback):
                                                                       "validation_images"))
         pictures = {}
         for task in self.tasks:
-            if task.kind != "multiclass":
+            if task.kind not in ("multiclass", "binary"):
                 continue
             known = self._known(task.name)
-            matrix = figures.confusion_matrix(self.split.labels[task.name][known],
-                                              np.argmax(predictions[task.name][known], axis=1),
-                                              task.num_classes)
+            labels, outputs = self.split.labels[task.name][known], predictions[task.name][known]
+            if task.kind == "binary":  # two classes: the label and the output above 0.5 or not
+                labels, guesses, classes = np.ravel(labels) > 0.5, np.ravel(outputs) > 0.5, 2
+            else:
+                guesses, classes = np.argmax(outputs, axis=1), task.num_classes
             pictures[f"confusion_{task.name}"] = figures.confusion_figure(
-                matrix, task.class_names, f"{task.name}, validation, epoch {epoch + 1}")
+                figures.confusion_matrix(labels, guesses, classes), task.class_names,
+                f"{task.name}, validation, epoch {epoch + 1}")
         shown = range(min(GRID_IMAGES, len(self.split)))
         captions = [[caption(task, predictions[task.name][index], self.split.labels[task.name][index],
                              self._known(task.name)[index]) for task in self.tasks]
