@@ -11,7 +11,7 @@ import pytest
 
 import custom_losses
 import faces_data
-from helpers import error_lines
+from helpers import error_lines, run_main
 from mtl_keras import config as config_lib
 from mtl_keras import data as data_lib
 from mtl_keras import errors
@@ -29,13 +29,7 @@ TRAINING = ["--trunk=simple_cnn", "--optimizer=adamw", "--learning_rate=0.003", 
 
 def _run(run_flags, *flags):
     """Runs the entry point; returns its exit status (0 when it returned normally)."""
-    run_flags(["prog", *flags])
-    keras.backend.clear_session()
-    try:
-        run.main(["prog"])
-    except SystemExit as exit_info:
-        return exit_info.code
-    return 0
+    return run_main(run_flags, *flags)
 
 
 @pytest.fixture(scope="module")

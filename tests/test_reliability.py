@@ -16,22 +16,17 @@ from mtl_keras import fileio
 from mtl_keras import run
 from mtl_keras.training import run_state
 
-from helpers import error_lines
+from helpers import error_lines, run_main
 
 TINY = ["--synthetic", "--synthetic_examples=384", "--validation_size=64", "--trunk=simple_cnn",
         "--batch_size=32", "--epochs=2", "--checkpoint_minutes=1e-9"]
 
 
 def _main(run_flags, *flags):
-    """Runs the entry point in this process; returns its exit status."""
+    """Runs the entry point in this process on the tiny run and `flags`; returns its exit
+    status. Flags of an earlier call do not carry over."""
     run_flags.unparse_flags()
-    run_flags(["prog", *TINY, *flags])
-    keras.backend.clear_session()
-    try:
-        run.main(["prog"])
-    except SystemExit as exit_info:
-        return exit_info.code
-    return 0
+    return run_main(run_flags, *TINY, *flags)
 
 
 def _no_result(workdir):
