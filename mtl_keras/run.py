@@ -210,14 +210,66 @@ def parse_flags(argv):
     sys.exit(2)
 
 
+# Prediction's flags: a set of their own, since `mtl-keras predict` runs in this process,
+# whose training --workdir means another thing.
+PREDICT_FLAGS = flags.FlagValues()
+flags.DEFINE_string("workdir", None, "The run's folder (its model.keras is used), or a .keras "
+                    "file.", flag_values=PREDICT_FLAGS)
+flags.DEFINE_integer("top_k", 5, "Classes shown per multiclass head, most likely first (0: all).",
+                     lower_bound=0, flag_values=PREDICT_FLAGS)
+flags.DEFINE_bool("json", False, "Print one JSON document instead of text.",
+                  flag_values=PREDICT_FLAGS)
+flags.DEFINE_bool("help", False, "Show this help.", short_name="h", flag_values=PREDICT_FLAGS)
+
+
+def parse_predict_flags(argv):
+    """Parses `argv` into PREDICT_FLAGS; returns the image arguments.
+
+    Raises:
+      UserError: a bad flag, no --workdir, or no image.
+    """
+    PREDICT_FLAGS.unparse_flags()  # a second call in one process starts from the defaults again
+    try:
+        arguments = PREDICT_FLAGS(argv)[1:]
+    except (flags.Error, ValueError) as error:
+        message = " ".join(str(error).split())
+        raise errors.UserError(f"{message} (--help lists the flags).") from None
+    if PREDICT_FLAGS.help:
+        return arguments
+    if not PREDICT_FLAGS.workdir:
+        raise errors.UserError("--workdir=RUN is required: a run's folder or a .keras file.")
+    if not arguments:
+        raise errors.UserError("Give one or more images or folders of images to predict.")
+    return arguments
+
+
+def predict_main(argv):
+    """`python -m mtl_keras.predict ...`: returns the exit status (0, or 2 for any error)."""
+    from mtl_keras import predict  # noqa: PLC0415
+
+    try:
+        arguments = parse_predict_flags(argv)
+    except errors.UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if PREDICT_FLAGS.help:
+        print(f"{predict.__doc__}\n{PREDICT_FLAGS.get_help()}")
+        return 0
+    return predict.predict_images(PREDICT_FLAGS.workdir, arguments, PREDICT_FLAGS.top_k,
+                                  PREDICT_FLAGS.json)
+
+
+def predict_console_main(argv=None):
+    """`python -m mtl_keras.predict` and `mtl-keras predict`."""
+    sys.exit(predict_main(sys.argv if argv is None else argv))
+
+
 def console_main():
     """The `mtl-keras` console script: trains, or with `predict` first, predicts
     (`mtl-keras predict --workdir=RUN IMAGE...`, see mtl_keras/predict.py)."""
     # Training takes no positional argument, so a first word "predict" cannot be a run's.
     if sys.argv[1:2] == ["predict"]:
-        from mtl_keras import predict  # noqa: PLC0415
-
-        predict.console_main([f"{sys.argv[0]} predict", *sys.argv[2:]])
+        predict_console_main([f"{sys.argv[0]} predict", *sys.argv[2:]])
     app.run(main, flags_parser=parse_flags)
 
 

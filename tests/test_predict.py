@@ -14,7 +14,6 @@ import tensorflow as tf
 import faces_data
 from helpers import error_lines
 from mtl_keras import errors
-from mtl_keras import predict
 from mtl_keras import predictor
 from mtl_keras import run
 from mtl_keras import tasks as tasks_lib
@@ -247,7 +246,7 @@ def test_only_import_mtl_keras_to_load(faces_run, grey_and_colour):
 
 def _predict(capsys, *argv):
     """Runs the predict entry point in this process: (exit status, stdout, error lines)."""
-    status = predict.main(["predict", *argv])
+    status = run.predict_main(["predict", *argv])
     out, err = capsys.readouterr()
     return status, out, error_lines(err)
 
