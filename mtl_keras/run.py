@@ -8,7 +8,6 @@ exit status 2, before anything is written; see `main` for the other exit statuse
 """
 
 import datetime
-import json
 import os
 import sys
 
@@ -139,7 +138,7 @@ def default_workdir(config):
     return os.path.join("runs", f"{config.experiment_name}-{stamp}")
 
 
-def _start(config, stop):
+def _start(config):
     """Checks the input, then writes the run's description into its locked folder.
 
     Returns:
@@ -156,7 +155,6 @@ def _start(config, stop):
         fileio.write_json(os.path.join(experiment.workdir, "config.json"),
                           {**experiment.config.to_dict(), "workdir": experiment.workdir})
         fileio.write_text(os.path.join(experiment.workdir, "flags.txt"), flags_text(config))
-    stop.where = "nothing was trained yet; rerun the same command to start the run."
     return experiment, lock
 
 
@@ -178,7 +176,7 @@ def main(argv):
         try:
             config = config_from_flags()
             startup.start_tensorflow_quietly()
-            experiment, lock = _start(config, stop)
+            experiment, lock = _start(config)
         except errors.UserError as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)

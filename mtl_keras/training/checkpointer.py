@@ -52,7 +52,10 @@ class Checkpointer(keras.callbacks.Callback):
         self.interval_seconds = interval_seconds
         self.stop = stop or signals.StopRequest()
         self.scalars = tensorboard.EpochScalars(os.path.join(workdir, "tensorboard"))
-        self.saved = None  # the Progress of the last state saved by this process
+        # The last state saved: the one resumed from, then this process's own saves.
+        self.saved = progress if resume_index is not None else None
+        if self.saved is not None:
+            self.stop.where = f"{self.where_saved()}; rerun the same command to resume."
         self._offset = 0
         self._history_written = False
         self._last_save = time.monotonic()
@@ -136,14 +139,10 @@ class Checkpointer(keras.callbacks.Callback):
 
     def where_saved(self):
         """Where the run's last good state is, as a clause of a sentence."""
-        saved = self.saved
-        if saved is None:
-            loaded = run_state.load(self.run_dir)
-            saved = loaded[0] if loaded else None
-        if saved is None:
+        if self.saved is None:
             return "no state was saved before that"
         folder = os.path.join(self.run_dir, run_state.FOLDER)
-        return f"the last good state, at {saved.describe()}, is saved in {folder}"
+        return f"the last good state, at {self.saved.describe()}, is saved in {folder}"
 
     def _write_history(self):
         """history.csv: one row per finished epoch, from the saved history."""

@@ -87,13 +87,12 @@ def save(folder, model, progress):
     """Saves the model's state and `progress` into `folder/checkpoints`, atomically."""
     checkpoints = os.path.join(folder, FOLDER)
     name = f"state-{progress.global_step}.npz"
-    model_values = _values(_model_variables(model))
-    metric_values = _values(_saved_metrics(model))
+    model_variables, metric_variables = _model_variables(model), _saved_metrics(model)
     with fileio.atomic_path(os.path.join(checkpoints, name)) as temporary:
-        np.savez(temporary, *model_values, *metric_values)
+        np.savez(temporary, *_values(model_variables), *_values(metric_variables))
     index = {**dataclasses.asdict(progress), "values": name,
-             "model_variables": [variable.path for variable in _model_variables(model)],
-             "metric_variables": [variable.path for variable in _saved_metrics(model)]}
+             "model_variables": [variable.path for variable in model_variables],
+             "metric_variables": [variable.path for variable in metric_variables]}
     fileio.write_json(os.path.join(checkpoints, INDEX), index)
     for path in glob.glob(os.path.join(checkpoints, "state-*.npz")):
         if os.path.basename(path) != name:
@@ -131,9 +130,8 @@ def restore_model(folder, model, index, element_spec):
     """
     with model.distribute_strategy.scope():
         model._symbolic_build(data_batch=element_spec)  # noqa: SLF001  (no public way)
-    values = _read_values(folder, index)
     count = len(index["model_variables"])
-    _assign(_model_variables(model), values[:count], "variables")
+    _assign(_model_variables(model), _read_values(folder, index, 0, count), "variables")
 
 
 def restore_metrics(folder, model, index):
@@ -141,14 +139,15 @@ def restore_metrics(folder, model, index):
     an epoch resumed in its middle then count its first steps too."""
     if not index["metric_variables"]:
         return
-    values = _read_values(folder, index)
-    count = len(index["model_variables"])
-    _assign(model.metrics_variables, values[count:], "metrics")
+    first = len(index["model_variables"])
+    _assign(model.metrics_variables,
+            _read_values(folder, index, first, first + len(index["metric_variables"])), "metrics")
 
 
-def _read_values(folder, index):
+def _read_values(folder, index, first, end):
+    """The saved arrays first..end-1 (an .npz reads only the arrays asked for)."""
     with np.load(os.path.join(folder, FOLDER, index["values"])) as archive:
-        return [archive[f"arr_{position}"] for position in range(len(archive.files))]
+        return [archive[f"arr_{position}"] for position in range(first, end)]
 
 
 def remove(folder):

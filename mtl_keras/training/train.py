@@ -195,8 +195,6 @@ def fit(model, experiment, datasets, stop=None):
     train, validation, _ = datasets
     progress, index = _resume(model, experiment, train)
     callbacks, saver = _callbacks(experiment, progress, index, validation is not None, stop)
-    if stop is not None:
-        stop.where = f"{saver.where_saved()}; rerun the same command to resume."
     segments, epoch = [], progress.epoch
     if progress.step:
         segments.append((epoch, steps - progress.step))
