@@ -1,0 +1,137 @@
+"""The registry of multi-task methods and the base class every method extends.
+
+A method decides how the per-task losses of a training step become one update of the
+shared variables. There are two levels:
+
+- **loss level** (`level = "loss"`): `objective(losses, step)` turns the vector of task
+  losses into one scalar. The train step differentiates it with respect to the losses,
+  which gives each task's weight, and with respect to the method's own trainable
+  variables (uncertainty weighting's log-variances), which the model's optimizer updates.
+- **gradient level** (`level = "gradient"`): `task_weights(gramian, losses, step)` turns
+  the Gramian of the task gradients (T×T inner products, G[i, j] = <g_i, g_j>) into one
+  weight per task; the update of the shared variables is sum_i w_i g_i. Every gradient
+  method listed in the README (MGDA, PCGrad, CAGrad, IMTL-G, Nash-MTL, Aligned-MTL,
+  UPGrad, GradNorm) is such a linear combination whose coefficients depend on the
+  gradients only through their inner products, so that the Gramian (summed across
+  replicas) is all a method sees: exact under tf.distribute, and T×T numbers however
+  large the model. `transform(losses)` may rescale each task's loss first (IMTL's loss
+  scales), with trainable variables of its own, and `auxiliary_loss` may train other
+  variables of the method (GradNorm's weights). Both are differentiated by the train
+  step with respect to the method's trainable variables only.
+
+The train step (`training/model.py`) hands every method *global* values: the losses of
+the whole global batch and the Gramian of the whole batch's gradients, identical on every
+replica. A method's state variables are therefore updated the same way on every replica
+(`state_variable` makes them so). Random choices (RLW's weights, PCGrad's order) come
+from `random_seed(step)`: the same on every replica, and again after a resume.
+
+Adding a method: one file in this folder with a subclass registered under its name
+(`@METHODS.register("name")`), its paper cited in the docstring and its hyperparameters
+with the paper's defaults in `HYPERPARAMETERS`; one import line in `__init__.py`; a test.
+"""
+
+import keras
+import tensorflow as tf
+
+from mtl_keras import errors
+from mtl_keras import registry
+
+METHODS = registry.Registry("weighting method")
+
+
+class Method(keras.layers.Layer):
+    """Base class of the multi-task methods (see the module docstring).
+
+    Attributes:
+      task_names: the tasks in the order of the loss vector and the Gramian's rows.
+      steps_per_epoch: training steps per epoch (for methods that work per epoch).
+      seed: the run's seed (for methods that draw random numbers).
+      options: {hyperparameter: value}, the defaults of `HYPERPARAMETERS` updated with
+        the user's `--weighting_options`.
+    """
+
+    level = "loss"
+    # name → (default, one-line description); settable as --weighting_options=name=value.
+    HYPERPARAMETERS = {}
+    # Whether the method works on the losses of tasks that are absent from a step (task
+    # sampling gives a step one task's examples only).
+    supports_absent_tasks = True
+
+    def __init__(self, task_names, steps_per_epoch=1, seed=0, options=None, **kwargs):
+        super().__init__(name=kwargs.pop("name", "weighting_method"), **kwargs)
+        self.task_names = tuple(task_names)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.seed = int(seed)
+        self.options = resolve_options(type(self), options or {})
+
+    @property
+    def task_count(self):
+        """T, the number of tasks."""
+        return len(self.task_names)
+
+    def build(self, input_shape=None):
+        """Creates the method's variables (the subclass's `create_variables`)."""
+        self.create_variables()
+        self.built = True
+
+    def create_variables(self):
+        """Subclasses create their variables here with `add_weight`/`state_variable`."""
+
+    def state_variable(self, name, shape=(), initializer="zeros", dtype="float32"):
+        """A non-trainable variable that every replica updates with the same value."""
+        return self.add_weight(name=name, shape=shape, initializer=initializer, dtype=dtype,
+                               trainable=False, aggregation="only_first_replica")
+
+    def random_seed(self, step, stream=0):
+        """A stateless-random seed for `step`: the same on every replica and after a resume."""
+        return tf.stack([tf.cast(self.seed * 1009 + stream, tf.int64), tf.cast(step, tf.int64)])
+
+    # Loss level.
+    def objective(self, losses, step):
+        """The scalar the model minimises, from the global task losses (a float32 [T])."""
+        del step
+        return tf.reduce_sum(losses)
+
+    # Gradient level.
+    def transform(self, losses):
+        """Per-task rescaled losses, elementwise in `losses` (default: unchanged)."""
+        return losses
+
+    def task_weights(self, gramian, losses, step):
+        """The weight of each task's gradient in the update, a float32 [T] (no gradient)."""
+        raise NotImplementedError
+
+    def auxiliary_loss(self, gramian, losses, step):
+        """A scalar whose gradient trains the method's own trainable variables (GradNorm's
+        weights); the model's variables never see it. Default: none (0)."""
+        del gramian, losses, step
+        return tf.constant(0.0)
+
+    def get_config(self):
+        return {**super().get_config(), "task_names": list(self.task_names),
+                "steps_per_epoch": self.steps_per_epoch, "seed": self.seed,
+                "options": dict(self.options)}
+
+
+def resolve_options(method_class, options):
+    """The method's hyperparameters: its defaults, updated with `options` ({name: value}).
+
+    Raises:
+      UserError: `options` names a hyperparameter the method does not have.
+    """
+    known = method_class.HYPERPARAMETERS
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        choices = ", ".join(f"{name} (default {default})" for name, (default, _) in known.items())
+        raise errors.UserError(
+            f"--weighting_options names {', '.join(unknown)}, which the method does not have; "
+            f"its options are: {choices or 'none'}.")
+    return {name: float(options.get(name, default)) for name, (default, _) in known.items()}
+
+
+def make(name, task_names, steps_per_epoch=1, seed=0, options=None):
+    """Returns the registered method `name`, built for `task_names`."""
+    method = METHODS.get(name)(task_names, steps_per_epoch=steps_per_epoch, seed=seed,
+                               options=options)
+    method.build()
+    return method
