@@ -38,6 +38,7 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 import keras  # noqa: E402
 
+import timing  # noqa: E402  (benchmarks/timing.py)
 from mtl_keras import run  # noqa: E402  (defines the run's flags)
 from mtl_keras.models import trunks  # noqa: E402
 from mtl_keras.training import train  # noqa: E402
@@ -49,17 +50,6 @@ flags.DEFINE_bool("keras_batch_norm", False, "Build the trunk with Keras' BatchN
                   "layer instead of mtl_keras' fused one, for comparison.")
 flags.DEFINE_string("profile_dir", "", "Record a profiler trace of 10 steps here, and summarise it.")
 FLAGS = flags.FLAGS
-
-
-class _StepClock(keras.callbacks.Callback):
-    """Records the time at the end of every training batch."""
-
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.times.append(time.perf_counter())
 
 
 def _pipeline_rate(dataset, batch_size, batches):
@@ -120,7 +110,7 @@ def main(argv):
     config = run.config_from_flags()
     if FLAGS.keras_batch_norm:
         trunks.batch_norm_layer = keras.layers.BatchNormalization
-    callbacks = [_StepClock()]
+    callbacks = [timing.StepClock()]
     if FLAGS.profile_dir:
         first = FLAGS.warmup_steps + 1
         callbacks.append(keras.callbacks.TensorBoard(FLAGS.profile_dir, write_graph=False,

@@ -37,6 +37,9 @@ class Config:
     batch_norm_momentum: float = 0.0  # moving averages of the trunk's batch norm; 0: auto
     warmup_epochs: float = 1.0
     loss_weights: dict = dataclasses.field(default_factory=dict)  # head name → weight
+    weighting: str = "equal"  # the multi-task method (mtl_keras.methods)
+    weighting_options: dict = dataclasses.field(default_factory=dict)  # its hyperparameters
+    rep_grad: bool = False  # gradient methods: task gradients at the trunk's output
     augment: bool = True
     random_erasing: float = 0.0  # probability, with --augment
     test_flip: bool = False  # test-time augmentation: average with the mirrored image
@@ -118,21 +121,30 @@ class Config:
 
 def parse_loss_weights(text):
     """Parses "fine=1.0,coarse=0.5" into {"fine": 1.0, "coarse": 0.5}."""
-    weights = {}
+    return parse_numbers(text, "--loss_weights", "fine=1.0,coarse=0.5", "head")
+
+
+def parse_numbers(text, flag, example, what):
+    """Parses "a=1,b=2.5" (the value of `flag`) into {"a": 1.0, "b": 2.5}.
+
+    Raises:
+      UserError: an item that is not NAME=NUMBER, or a name given twice; the message
+        shows `example` and calls a name a `what`.
+    """
+    numbers = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, equals, value = item.partition("=")
         try:
             if not equals or not name.strip():
                 raise ValueError
-            weight = float(value)
+            number = float(value)
         except ValueError:
             raise errors.UserError(
-                f"--loss_weights item {item!r} is not NAME=NUMBER; write e.g. "
-                f"--loss_weights=fine=1.0,coarse=0.5.") from None
-        if name.strip() in weights:
-            raise errors.UserError(f"--loss_weights names head {name.strip()!r} twice.")
-        weights[name.strip()] = weight
-    return weights
+                f"{flag} item {item!r} is not NAME=NUMBER; write e.g. {flag}={example}.") from None
+        if name.strip() in numbers:
+            raise errors.UserError(f"{flag} names {what} {name.strip()!r} twice.")
+        numbers[name.strip()] = number
+    return numbers
 
 
 def format_loss_weights(weights):

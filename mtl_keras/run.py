@@ -39,7 +39,16 @@ _HELP = {
     "batch_norm_momentum": "Momentum of the trunk's batch-normalization moving averages (0: "
                            "chosen, 1 - 1/steps per epoch, between 0.5 and 0.99).",
     "warmup_epochs": "Epochs of linear warm-up for the cosine schedule.",
-    "loss_weights": "Per-head loss weights, e.g. fine=1.0,coarse=0.5; unnamed heads weigh 1.",
+    "loss_weights": "Per-head loss weights, e.g. fine=1.0,coarse=0.5; unnamed heads weigh 1. "
+                    "They multiply the losses before the --weighting method sees them.",
+    "weighting": "The multi-task method that turns the heads' losses into one update: "
+                 "loss level (equal, uw, dwa, rlw, gls, famo) or gradient level (gradnorm, "
+                 "mgda, pcgrad, cagrad, imtl, nash_mtl, aligned_mtl, upgrad). See README.",
+    "weighting_options": "Hyperparameters of the --weighting method, NAME=NUMBER,... e.g. "
+                         "c=0.4 for cagrad (default: the paper's).",
+    "rep_grad": "Gradient-level methods: take each head's gradient with respect to the "
+                "trunk's output (one small backward pass per head, then one through the "
+                "trunk) instead of the trunk's variables (one backward pass per head).",
     "augment": "Pad-4 random crop and horizontal flip of training images.",
     "random_erasing": "With --augment: probability that a training image also gets one random "
                       "rectangle (2-40 % of its area, aspect ratio 0.3-3.3) replaced by noise "
@@ -98,7 +107,7 @@ _ENUMS = set(config_lib.CHOICES)
 
 def _define_flags():
     for name, default in _DEFAULTS.to_dict().items():
-        if name in ("loss_weights", "losses"):
+        if name in ("loss_weights", "losses", "weighting_options"):
             flags.DEFINE_string(name, "", _HELP[name])
         elif name in _ENUMS:
             flags.DEFINE_enum(name, default, config_lib.CHOICES[name], _HELP[name])
@@ -121,6 +130,8 @@ def config_from_flags():
     values = {name: FLAGS[name].value for name in _DEFAULTS.to_dict()}
     values["loss_weights"] = config_lib.parse_loss_weights(values["loss_weights"])
     values["losses"] = config_lib.parse_losses(values["losses"])
+    values["weighting_options"] = config_lib.parse_numbers(
+        values["weighting_options"], "--weighting_options", "c=0.4", "option")
     return config_lib.Config(**values)
 
 

@@ -18,6 +18,7 @@ from mtl_keras.models import build
 from mtl_keras.tasks import Task
 from mtl_keras.training import compile as compile_lib
 from mtl_keras.training import optimizers
+from mtl_keras.training import strategy as strategy_lib
 
 CLASSES = 4
 SHAPE = (8, 8, 3)
@@ -61,7 +62,7 @@ def _accuracy(model, split, head, labels):
 
 STRATEGIES = {
     "default": lambda: tf.distribute.get_strategy(),
-    "mirrored-2-cpus": lambda: tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+    "mirrored-2-cpus": lambda: strategy_lib.mirrored_strategy(["/cpu:0", "/cpu:1"]),
 }
 
 

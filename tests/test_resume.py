@@ -18,6 +18,8 @@ import mtl_keras.models.build  # noqa: F401  (registers the custom layers for lo
 import mtl_keras.training.losses  # noqa: F401
 import mtl_keras.training.optimizers  # noqa: F401
 
+from mtl_keras.training import strategy as strategy_lib
+
 from helpers import REPO, error_lines
 
 STEPS_PER_EPOCH = 18  # (640 - 64) / 32
@@ -144,7 +146,7 @@ def test_state_restores_variables_and_metrics_exactly(tmp_path, devices):
     from mtl_keras.training import compile as compile_lib
     from mtl_keras.training import run_state
 
-    strategy = tf.distribute.MirroredStrategy(devices) if devices else tf.distribute.get_strategy()
+    strategy = strategy_lib.mirrored_strategy(devices) if devices else tf.distribute.get_strategy()
     tasks = [tasks_lib.Task(name, num_classes=10) for name in ("fine", "coarse")]
 
     def make_model():

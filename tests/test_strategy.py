@@ -14,7 +14,7 @@ def test_conftest_split_the_cpu_into_two_logical_devices():
 
 @pytest.fixture(scope="module")
 def two_replicas():
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    return strategy_lib.mirrored_strategy(["/cpu:0", "/cpu:1"])
 
 
 def test_check_batch_size_over_two_replicas(two_replicas):

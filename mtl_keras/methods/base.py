@@ -56,6 +56,14 @@ class Method(keras.layers.Layer):
     # Whether the method works on the losses of tasks that are absent from a step (task
     # sampling gives a step one task's examples only).
     supports_absent_tasks = True
+    # Whether the train step logs the effective task weights (not for equal: always 1).
+    logs_weights = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Serializable by class name, so that a saved model's compile configuration
+        # brings its method back.
+        keras.saving.register_keras_serializable(package="mtl_keras.methods")(cls)
 
     def __init__(self, task_names, steps_per_epoch=1, seed=0, options=None, **kwargs):
         super().__init__(name=kwargs.pop("name", "weighting_method"), **kwargs)

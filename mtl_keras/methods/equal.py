@@ -7,3 +7,5 @@ from mtl_keras.methods import base
 class Equal(base.Method):
     """The plain sum of the losses: every task weighs 1 (the losses arrive already
     multiplied by the user's --loss_weights). The default."""
+
+    logs_weights = False

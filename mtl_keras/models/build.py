@@ -14,10 +14,11 @@ from keras import ops
 from mtl_keras.models import batch_norm
 from mtl_keras.models import resnet  # noqa: F401  (registers the ResNet trunks)
 from mtl_keras.models import trunks
+from mtl_keras.training import model as model_lib
 
 
 def build_model(tasks, trunk, image_shape, channel_mean, channel_std, batch_norm_momentum=0.99):
-    """Returns a functional `keras.Model` whose outputs are a dict keyed by task name.
+    """Returns a `MultiTaskModel` (Functional) whose outputs are a dict keyed by task name.
 
     Args:
       tasks: the heads, a sequence of `tasks.Task`; each becomes a Dense layer named after
@@ -40,7 +41,9 @@ def build_model(tasks, trunk, image_shape, channel_mean, channel_std, batch_norm
     described = HeadDescriptions([describe(task) for task in tasks], name=DESCRIPTIONS)(images)
     features = trunk_fn(Standardize(channel_mean, channel_std, name="standardize")(described))
     outputs = {task.name: _head(task, features) for task in tasks}
-    model = keras.Model(images, outputs, name=f"{trunk}_" + "_".join(t.name for t in tasks))
+    model = model_lib.MultiTaskModel(images, outputs,
+                                     name=f"{trunk}_" + "_".join(t.name for t in tasks))
+    model.set_representation(features)  # what every head reads: --rep_grad's target
     batch_norm.set_momentum(model, batch_norm_momentum)
     return model
 

@@ -39,16 +39,19 @@ def override_losses(tasks, overrides):
     return tasks
 
 
-def compile_model(model, tasks, optimizer, loss_weights, jit_compile, label_smoothing=0.0):
+def compile_model(model, tasks, optimizer, loss_weights, jit_compile, label_smoothing=0.0,
+                  weighting="equal", rep_grad=False):
     """Compiles `model` with one loss and metric list per head, keyed by task name.
 
     Args:
-      model: a model whose outputs are a dict keyed by task name.
+      model: a `MultiTaskModel` whose outputs are a dict keyed by task name.
       tasks: the heads, `tasks.Task`.
       optimizer: a Keras optimizer.
       loss_weights: {head: weight}, from `resolve_loss_weights`.
       jit_compile: bool, whether to compile the train step with XLA.
       label_smoothing: label smoothing of the multiclass heads' cross-entropy.
+      weighting: a method name or a `methods.base.Method` for the model's tasks.
+      rep_grad: gradient methods take the task gradients at the trunk's output.
     """
     # Metrics go in weighted_metrics: Keras applies the per-head sample weights, which are
     # 0 where a label is missing, only to those.
@@ -58,4 +61,6 @@ def compile_model(model, tasks, optimizer, loss_weights, jit_compile, label_smoo
         weighted_metrics={task.name: losses.make_metrics(task) for task in tasks},
         loss_weights=dict(loss_weights),
         jit_compile=jit_compile,
+        weighting=weighting,
+        rep_grad=rep_grad,
     )

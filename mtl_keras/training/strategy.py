@@ -27,7 +27,25 @@ def make_strategy(name):
         name = "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "default"
     if name == "default":
         return tf.distribute.get_strategy()
-    return tf.distribute.MirroredStrategy()
+    return mirrored_strategy()
+
+
+_MIRRORED = {}
+
+
+def mirrored_strategy(devices=None):
+    """The process's MirroredStrategy over `devices` (default: all local GPUs, else the CPUs).
+
+    One per set of devices and process: two MirroredStrategy objects over the same devices
+    number their collective operations alike, and a run in the second one fails with
+    "Shape mismatch in the collective instance" once its first all-reduce differs in shape
+    from the first one's (TensorFlow 2.21). Runs one after another in one process (a study,
+    the tests) therefore share it.
+    """
+    key = tuple(devices) if devices else None
+    if key not in _MIRRORED:
+        _MIRRORED[key] = tf.distribute.MirroredStrategy(list(devices) if devices else None)
+    return _MIRRORED[key]
 
 
 class _MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):

@@ -17,6 +17,7 @@ import tensorflow as tf
 from mtl_keras import data as data_lib
 from mtl_keras import errors
 from mtl_keras import fileio
+from mtl_keras import methods
 from mtl_keras import size_rule
 from mtl_keras.data import pipeline
 from mtl_keras.data import source
@@ -85,6 +86,7 @@ def prepare(config, workdir):
     strategy = strategy_lib.make_strategy(config.strategy)
     process_dir, chief, resumes = _folders(workdir, strategy, config)
     trunks.TRUNKS.get(config.trunk)  # an unknown trunk fails here, not after files are written
+    _check_method(config)
     data = data_lib.load(config)
     config = size_rule.apply(config, data)  # the settings left to the dataset's size
     if resumes:
@@ -103,6 +105,18 @@ def prepare(config, workdir):
             f"--test_shift={config.test_shift} moves the {data.image_shape[0]}x"
             f"{data.image_shape[1]} images out of sight; use a shift below half their size.")
     return experiment
+
+
+def _check_method(config):
+    """Raises UserError for an unknown --weighting, options it lacks, or --rep_grad with a
+    loss-level method."""
+    method_class = methods.METHODS.get(config.weighting)
+    methods.base.resolve_options(method_class, config.weighting_options)
+    if config.rep_grad and method_class.level != "gradient":
+        raise errors.UserError(
+            f"--rep_grad applies to gradient-level methods; --weighting={config.weighting} "
+            f"weights the losses. Drop --rep_grad, or choose one of "
+            f"{', '.join(n for n in methods.METHODS.names() if methods.METHODS.get(n).level == 'gradient')}.")
 
 
 def _log(message):
@@ -126,8 +140,10 @@ def build_and_compile(experiment):
         model = build.build_model(data.tasks, config.trunk, data.image_shape, mean, std,
                                   config.batch_norm_momentum)
         optimizer = optimizers.make_optimizer(config, experiment.steps_per_epoch)
+        method = methods.make(config.weighting, model.task_names, experiment.steps_per_epoch,
+                              config.seed, config.weighting_options)
         compile_lib.compile_model(model, data.tasks, optimizer, experiment.loss_weights,
-                                  jit_compile, config.label_smoothing)
+                                  jit_compile, config.label_smoothing, method, config.rep_grad)
     return model, precision
 
 
@@ -243,6 +259,8 @@ def train_and_evaluate(experiment, stop=None):
          f"replicas={experiment.strategy.num_replicas_in_sync} "
          f"batch_size={config.batch_size} (global) jit_compile={model.jit_compile} "
          f"(asked {config.jit_compile}) precision={precision} loss_weights={experiment.loss_weights}")
+    _log(f"weighting={config.weighting} ({model.weighting_method.level} level"
+         f"{', rep_grad' if config.rep_grad else ''}) options={model.weighting_method.options}")
     datasets = make_datasets(experiment)
     history = fit(model, experiment, datasets, stop)
     fileio.save_model(model, os.path.join(workdir, "model.keras"))

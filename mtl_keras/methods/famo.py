@@ -1,0 +1,67 @@
+"""Fast adaptive multitask optimization (FAMO).
+
+Liu, Liang, Yang, Kuo and Ji, "FAMO: Fast Adaptive Multitask Optimization", NeurIPS 2023.
+"""
+
+import tensorflow as tf
+
+from mtl_keras.methods import base
+
+_EPSILON = 1e-8
+
+
+@base.METHODS.register("famo")
+class FAMO(base.Method):
+    """Keeps task logits xi; with z = softmax(xi) and c = sum_t z_t / L_t, the model
+    minimises sum_t (z_t / c) log L_t, i.e. task t weighs z_t / (c L_t): every task's log
+    loss falls at a rate set by z. The logits learn, by Adam with weight decay, to favour
+    the tasks whose log loss fell least: their gradient is the softmax's Jacobian times
+    log L_t(before) - log L_t(after).
+
+    The paper measures "after" on the same batch with a second forward pass; here it is
+    the next step's loss (another batch), which makes FAMO cost nothing beyond O(T) per
+    step, at the price of a noisier signal. The logits, Adam's moments and the last losses
+    are the method's state (the same on every replica, saved and resumed with the run).
+    """
+
+    HYPERPARAMETERS = {
+        "learning_rate": (0.025, "Adam's learning rate for the task logits"),
+        "weight_decay": (0.001, "the logits' weight decay (gamma in the paper)"),
+    }
+    supports_absent_tasks = False
+
+    def create_variables(self):
+        shape = (self.task_count,)
+        self.logits = self.state_variable("logits", shape)
+        self.first_moment = self.state_variable("adam_first_moment", shape)
+        self.second_moment = self.state_variable("adam_second_moment", shape)
+        self.updates = self.state_variable("adam_updates", ())
+        self.previous = self.state_variable("previous_losses", shape)
+
+    def objective(self, losses, step):
+        # tf.function runs the assignments in program order (automatic control dependencies).
+        losses = tf.maximum(losses, 0.0) + _EPSILON
+        self._learn(losses, learns=tf.cast(step, tf.int64) > 0)
+        self.previous.assign(losses)
+        weights = tf.nn.softmax(self.logits)
+        normaliser = tf.reduce_sum(weights / losses)
+        return tf.reduce_sum(tf.stop_gradient(weights / normaliser) * tf.math.log(losses))
+
+    def _learn(self, losses, learns):
+        """One Adam step on the logits from the fall of the log losses since the last step
+        (none at the first step, which has no last one)."""
+        fall = tf.math.log(self.previous) - tf.math.log(losses)
+        weights = tf.nn.softmax(self.logits)
+        # The softmax's Jacobian (diag(z) - z z^T) times the fall.
+        gradient = weights * fall - weights * tf.reduce_sum(weights * fall)
+        gradient += self.options["weight_decay"] * self.logits
+        beta_1, beta_2 = 0.9, 0.999
+        count = self.updates + 1.0
+        first = beta_1 * self.first_moment + (1 - beta_1) * gradient
+        second = beta_2 * self.second_moment + (1 - beta_2) * tf.square(gradient)
+        step = (self.options["learning_rate"] * (first / (1 - beta_1 ** count))
+                / (tf.sqrt(second / (1 - beta_2 ** count)) + _EPSILON))
+        for variable, value in ((self.updates, count), (self.first_moment, first),
+                                (self.second_moment, second),
+                                (self.logits, self.logits - step)):
+            variable.assign(tf.where(learns, value, variable.value))

@@ -1,0 +1,132 @@
+"""The loss-level methods' maths on hand-computable cases, and the method registry's rules."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mtl_keras import errors
+from mtl_keras import methods
+from mtl_keras.methods import base
+
+
+def _weights(method, losses, step=0):
+    """(d objective / d losses, objective) at `losses`, as the train step computes them."""
+    losses = tf.constant(losses, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(losses)
+        objective = method.objective(losses, tf.constant(step, tf.int64))
+    return tape.gradient(objective, losses).numpy(), float(objective)
+
+
+def test_equal_weighs_every_task_one():
+    weights, objective = _weights(methods.make("equal", ["a", "b", "c"]), [0.5, 2.0, 3.0])
+    np.testing.assert_allclose(weights, [1, 1, 1])
+    assert objective == pytest.approx(5.5)
+
+
+def test_uncertainty_weighting_gradients():
+    """objective = sum exp(-s) L + s / 2: d/dL = exp(-s), d/ds = -exp(-s) L + 1/2."""
+    method = methods.make("uw", ["a", "b"])
+    method.log_variance.assign([0.0, math.log(4.0)])
+    losses = tf.constant([3.0, 2.0])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(losses)
+        objective = method.objective(losses, 0)
+    np.testing.assert_allclose(tape.gradient(objective, losses), [1.0, 0.25])
+    np.testing.assert_allclose(tape.gradient(objective, method.log_variance),
+                               [-3.0 + 0.5, -0.25 * 2.0 + 0.5])
+    assert float(objective) == pytest.approx(3.0 + 0.5 + 0.5 * math.log(4.0))
+
+
+def test_dwa_weights_from_the_epoch_means():
+    """Two steps per epoch: epochs 1 and 2 weigh 1; epoch 3 uses the ratios of the means
+    of epochs 2 and 1: a's mean fell from 4 to 2 (ratio 0.5), b's stayed at 1 (ratio 1)."""
+    method = methods.make("dwa", ["a", "b"], steps_per_epoch=2)
+    history = [[5.0, 1.0], [3.0, 1.0], [2.5, 0.5], [1.5, 1.5]]  # epoch means [4, 1], [2, 1]
+    for step, losses in enumerate(history):
+        weights, _ = _weights(method, losses, step)
+        np.testing.assert_allclose(weights, [1.0, 1.0])
+    weights, _ = _weights(method, [1.0, 1.0], step=4)
+    expected = 2 * np.exp(np.array([0.5, 1.0]) / 2.0) / np.exp(np.array([0.5, 1.0]) / 2.0).sum()
+    np.testing.assert_allclose(weights, expected, rtol=1e-6)
+    assert weights[1] > weights[0]  # the task whose loss fell more slowly weighs more
+
+
+def test_dwa_temperature_is_an_option():
+    method = methods.make("dwa", ["a", "b"], steps_per_epoch=1, options={"temperature": 0.5})
+    for step, losses in enumerate([[4.0, 1.0], [2.0, 1.0]]):
+        _weights(method, losses, step)
+    weights, _ = _weights(method, [1.0, 1.0], step=2)
+    expected = 2 * np.exp(np.array([0.5, 1.0]) / 0.5) / np.exp(np.array([0.5, 1.0]) / 0.5).sum()
+    np.testing.assert_allclose(weights, expected, rtol=1e-6)
+
+
+def test_gls_weights_are_the_geometric_mean_over_t_times_the_loss():
+    losses = np.array([0.5, 2.0, 8.0])
+    weights, objective = _weights(methods.make("gls", ["a", "b", "c"]), losses)
+    geometric_mean = (0.5 * 2.0 * 8.0) ** (1 / 3)
+    assert objective == pytest.approx(geometric_mean, rel=1e-6)
+    np.testing.assert_allclose(weights, geometric_mean / (3 * losses), rtol=1e-5)
+
+
+def test_rlw_weights_sum_to_one_repeat_per_step_and_change_between_steps():
+    method = methods.make("rlw", ["a", "b", "c"], seed=5)
+    first, _ = _weights(method, [1.0, 1.0, 1.0], step=7)
+    again, _ = _weights(methods.make("rlw", ["a", "b", "c"], seed=5), [2.0, 3.0, 1.0], step=7)
+    other, _ = _weights(method, [1.0, 1.0, 1.0], step=8)
+    assert first.sum() == pytest.approx(1.0, rel=1e-6) and (first > 0).all()
+    np.testing.assert_allclose(first, again)
+    assert not np.allclose(first, other)
+
+
+def test_famo_weights_and_logit_update():
+    """With logits 0, z = (1/2, 1/2) and weights z / (c L), c = sum z / L. After a step
+    in which a's loss fell by half and b's did not, b's logit rises above a's."""
+    method = methods.make("famo", ["a", "b"])
+    weights, _ = _weights(method, [2.0, 0.5], step=0)
+    c = 0.5 / 2.0 + 0.5 / 0.5
+    np.testing.assert_allclose(weights, [0.5 / (c * 2.0), 0.5 / (c * 0.5)], rtol=1e-5)
+    np.testing.assert_allclose(method.logits.numpy(), [0.0, 0.0])
+    _weights(method, [1.0, 0.5], step=1)
+    logits = method.logits.numpy()
+    assert logits[1] > logits[0]
+    # Adam's first step moves each logit by the learning rate (times the gradient's sign).
+    np.testing.assert_allclose(np.abs(logits), [0.025, 0.025], rtol=1e-3)
+
+
+def test_unknown_option_names_the_known_ones():
+    with pytest.raises(errors.UserError) as error:
+        methods.make("dwa", ["a", "b"], options={"temprature": 1.0})
+    assert str(error.value) == ("--weighting_options names temprature, which the method does "
+                                "not have; its options are: temperature (default 2.0).")
+
+
+def test_unknown_method_lists_the_registered_ones():
+    with pytest.raises(errors.UserError, match="Unknown weighting method 'nope'; choose one of: "
+                                               ".*dwa, equal, famo, gls"):
+        methods.make("nope", ["a"])
+
+
+def test_every_method_is_documented_and_cites_its_paper():
+    for name in methods.METHODS.names():
+        method_class = methods.METHODS.get(name)
+        assert method_class.level in ("loss", "gradient")
+        module = __import__(method_class.__module__, fromlist=["_"])
+        assert module.__doc__ and method_class.__doc__, name
+        if name != "equal":
+            assert any(str(year) in module.__doc__ for year in range(2016, 2026)), name
+        for option, (default, text) in method_class.HYPERPARAMETERS.items():
+            assert isinstance(default, float) and text, (name, option)
+
+
+def test_a_method_is_one_registration():
+    class Halves(base.Method):
+        """Weighs every task 1/2 (for this test)."""
+
+        def objective(self, losses, step):
+            return 0.5 * tf.reduce_sum(losses)
+
+    weights, _ = _weights(Halves(["a", "b"]), [1.0, 4.0])
+    np.testing.assert_allclose(weights, [0.5, 0.5])

@@ -1,0 +1,226 @@
+"""The multi-task train step: exact task losses, the variable split, every method the same on
+one replica and on two, and the gradient path against the loss path."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mtl_keras import methods
+from mtl_keras import tasks as tasks_lib
+from mtl_keras.methods import base
+from mtl_keras.models import build
+from mtl_keras.training import model as model_lib
+from mtl_keras.training import strategy as strategy_lib
+
+BATCH = 16
+
+
+def _model():
+    """Three heads of three kinds on a two-layer trunk; float inputs of 6 features."""
+    inputs = keras.Input((6,), name="features")
+    hidden = keras.layers.Dense(8, activation="tanh", name="trunk_1")(inputs)
+    shared = keras.layers.Dense(5, activation="tanh", name="trunk_2")(hidden)
+    outputs = {"kind": keras.layers.Dense(3, activation="softmax", name="kind")(shared),
+               "flag": keras.layers.Dense(1, activation="sigmoid", name="flag")(shared),
+               "size": keras.layers.Dense(1, name="size")(shared)}
+    model = model_lib.MultiTaskModel(inputs, outputs)
+    model.set_representation(shared)
+    return model
+
+
+LOSSES = {"kind": "sparse_categorical_crossentropy", "flag": "binary_crossentropy", "size": "mse"}
+
+
+def _batch(seed=0):
+    """A batch whose known labels fall unevenly over its two halves (the two replicas'):
+    `kind` is known on 7 examples of the first half and 2 of the second."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(BATCH, 6)).astype(np.float32)
+    y = {"kind": rng.integers(0, 3, BATCH), "flag": rng.integers(0, 2, BATCH).astype(np.float32),
+         "size": rng.normal(2.0, 1.5, BATCH).astype(np.float32)}
+    kind_mask = np.zeros(BATCH, np.float32)
+    kind_mask[[0, 1, 2, 3, 4, 5, 6, 9, 14]] = 1
+    masks = {"kind": kind_mask, "flag": np.ones(BATCH, np.float32),
+             "size": (np.arange(BATCH) % 3 != 0).astype(np.float32)}
+    return x, y, masks
+
+
+def _train(strategy, weighting, rep_grad=False, steps=3, learning_rate=0.05, initial=None,
+           loss_weights=None):
+    """Trains a fresh `_model` for `steps` steps (one per epoch) on the same batch under
+    `strategy`; returns (model, history)."""
+    x, y, masks = _batch()
+    with strategy.scope():
+        model = _model()
+        if initial is not None:
+            model.set_weights(initial)
+        if isinstance(weighting, str):
+            method = methods.make(weighting, model.task_names, steps_per_epoch=1, seed=3)
+        else:
+            method = weighting(model.task_names, steps_per_epoch=1, seed=3)
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss=LOSSES,
+                      loss_weights=loss_weights, weighting=method, rep_grad=rep_grad)
+    data = tf.data.Dataset.from_tensors((x, y, masks)).repeat()
+    history = model.fit(data, steps_per_epoch=1, epochs=steps, verbose=0, shuffle=False)
+    return model, history.history
+
+
+def _model_weights(model):
+    method_ids = {id(v) for v in model.weighting_method.variables}
+    return [v.numpy() for v in model.variables if id(v) not in method_ids]
+
+
+CASES = [(name, False) for name in methods.METHODS.names()] + [
+    (name, True) for name in methods.METHODS.names()
+    if methods.METHODS.get(name).level == "gradient"]
+
+
+@pytest.mark.parametrize("weighting, rep_grad", CASES)
+def test_every_method_trains_the_same_on_one_replica_and_on_two(weighting, rep_grad):
+    keras.utils.set_random_seed(0)
+    initial = _model().get_weights()
+    one, one_history = _train(tf.distribute.get_strategy(), weighting, rep_grad, initial=initial)
+    two, two_history = _train(strategy_lib.mirrored_strategy(["/cpu:0", "/cpu:1"]), weighting,
+                              rep_grad, initial=initial)
+    for first, second in zip(_model_weights(one), _model_weights(two)):
+        np.testing.assert_allclose(first, second, rtol=2e-5, atol=2e-6)
+    for first, second in zip(one.weighting_method.variables, two.weighting_method.variables):
+        np.testing.assert_allclose(first.numpy(), second.numpy(), rtol=2e-5, atol=2e-6)
+    assert one_history.keys() == two_history.keys()
+    for key in one_history:
+        np.testing.assert_allclose(one_history[key], two_history[key], rtol=2e-5, atol=2e-6,
+                                   err_msg=key)
+    assert not np.allclose(_model_weights(one)[0], initial[0])  # it did train
+
+
+def test_task_losses_are_means_over_the_known_labels_of_the_global_batch():
+    """With a learning rate of 0 the logged losses are those of the initial weights: the
+    mean over the whole batch's known labels, not the mean of the two halves' means."""
+    keras.utils.set_random_seed(0)
+    model = _model()
+    x, y, masks = _batch()
+    outputs = model(x)
+    probabilities = outputs["kind"].numpy()
+    known = masks["kind"] > 0
+    kind = -np.log(probabilities[np.arange(BATCH), y["kind"]])[known].mean()
+    flag_p = outputs["flag"].numpy()[:, 0]
+    flag = -(y["flag"] * np.log(flag_p) + (1 - y["flag"]) * np.log(1 - flag_p)).mean()
+    size_known = masks["size"] > 0
+    size = ((outputs["size"].numpy()[:, 0] - y["size"]) ** 2)[size_known].mean()
+    halves = [-np.log(probabilities[np.arange(BATCH), y["kind"]])[part][known[part]].mean()
+              for part in (slice(0, 8), slice(8, 16))]
+    assert abs(np.mean(halves) - kind) > 0.01  # the data tells the two averages apart
+    _, history = _train(strategy_lib.mirrored_strategy(["/cpu:0", "/cpu:1"]), "equal", steps=1,
+                        learning_rate=0.0, initial=model.get_weights(),
+                        loss_weights={"kind": 2.0, "size": 0.5})
+    np.testing.assert_allclose(history["kind_loss"], [kind], rtol=1e-5)
+    np.testing.assert_allclose(history["flag_loss"], [flag], rtol=1e-5)
+    np.testing.assert_allclose(history["size_loss"], [size], rtol=1e-5)
+    np.testing.assert_allclose(history["loss"], [2.0 * kind + flag + 0.5 * size], rtol=1e-5)
+
+
+class _UnitWeights(base.Method):
+    """A gradient-level method that weighs every task 1: its update must be equal's."""
+
+    level = "gradient"
+
+    def task_weights(self, gramian, losses, step):
+        return tf.ones([self.task_count])
+
+
+@pytest.mark.parametrize("rep_grad", [False, True])
+def test_gradient_path_with_unit_weights_is_the_loss_path(rep_grad):
+    keras.utils.set_random_seed(0)
+    initial = _model().get_weights()
+    strategy = tf.distribute.get_strategy()
+    summed, _ = _train(strategy, "equal", initial=initial, loss_weights={"flag": 3.0})
+    combined, history = _train(strategy, _UnitWeights, rep_grad, initial=initial,
+                               loss_weights={"flag": 3.0})
+    for first, second in zip(_model_weights(summed), _model_weights(combined)):
+        np.testing.assert_allclose(first, second, rtol=1e-5, atol=1e-6)
+    assert history["kind_weight"] == [1.0, 1.0, 1.0]
+
+
+def test_gradient_diagnostics_are_the_task_gradients_norms_and_cosines():
+    """The logged norms and cosine are those of the task gradients over the shared
+    variables, computed here with a tape of their own."""
+    keras.utils.set_random_seed(0)
+    model = _model()
+    x, y, masks = _batch()
+    shared = [v for v in model.trainable_variables if v.path.startswith("trunk")]
+    gradients = {}
+    for name, loss in (("kind", keras.losses.SparseCategoricalCrossentropy()),
+                       ("flag", keras.losses.BinaryCrossentropy()),
+                       ("size", keras.losses.MeanSquaredError())):
+        with tf.GradientTape() as tape:
+            value = loss(y[name], model(x)[name], sample_weight=masks[name])
+            # Keras divides by the batch; the step by the known labels.
+            value = value * BATCH / masks[name].sum()
+        gradients[name] = np.concatenate([g.numpy().ravel() for g in tape.gradient(value, shared)])
+    _, history = _train(tf.distribute.get_strategy(), _UnitWeights, steps=1,
+                        learning_rate=0.0, initial=model.get_weights())
+    for name, gradient in gradients.items():
+        np.testing.assert_allclose(history[f"{name}_gradient_norm"], [np.linalg.norm(gradient)],
+                                   rtol=1e-4)
+    kind, flag = gradients["kind"], gradients["flag"]
+    np.testing.assert_allclose(history["gradient_cosine_kind_flag"],
+                               [kind @ flag / np.linalg.norm(kind) / np.linalg.norm(flag)],
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_hard_sharing_splits_trunk_and_heads():
+    keras.utils.set_random_seed(0)
+    heads = [tasks_lib.Task("fine", 10), tasks_lib.Task("coarse", 4),
+             tasks_lib.Task("age", kind="regression", target_mean=30.0, target_std=10.0)]
+    model = build.build_model(heads, "simple_cnn", (12, 12, 3), [0.5] * 3, [0.2] * 3, 0.9)
+    model.compile(optimizer="sgd", loss={"fine": "sparse_categorical_crossentropy",
+                                         "coarse": "sparse_categorical_crossentropy",
+                                         "age": "mse"})
+    parts = model._parts  # noqa: SLF001
+    private = sorted(v.path for v in parts.private_variables)
+    assert private == sorted(["fine/kernel", "fine/bias", "coarse/kernel", "coarse/bias",
+                              "age_standardised/kernel", "age_standardised/bias"])
+    trunk = [v for v in model.trainable_variables if v.path.split("/")[0] not in
+             ("fine", "coarse", "age_standardised")]
+    assert {id(v) for v in parts.shared_variables} == {id(v) for v in trunk}
+    assert model.task_names == ("fine", "coarse", "age")
+
+
+def test_a_saved_model_loads_with_its_losses_weights_and_method(tmp_path):
+    keras.utils.set_random_seed(0)
+    model, _ = _train(tf.distribute.get_strategy(), "uw", steps=2,
+                      loss_weights={"kind": 2.0})
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    x, y, masks = _batch()
+    for name, output in model.predict(x, verbose=0).items():
+        np.testing.assert_allclose(loaded.predict(x, verbose=0)[name], output, rtol=1e-6)
+    assert type(loaded.weighting_method).__name__ == "UncertaintyWeighting"
+    np.testing.assert_allclose(loaded.weighting_method.log_variance.numpy(),
+                               model.weighting_method.log_variance.numpy())
+    assert loaded.weighting_method.log_variance.numpy().any()  # it learned, and came back
+    expected = model.evaluate(x, y, sample_weight=masks, verbose=0, return_dict=True)
+    got = loaded.evaluate(x, y, sample_weight=masks, verbose=0, return_dict=True)
+    assert got.keys() == expected.keys() and "kind_weight" not in got
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-6, err_msg=key)
+
+
+def test_rep_grad_needs_a_gradient_method_and_a_representation():
+    model = _model()
+    with pytest.raises(ValueError, match="gradient-level"):
+        model.compile(optimizer="sgd", loss=LOSSES, weighting="uw", rep_grad=True)
+    inputs = keras.Input((3,))
+    bare = model_lib.MultiTaskModel(inputs, {"a": keras.layers.Dense(1, name="a")(inputs)})
+    with pytest.raises(ValueError, match="set_representation"):
+        bare.compile(optimizer="sgd", loss="mse", weighting=_UnitWeights(["a"]),
+                     rep_grad=True)
+
+
+def test_compile_names_tasks_without_a_loss():
+    with pytest.raises(ValueError, match="No loss for task"):
+        _model().compile(optimizer="sgd", loss={"kind": "sparse_categorical_crossentropy"})
+    with pytest.raises(ValueError, match="nope"):
+        _model().compile(optimizer="sgd", loss=LOSSES, loss_weights={"nope": 1.0})
