@@ -224,3 +224,26 @@ def test_compile_names_tasks_without_a_loss():
         _model().compile(optimizer="sgd", loss={"kind": "sparse_categorical_crossentropy"})
     with pytest.raises(ValueError, match="nope"):
         _model().compile(optimizer="sgd", loss=LOSSES, loss_weights={"nope": 1.0})
+
+
+def test_float16_loss_scaling_is_undone_before_the_method_sees_the_gradients():
+    """Under mixed_float16 Keras scales the loss (by 32,768 at first); the Gramian the
+    method sees, and the logged norms, must be those of the unscaled gradients."""
+    keras.utils.set_random_seed(0)
+    initial = _model().get_weights()
+    _, plain = _train(tf.distribute.get_strategy(), _UnitWeights, steps=1, learning_rate=0.0,
+                      initial=initial)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    # The first steps overflow and are skipped while Keras lowers the scale, as with equal.
+    model, scaled = _train(tf.distribute.get_strategy(), _UnitWeights, steps=4,
+                           learning_rate=0.05, initial=initial)
+    summed, _ = _train(tf.distribute.get_strategy(), "equal", steps=4, learning_rate=0.05,
+                       initial=initial)
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    for name in ("kind", "flag", "size"):
+        np.testing.assert_allclose(scaled[f"{name}_gradient_norm"][0],
+                                   plain[f"{name}_gradient_norm"][0], rtol=2e-2)
+    assert all(np.isfinite(w).all() for w in _model_weights(model))
+    assert not np.allclose(model.get_weights()[0], initial[0])  # the scaled update was applied
+    for first, second in zip(_model_weights(model), _model_weights(summed)):
+        np.testing.assert_allclose(first, second, rtol=1e-2, atol=1e-3)
