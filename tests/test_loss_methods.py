@@ -10,6 +10,8 @@ from mtl_keras import errors
 from mtl_keras import methods
 from mtl_keras.methods import base
 
+from helpers import refusal
+
 
 def _weights(method, losses, step=0):
     """(d objective / d losses, objective) at `losses`, as the train step computes them."""
@@ -130,3 +132,21 @@ def test_a_method_is_one_registration():
 
     weights, _ = _weights(Halves(["a", "b"]), [1.0, 4.0])
     np.testing.assert_allclose(weights, [0.5, 0.5])
+
+
+SMOKE = ("--flagfile=experiments/smoke.flags", "--epochs=1")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--weighting=nope",), "Unknown weighting method 'nope'; choose one of: "),
+    (("--weighting=dwa", "--weighting_options=temprature=1"),
+     "--weighting_options names temprature, which the method does not have; its options "
+     "are: temperature (default 2.0)."),
+    (("--weighting=dwa", "--weighting_options=temperature"),
+     "--weighting_options item 'temperature' is not NAME=NUMBER; write e.g. "
+     "--weighting_options=c=0.4."),
+    (("--weighting=uw", "--rep_grad"), "--rep_grad applies to gradient-level methods; "
+                                       "--weighting=uw weights the losses."),
+])
+def test_the_entry_point_refuses_bad_method_flags(run_flags, capsys, tmp_path, flags, message):
+    assert refusal(run_flags, capsys, tmp_path / "w", *SMOKE, *flags).startswith(message)

@@ -11,6 +11,7 @@ from mtl_keras import tasks as tasks_lib
 from mtl_keras.methods import base
 from mtl_keras.models import build
 from mtl_keras.training import model as model_lib
+from mtl_keras.training import run_state
 from mtl_keras.training import strategy as strategy_lib
 
 BATCH = 16
@@ -247,3 +248,25 @@ def test_float16_loss_scaling_is_undone_before_the_method_sees_the_gradients():
     assert not np.allclose(model.get_weights()[0], initial[0])  # the scaled update was applied
     for first, second in zip(_model_weights(model), _model_weights(summed)):
         np.testing.assert_allclose(first, second, rtol=1e-2, atol=1e-3)
+
+
+def test_the_run_state_keeps_the_methods_state(tmp_path):
+    """A resumed run continues the method where it stopped: DWA's epoch means and FAMO's
+    logits are saved and restored with the model's variables."""
+    x, y, masks = _batch()
+    spec = tf.data.Dataset.from_tensors((x, y, masks)).element_spec
+    for weighting in ("dwa", "famo"):
+        keras.utils.set_random_seed(0)
+        model, _ = _train(tf.distribute.get_strategy(), weighting, steps=3)
+        saved = [v.numpy() for v in model.weighting_method.variables]
+        assert any(np.any(value) for value in saved)
+        folder = tmp_path / weighting
+        run_state.save(str(folder), model, run_state.Progress(epoch=3, steps_per_epoch=1))
+        fresh = _model()
+        fresh.compile(optimizer=keras.optimizers.SGD(0.05), loss=LOSSES,
+                      weighting=methods.make(weighting, fresh.task_names, steps_per_epoch=1,
+                                             seed=3))
+        _, index = run_state.load(str(folder))
+        run_state.restore_model(str(folder), fresh, index, spec)
+        for value, variable in zip(saved, fresh.weighting_method.variables):
+            np.testing.assert_array_equal(variable.numpy(), value)
