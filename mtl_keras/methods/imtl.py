@@ -74,9 +74,9 @@ def impartial_weights(gramian):
     present = gramian_lib.present_tasks(gramian)
     present_float = tf.cast(present, tf.float64)
     norms = tf.sqrt(tf.maximum(tf.linalg.diag_part(gramian), 0.0)) * present_float
-    # An absent task's row says w_i = 0 instead of an empty (G w)_i = c n_i.
-    rows = tf.where(present[:, None], gramian, tf.eye(task_count, dtype=tf.float64))
-    top = tf.concat([rows, -norms[:, None]], axis=1)
+    top = tf.concat([gramian, -norms[:, None]], axis=1)
+    # An absent task's row and column are zero and it is left out of the sum: its weight
+    # appears nowhere, and the pseudo-inverse's minimum-norm solution gives it 0.
     bottom = tf.concat([present_float, tf.zeros([1], tf.float64)], axis=0)[None, :]
     system = tf.concat([top, bottom], axis=0)
     right_side = tf.one_hot(task_count, task_count + 1, dtype=tf.float64)
