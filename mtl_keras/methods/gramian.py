@@ -1,0 +1,118 @@
+"""Shared maths of the gradient methods: the Gramian they see, and a solver on the simplex.
+
+Every gradient method turns the T×T Gramian G[i, j] = <g_i, g_j> into one weight per task.
+The helpers here work in float64 (T×T numbers: the cost is nil, and the solvers' answers
+depend on the Gramian's conditioning), on a Gramian rescaled to a mean diagonal of 1 (all
+the methods but Nash-MTL are invariant to its scale), and with tasks whose gradient is zero
+(absent from the step, e.g. under task sampling) marked so that a method can leave them out.
+Everything is plain TensorFlow: it runs inside `tf.function`, also with `jit_compile=True`.
+"""
+
+import tensorflow as tf
+
+# A task whose squared gradient norm is below this fraction of the largest one is absent:
+# its gradient is zero up to float32 rounding (a real gradient 1e-6 times the others' norm
+# is indistinguishable from zero in their sum).
+ABSENT_FRACTION = 1e-12
+# Smallest positive number the float64 maths divides by.
+TINY = 1e-30
+
+
+def finite(gramian):
+    """The Gramian in float64, symmetric; zero if any entry is not finite.
+
+    A NaN Gramian comes from a diverged model, which the trainer reports by its losses;
+    the solvers must not fail first (a Cholesky factorisation of NaNs raises outside XLA).
+    """
+    gramian = tf.cast(gramian, tf.float64)
+    gramian = 0.5 * (gramian + tf.transpose(gramian))
+    return tf.where(tf.reduce_all(tf.math.is_finite(gramian)), gramian, tf.zeros_like(gramian))
+
+
+def prepare(gramian):
+    """The Gramian in float64, symmetric, rescaled to a mean diagonal of 1.
+
+    Args:
+      gramian: float [T, T], G[i, j] = <g_i, g_j>.
+
+    Returns:
+      (normalized, scale): `normalized` * `scale` is the symmetrised Gramian; `scale` is
+      its mean diagonal (1 when the Gramian is zero, so that nothing divides by zero).
+    """
+    gramian = finite(gramian)
+    scale = tf.reduce_mean(tf.linalg.diag_part(gramian))
+    scale = tf.where(scale > TINY, scale, tf.ones_like(scale))
+    return gramian / scale, scale
+
+
+def present_tasks(gramian):
+    """Boolean [T]: the tasks whose gradient is not zero."""
+    squared_norms = tf.linalg.diag_part(gramian)
+    return squared_norms > ABSENT_FRACTION * tf.reduce_max(squared_norms) + TINY
+
+
+def to_weights(weights):
+    """The float32 [T] a method returns, with any non-finite entry replaced by 0."""
+    weights = tf.where(tf.math.is_finite(weights), weights, tf.zeros_like(weights))
+    return tf.stop_gradient(tf.cast(weights, tf.float32))
+
+
+def simplex_descent(gramian, allowed, gradient, line_step, max_iterations=1000,
+                    tolerance=1e-10):
+    """Minimises a convex function of w over the simplex of the `allowed` tasks.
+
+    Pairwise Frank-Wolfe (the simplex's SMO): each iteration moves weight from the task
+    of the support with the largest partial derivative to the task with the smallest one,
+    by an exact line search. It converges linearly on a quadratic (MGDA), and keeps
+    `G @ w` up to date in O(T) per iteration.
+
+    Args:
+      gramian: float64 [T, T].
+      allowed: bool [T], the tasks the weight may go to (the others keep weight 0).
+      gradient: (w, gramian_w) -> float64 [T], the function's partial derivatives.
+      line_step: (source, target, w, gramian_w) -> the unconstrained best step along
+        e_target - e_source (clipped here to [0, w_source]).
+      max_iterations: the iteration limit.
+      tolerance: stop when the derivatives on the support differ by less.
+
+    Returns:
+      float64 [T]: w >= 0, sum 1 over the allowed tasks (all zeros if none is allowed).
+    """
+    allowed_float = tf.cast(allowed, tf.float64)
+    weights = allowed_float / tf.maximum(tf.reduce_sum(allowed_float), 1.0)
+    infinity = tf.constant(float("inf"), tf.float64)
+
+    def gap_and_pair(weights, gramian_weights):
+        derivatives = gradient(weights, gramian_weights)
+        to_target = tf.where(allowed, derivatives, infinity)
+        from_source = tf.where(weights > 0, derivatives, -infinity)
+        target = tf.argmin(to_target, output_type=tf.int32)
+        source = tf.argmax(from_source, output_type=tf.int32)
+        return tf.gather(from_source, source) - tf.gather(to_target, target), source, target
+
+    def condition(iteration, weights, gramian_weights):
+        gap, _, _ = gap_and_pair(weights, gramian_weights)
+        return (iteration < max_iterations) & (gap > tolerance)
+
+    def body(iteration, weights, gramian_weights):
+        _, source, target = gap_and_pair(weights, gramian_weights)
+        step = line_step(source, target, weights, gramian_weights)
+        step = tf.clip_by_value(step, 0.0, tf.gather(weights, source))
+        step = tf.where(tf.math.is_finite(step), step, tf.zeros_like(step))
+        move = step * (tf.one_hot(target, tf.size(weights), dtype=tf.float64)
+                       - tf.one_hot(source, tf.size(weights), dtype=tf.float64))
+        # Exact zeros where a weight left the support, so that it drops out of it.
+        weights = tf.maximum(weights + move, 0.0)
+        return iteration + 1, weights, gramian_weights + tf.linalg.matvec(gramian, move)
+
+    no_task = tf.logical_not(tf.reduce_any(allowed))
+    _, weights, _ = tf.while_loop(
+        condition, body, [tf.constant(0), weights, tf.linalg.matvec(gramian, weights)])
+    return tf.where(no_task, tf.zeros_like(weights), weights)
+
+
+def pair_terms(gramian, source, target):
+    """G[t, t] + G[s, s] - 2 G[s, t]: the squared norm of g_target - g_source."""
+    return (tf.gather_nd(gramian, [[target, target]])[0]
+            + tf.gather_nd(gramian, [[source, source]])[0]
+            - 2.0 * tf.gather_nd(gramian, [[source, target]])[0])
