@@ -22,9 +22,10 @@ from mtl_keras import errors  # noqa: E402
 _DEFAULTS = config_lib.Config()
 _HELP = {
     "experiment": "Name of the experiment; names the default workdir. Default: DATASET_TRUNK.",
-    "dataset": "Registered dataset: cifar100, cifar10, fashion_mnist, folder, utkface.",
+    "dataset": "Registered dataset: cifar100, cifar10, fashion_mnist, multi_fashion, folder, "
+               "utkface.",
     "heads": "Hierarchical datasets: the label levels to train as heads, e.g. fine,coarse,top "
-             "(default: the dataset's own).",
+             "(default: the dataset's own); multi_fashion: left, right or both (default).",
     "trunk": "Registered trunk: simple_cnn, lenet, resnet20, resnet56, resnet18, resnet9.",
     "epochs": "Training epochs.",
     "batch_size": "Global batch size, split over the replicas of the strategy (0: chosen by "
