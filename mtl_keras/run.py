@@ -41,7 +41,8 @@ _HELP = {
                            "chosen, 1 - 1/steps per epoch, between 0.5 and 0.99).",
     "warmup_epochs": "Epochs of linear warm-up for the cosine schedule.",
     "loss_weights": "Per-head loss weights, e.g. fine=1.0,coarse=0.5; unnamed heads weigh 1.",
-    "augment": "Pad-4 random crop and horizontal flip of training images.",
+    "augment": "Pad-4 random crop and horizontal flip of training images (no flip where the "
+               "heads name positions, as in multi_fashion).",
     "random_erasing": "With --augment: probability that a training image also gets one random "
                       "rectangle (2-40 % of its area, aspect ratio 0.3-3.3) replaced by noise "
                       "(Zhong et al. 2017).",

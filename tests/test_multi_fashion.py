@@ -9,17 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import refusal, run_main, write_fashion_mnist_folder
+from helpers import fit_briefly, refusal, run_main, write_fashion_mnist_folder
 from mtl_keras import config as config_lib
 from mtl_keras import errors
 from mtl_keras import predict
 from mtl_keras.data import fashion_mnist
 from mtl_keras.data import multi_fashion
-from mtl_keras.data import pipeline
-from mtl_keras.data import source
-from mtl_keras.models import build
-from mtl_keras.training import compile as compile_lib
-from mtl_keras.training import optimizers
 from mtl_keras.training import train
 
 NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
@@ -212,15 +207,8 @@ def test_real_composites_hold_two_test_images(real):
 
 def test_a_short_run_learns_both_heads_on_the_real_images(real):
     data, _ = real
-    train_split, test = data.train.take(slice(0, 38400)), data.test.take(slice(0, 2000))
-    config = config_lib.Config(optimizer="adamw", learning_rate=2e-3, weight_decay=0.0,
-                               schedule="constant", warmup_epochs=0, epochs=1, batch_size=128)
-    mean, std = source.channel_statistics(train_split.images)
-    model = build.build_model(data.tasks, "lenet", data.image_shape, mean, std)
-    compile_lib.compile_model(model, data.tasks, optimizers.make_optimizer(config, 300),
-                              {task.name: 1.0 for task in data.tasks}, jit_compile=False)
-    model.fit(pipeline.make_dataset(train_split, 128, training=True, augment=False), epochs=1,
-              verbose=0, shuffle=False)  # 300 steps
+    test = data.test.take(slice(0, 2000))
+    model = fit_briefly(data.tasks, "lenet", data.train.take(slice(0, 38400)), epochs=1)  # 300 steps
     predictions = model.predict(test.images, verbose=0)
     for head in ("left", "right"):
         accuracy = np.mean(predictions[head].argmax(axis=1) == test.labels[head])
