@@ -22,9 +22,10 @@ from mtl_keras import errors  # noqa: E402
 _DEFAULTS = config_lib.Config()
 _HELP = {
     "experiment": "Name of the experiment; names the default workdir. Default: DATASET_TRUNK.",
-    "dataset": "Registered dataset: cifar100, cifar10, fashion_mnist, folder, utkface.",
+    "dataset": "Registered dataset: cifar100, cifar10, fashion_mnist, multi_fashion, folder, "
+               "utkface.",
     "heads": "Hierarchical datasets: the label levels to train as heads, e.g. fine,coarse,top "
-             "(default: the dataset's own).",
+             "(default: the dataset's own); multi_fashion: left, right or both (default).",
     "trunk": "Registered trunk: simple_cnn, lenet, resnet20, resnet56, resnet18, resnet9.",
     "epochs": "Training epochs.",
     "batch_size": "Global batch size, split over the replicas of the strategy (0: chosen by "
@@ -49,7 +50,8 @@ _HELP = {
     "rep_grad": "Gradient-level methods: take each head's gradient with respect to the "
                 "trunk's output (one small backward pass per head, then one through the "
                 "trunk) instead of the trunk's variables (one backward pass per head).",
-    "augment": "Pad-4 random crop and horizontal flip of training images.",
+    "augment": "Pad-4 random crop and horizontal flip of training images (no flip where the "
+               "heads name positions, as in multi_fashion).",
     "random_erasing": "With --augment: probability that a training image also gets one random "
                       "rectangle (2-40 % of its area, aspect ratio 0.3-3.3) replaced by noise "
                       "(Zhong et al. 2017).",

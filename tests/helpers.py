@@ -1,4 +1,5 @@
-"""Helpers shared by the tests: CIFAR-100 archives in the original layouts, stderr parsing."""
+"""Helpers shared by the tests: CIFAR-100 archives in the original layouts, short training runs,
+stderr parsing."""
 
 import gzip
 import io
@@ -113,6 +114,28 @@ def write_fashion_mnist_folder(folder, train=40, test=20):
         (folder / images_name).write_bytes(gzip.compress(idx_bytes(images)))
         (folder / labels_name).write_bytes(gzip.compress(idx_bytes(labels)))
     return folder
+
+
+def fit_briefly(tasks, trunk, train, epochs, batch_size=128):
+    """Returns a `trunk` model with heads `tasks`, trained on the `train` Split for `epochs`
+    (AdamW at 0.002, constant, no augmentation): the tests' short runs on real images."""
+    from mtl_keras import config as config_lib
+    from mtl_keras.data import pipeline
+    from mtl_keras.data import source
+    from mtl_keras.models import build
+    from mtl_keras.training import compile as compile_lib
+    from mtl_keras.training import optimizers
+
+    config = config_lib.Config(optimizer="adamw", learning_rate=2e-3, weight_decay=0.0,
+                               schedule="constant", warmup_epochs=0, epochs=epochs,
+                               batch_size=batch_size)
+    mean, std = source.channel_statistics(train.images)
+    model = build.build_model(tasks, trunk, train.images.shape[1:], mean, std)
+    compile_lib.compile_model(model, tasks, optimizers.make_optimizer(config, len(train) // batch_size),
+                              {task.name: 1.0 for task in tasks}, jit_compile=False)
+    model.fit(pipeline.make_dataset(train, batch_size, training=True, augment=False),
+              epochs=epochs, verbose=0, shuffle=False)
+    return model
 
 
 # --------------------------------------------------------------------------- output checks

@@ -7,15 +7,10 @@ import os
 import numpy as np
 import pytest
 
-from helpers import idx_bytes, write_fashion_mnist_folder
+from helpers import fit_briefly, idx_bytes, write_fashion_mnist_folder
 from mtl_keras import config as config_lib
 from mtl_keras import errors
 from mtl_keras.data import fashion_mnist
-from mtl_keras.data import pipeline
-from mtl_keras.data import source
-from mtl_keras.models import build
-from mtl_keras.training import compile as compile_lib
-from mtl_keras.training import optimizers
 
 
 def test_read_idx_round_trip_and_damage(tmp_path):
@@ -82,15 +77,8 @@ def test_learns_the_real_images():
     data = fashion_mnist.load_fashion_mnist(config_lib.Config(dataset="fashion_mnist",
                                                               validation_size=0))
     assert (len(data.train), len(data.test)) == (60000, 10000)
-    train, test = data.train.take(slice(0, 8192)), data.test.take(slice(0, 2000))
-    config = config_lib.Config(optimizer="adamw", learning_rate=2e-3, weight_decay=0.0,
-                               schedule="constant", warmup_epochs=0, epochs=2, batch_size=128)
-    mean, std = source.channel_statistics(train.images)
-    model = build.build_model(data.tasks, "simple_cnn", data.image_shape, mean, std)
-    compile_lib.compile_model(model, data.tasks, optimizers.make_optimizer(config, 64),
-                              {task.name: 1.0 for task in data.tasks}, jit_compile=False)
-    model.fit(pipeline.make_dataset(train, 128, training=True, augment=False), epochs=2, verbose=0,
-              shuffle=False)
+    test = data.test.take(slice(0, 2000))
+    model = fit_briefly(data.tasks, "simple_cnn", data.train.take(slice(0, 8192)), epochs=2)
     predictions = model.predict(test.images, verbose=0)
     fine_accuracy = np.mean(predictions["fine"].argmax(axis=1) == test.labels["fine"])
     coarse_accuracy = np.mean(predictions["coarse"].argmax(axis=1) == test.labels["coarse"])

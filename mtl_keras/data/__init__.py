@@ -4,6 +4,7 @@ from mtl_keras.data import cifar  # noqa: F401  (registers cifar100, cifar10)
 from mtl_keras.data import faces  # noqa: F401  (registers utkface)
 from mtl_keras.data import fashion_mnist  # noqa: F401  (registers fashion_mnist)
 from mtl_keras.data import folder  # noqa: F401  (registers folder)
+from mtl_keras.data import multi_fashion  # noqa: F401  (registers multi_fashion)
 from mtl_keras.data.source import DATASETS
 
 

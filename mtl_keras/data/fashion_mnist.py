@@ -19,7 +19,7 @@ from mtl_keras.data import source
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 _FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
           "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
-_SHAPE = (28, 28, 1)
+IMAGE_SHAPE = (28, 28, 1)
 
 
 def read_idx(path):
@@ -68,6 +68,16 @@ def _read_splits(folder):
     return splits
 
 
+def read_or_download(data_dir):
+    """Returns {"train": Split, "test": Split} of the real images, labels {"fine": ...}.
+
+    Args:
+      data_dir: the folder of the four idx files, or "" for Debian's folder, else a download.
+    """
+    folder = _folder(data_dir)
+    return _read_splits(folder) if folder else _download()
+
+
 def _download():
     import keras  # Imported late: only this path needs it.
 
@@ -87,8 +97,6 @@ def load_fashion_mnist(config):
     """Returns Fashion-MNIST as a `DataSource`, heads from --heads (default fine, mid, coarse)."""
     if config.synthetic:
         return hierarchical.make_source(
-            "fashion_mnist", hierarchical.synthetic_splits("fashion_mnist", _SHAPE, config), config,
+            "fashion_mnist", hierarchical.synthetic_splits("fashion_mnist", IMAGE_SHAPE, config), config,
             synthetic_data=True)
-    folder = _folder(config.data_dir)
-    splits = _read_splits(folder) if folder else _download()
-    return hierarchical.make_source("fashion_mnist", splits, config)
+    return hierarchical.make_source("fashion_mnist", read_or_download(config.data_dir), config)

@@ -11,7 +11,7 @@ _PAD = 4
 
 
 def make_dataset(split, batch_size, training, seed=0, augment=True, deterministic=False,
-                 random_erasing=0.0):
+                 random_erasing=0.0, flip=True):
     """Returns a batched `tf.data.Dataset` of (images, {task name: labels}[, {task name: masks}]).
 
     Args:
@@ -20,6 +20,7 @@ def make_dataset(split, batch_size, training, seed=0, augment=True, deterministi
       training: shuffle, augment and drop the last partial batch when True.
       seed: seed of the shuffle and of the augmentation.
       augment: pad-4 random crop and horizontal flip (training only).
+      flip: with `augment`, whether the horizontal flip is part of it.
       deterministic: keep element order fixed in parallel maps (slower).
       random_erasing: with `augment`, the probability that a training image also has one
         random rectangle (2–40 % of its area, aspect ratio 0.3–3.3) replaced by noise
@@ -38,7 +39,7 @@ def make_dataset(split, batch_size, training, seed=0, augment=True, deterministi
             # in every run, whatever the thread scheduling of the parallel map.
             seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
             dataset = tf.data.Dataset.zip(dataset, seeds).map(
-                lambda element, seed: _augment(element, seed, random_erasing),
+                lambda element, seed: _augment(element, seed, random_erasing, flip),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     dataset = dataset.batch(batch_size, drop_remainder=training)
     # In memory, there are no files to shard over workers: each worker builds the same
@@ -75,13 +76,14 @@ def _moved(dataset, rows, columns, shift):
     return dataset.map(move, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _augment(element, seed, random_erasing):
+def _augment(element, seed, random_erasing, flip):
     image, *targets = element
     crop_seed, flip_seed, erase_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     height, width, channels = image.shape
     padded = tf.pad(image, [[_PAD, _PAD], [_PAD, _PAD], [0, 0]])
     image = tf.image.stateless_random_crop(padded, (height, width, channels), seed=crop_seed)
-    image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+    if flip:
+        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
     if random_erasing > 0:
         image = _erase(image, erase_seed, random_erasing)
     return (image, *targets)

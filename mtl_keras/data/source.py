@@ -45,6 +45,8 @@ class DataSource:
       train, validation, test: the splits; `validation` may be None.
       hierarchy: the label hierarchy over the heads, or None.
       synthetic: True when the images are made up (smoke runs), not real data.
+      mirror_keeps_labels: False when a left-right mirror of an image would change what its
+        labels mean (heads named after positions): such data is never flipped.
     """
 
     name: str
@@ -54,6 +56,7 @@ class DataSource:
     test: Split
     hierarchy: object = None
     synthetic: bool = False
+    mirror_keeps_labels: bool = True
 
     def __post_init__(self):
         # Checked as the data loads, so that a run cannot train and then fail to score.

@@ -104,6 +104,9 @@ def prepare(config, workdir):
         raise errors.UserError(
             f"--test_shift={config.test_shift} moves the {data.image_shape[0]}x"
             f"{data.image_shape[1]} images out of sight; use a shift below half their size.")
+    if config.test_flip and not data.mirror_keeps_labels:
+        raise errors.UserError(f"--test_flip averages over mirrored test images, but {data.name}'s "
+                               f"heads name positions that a mirror moves; leave --test_flip off.")
     return experiment
 
 
@@ -154,7 +157,8 @@ def make_datasets(experiment):
     def make(split, training):
         return pipeline.make_dataset(split, config.batch_size, training, seed=config.seed,
                                      augment=config.augment, deterministic=config.deterministic,
-                                     random_erasing=config.random_erasing)
+                                     random_erasing=config.random_erasing,
+                                     flip=data.mirror_keeps_labels)
 
     validation = make(data.validation, False) if data.validation is not None else None
     return make(data.train, True), validation, make(data.test, False)
@@ -253,7 +257,8 @@ def train_and_evaluate(experiment, stop=None):
     model, precision = build_and_compile(experiment)
     _log(f"dataset={data.name}{' (synthetic)' if data.synthetic else ''} train={len(data.train)} "
          f"validation={len(data.validation) if data.validation is not None else 0} "
-         f"test={len(data.test)} heads={','.join(t.name for t in data.tasks)}")
+         f"test={len(data.test)} heads={','.join(t.name for t in data.tasks)}"
+         f"{'' if data.mirror_keeps_labels else ' (never flipped: its heads name positions)'}")
     _log(f"trunk={config.trunk} parameters={model.count_params():,} "
          f"strategy={type(experiment.strategy).__name__} "
          f"replicas={experiment.strategy.num_replicas_in_sync} "
