@@ -120,7 +120,7 @@ def test_every_method_is_documented_and_cites_its_paper():
         if name != "equal":
             assert any(str(year) in module.__doc__ for year in range(2016, 2026)), name
         for option, (default, text) in method_class.HYPERPARAMETERS.items():
-            assert isinstance(default, float) and text, (name, option)
+            assert isinstance(default, (int, float)) and text, (name, option)
 
 
 def test_a_method_is_one_registration():

@@ -270,3 +270,14 @@ def test_the_run_state_keeps_the_methods_state(tmp_path):
         run_state.restore_model(str(folder), fresh, index, spec)
         for value, variable in zip(saved, fresh.weighting_method.variables):
             np.testing.assert_array_equal(variable.numpy(), value)
+
+
+@pytest.mark.parametrize("rep_grad", [False, True])
+def test_gradient_methods_train_under_bfloat16(rep_grad):
+    """The CPU default: 16-bit activations, so 16-bit representation gradients."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    keras.utils.set_random_seed(0)
+    initial = _model().get_weights()
+    model, history = _train(tf.distribute.get_strategy(), "upgrad", rep_grad, initial=initial)
+    assert all(np.isfinite(w).all() for w in _model_weights(model))
+    assert np.isfinite(history["loss"]).all() and history["loss"][-1] < history["loss"][0]

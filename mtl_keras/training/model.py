@@ -199,7 +199,9 @@ class MultiTaskModel(keras.Model):
             auxiliary = method.auxiliary_loss(gramian, transformed, step)
         auxiliary_gradients = _gradients(inner, auxiliary, method.trainable_variables)
         coefficients = weights * scales
-        combined = [tf.add_n([c * g[i] for c, g in zip(tf.unstack(coefficients), task_gradients)])
+        # Representation gradients are 16-bit under mixed precision; so is their combination.
+        combined = [tf.add_n([tf.cast(c, g[i].dtype) * g[i]
+                              for c, g in zip(tf.unstack(coefficients), task_gradients)])
                     for i in range(len(targets))]
         if self.rep_grad:
             shared_variables = parts.encoder_variables
