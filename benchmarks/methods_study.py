@@ -51,13 +51,24 @@ def _train(name, seed, workdir):
         return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
 
 
+def _diverged(name, seed):
+    """Whether the run's log ends with the divergence line (exit status 3)."""
+    path = os.path.join(FLAGS.folder, f"{name}-seed{seed}.log")
+    if not os.path.exists(path):
+        return False
+    with open(path, encoding="utf-8") as log:
+        return "became non-finite" in log.read()
+
+
 def _table():
-    results = {}
+    results, diverged = {}, {}
     for name, seed, workdir in _runs():
         path = os.path.join(workdir, "metrics.json")
         if os.path.exists(path):
             with open(path, encoding="utf-8") as metrics:
                 results.setdefault(name, []).append(json.load(metrics))
+        elif _diverged(name, seed):
+            diverged.setdefault(name, []).append(seed)
     heads = sorted({head for runs in results.values() for head in runs[0]["heads"]})
     lines = ["| method | level | " + " | ".join(f"{head} accuracy" for head in heads)
              + " | seeds | wall seconds per run |", "|---" * (len(heads) + 4) + "|"]
@@ -72,6 +83,9 @@ def _table():
             name).level == "gradient" else "")
         lines.append(f"| {name} | {level} | " + " | ".join(cells)
                      + f" | {len(runs)} | {min(seconds):.0f}–{max(seconds):.0f} |")
+    for name, seeds in diverged.items():
+        lines.append(f"| {name} | diverged (exit 3) with seed(s) {', '.join(map(str, seeds))} |"
+                     + " |" * (len(heads) + 2))
     text = "\n".join(lines) + "\n"
     with open(os.path.join(FLAGS.folder, "table.md"), "w", encoding="utf-8") as table:
         table.write(text)
