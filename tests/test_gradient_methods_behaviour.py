@@ -108,3 +108,23 @@ def test_descent_on_two_conflicting_quadratics_reaches_a_pareto_stationary_point
     # within about the learning rate of the Pareto set (1% here); the others within 0.2%.
     tolerance = 0.02 if name == "nash_mtl" else 0.005
     assert min_norm_in_hull(*(curvatures * (point - centers))) < tolerance * start
+
+
+def test_method_state_under_a_mirrored_strategy():
+    # Every replica sees the same global Gramian and losses: GradNorm records the same
+    # initial losses and returns the same weights on both.
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        method = methods.make("gradnorm", ["first", "second"])
+    gramian = tf.constant([[4.0, -1.0], [-1.0, 1.0]])
+
+    @tf.function
+    def replica_step():
+        method.auxiliary_loss(gramian, tf.constant([2.0, 3.0]), 0)
+        return method.task_weights(gramian, tf.constant([2.0, 3.0]), 0)
+
+    per_replica = strategy.experimental_local_results(strategy.run(replica_step))
+    assert len(per_replica) == 2
+    np.testing.assert_allclose(per_replica[0], per_replica[1])
+    for value in strategy.experimental_local_results(method.initial_losses):
+        np.testing.assert_allclose(value, [2.0, 3.0])

@@ -18,15 +18,15 @@ class CAGrad(base.Method):
     <g_w, g0> = w^T G b (b = 1/T), |g_w|^2 = w^T G w, |g0|^2 = b^T G b: the update's
     coefficients are b + (c |g0| / |g_w|) w. As in the paper's code and LibMTL (their
     `rescale=1`, the default), they are divided by 1 + c^2; `rescale=0` keeps them,
-    `rescale=2` divides by 1 + c. c = 0 is the average gradient; c >= 1 would allow MGDA's
-    behaviour, and the paper's convergence result needs c < 1.
+    `rescale=2` divides by 1 + c. c = 0 is the average gradient; for 0 <= c < 1 the paper proves
+    convergence to a stationary point of the average loss; a larger c tends to MGDA.
 
     Solver: pairwise Frank-Wolfe on the simplex (`gramian.simplex_descent`), whose line
     search along g_w + h (g_t - g_s) has a closed form (F on a line is a linear term plus
-    c |g0| times a hyperbola). Cost: O(T) per iteration after one T×T matrix-vector
-    product. Tasks with a zero gradient (absent) are left out of both g0 and the simplex.
+    c |g0| times a hyperbola). Cost: O(T^2) per iteration. Tasks with a zero gradient
+    (absent from the step) are left out of both g0 and the simplex.
 
-    Weights sum to about 1 (the scale of the mean gradient, as the paper). Under
+    The update is at the scale of the mean gradient, as in the paper. Under
     tf.distribute it sees only the global Gramian: exact.
     """
 

@@ -63,8 +63,8 @@ def simplex_descent(gramian, allowed, gradient, line_step, max_iterations=1000,
 
     Pairwise Frank-Wolfe (the simplex's SMO): each iteration moves weight from the task
     of the support with the largest partial derivative to the task with the smallest one,
-    by an exact line search. It converges linearly on a quadratic (MGDA), and keeps
-    `G @ w` up to date in O(T) per iteration.
+    by an exact line search. It converges linearly on a quadratic (MGDA); an iteration
+    costs O(T^2) (it keeps `G @ w` up to date).
 
     Args:
       gramian: float64 [T, T].
@@ -90,12 +90,12 @@ def simplex_descent(gramian, allowed, gradient, line_step, max_iterations=1000,
         source = tf.argmax(from_source, output_type=tf.int32)
         return tf.gather(from_source, source) - tf.gather(to_target, target), source, target
 
-    def condition(iteration, weights, gramian_weights):
-        gap, _, _ = gap_and_pair(weights, gramian_weights)
+    def condition(iteration, weights, gramian_weights, gap, source, target):
+        del weights, gramian_weights, source, target
         return (iteration < max_iterations) & (gap > tolerance)
 
-    def body(iteration, weights, gramian_weights):
-        _, source, target = gap_and_pair(weights, gramian_weights)
+    def body(iteration, weights, gramian_weights, gap, source, target):
+        del gap
         step = line_step(source, target, weights, gramian_weights)
         step = tf.clip_by_value(step, 0.0, tf.gather(weights, source))
         step = tf.where(tf.math.is_finite(step), step, tf.zeros_like(step))
@@ -103,11 +103,13 @@ def simplex_descent(gramian, allowed, gradient, line_step, max_iterations=1000,
                        - tf.one_hot(source, tf.size(weights), dtype=tf.float64))
         # Exact zeros where a weight left the support, so that it drops out of it.
         weights = tf.maximum(weights + move, 0.0)
-        return iteration + 1, weights, gramian_weights + tf.linalg.matvec(gramian, move)
+        gramian_weights += tf.linalg.matvec(gramian, move)
+        return (iteration + 1, weights, gramian_weights) + gap_and_pair(weights, gramian_weights)
 
+    gramian_weights = tf.linalg.matvec(gramian, weights)
+    start = (tf.constant(0), weights, gramian_weights) + gap_and_pair(weights, gramian_weights)
+    _, weights, _, _, _, _ = tf.while_loop(condition, body, start)
     no_task = tf.logical_not(tf.reduce_any(allowed))
-    _, weights, _ = tf.while_loop(
-        condition, body, [tf.constant(0), weights, tf.linalg.matvec(gramian, weights)])
     return tf.where(no_task, tf.zeros_like(weights), weights)
 
 

@@ -37,8 +37,9 @@ class NashMTL(base.Method):
     sequence of convex programs with cvxpy every `update_weights_every` steps; this is the
     same solution to float64 precision, every step.
 
-    Cost: at most NEWTON_ITERATIONS Cholesky solves of T×T, O(T^3) each (typically about
-    ten). Under tf.distribute it sees only the global Gramian: exact.
+    Cost: at most NEWTON_ITERATIONS Cholesky solves of T×T, O(T^3) each (fewer than 10
+    for gradients far from dependent, about 40 near a singular Gramian). Under
+    tf.distribute it sees only the global Gramian: exact.
     """
 
     level = "gradient"

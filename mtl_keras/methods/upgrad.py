@@ -26,8 +26,8 @@ class UPGrad(base.Method):
     `UPGrad`, its defaults). By the paper's Proposition 1 the projection of J^T u onto the
     dual cone is J^T v with v = argmin v^T G v subject to v >= u; UPGrad's weights are the
     sum over i of the v for u = e_i / T. As TorchJD, G is first divided by its trace (a
-    trace below `norm_eps` makes it zero) and `reg_eps` * I is added, so that it is
-    positive definite.
+    trace below `norm_eps` makes it zero: the weights are then the mean's, 1/T) and
+    `reg_eps` * I is added, so that it is positive definite.
 
     Solver: the T QPs are solved together by a primal active-set method
     (`dual_cone_projections`), exact in finitely many iterations (about 2 T), each a
