@@ -281,3 +281,18 @@ def test_gradient_methods_train_under_bfloat16(rep_grad):
     model, history = _train(tf.distribute.get_strategy(), "upgrad", rep_grad, initial=initial)
     assert all(np.isfinite(w).all() for w in _model_weights(model))
     assert np.isfinite(history["loss"]).all() and history["loss"][-1] < history["loss"][0]
+
+
+def test_an_epochs_task_loss_is_the_mean_over_its_known_labels():
+    """Two batches, a head known on 7 examples of the first and 1 of the second: the
+    evaluated loss is the mean over the 8 known labels, not the mean of the batch means."""
+    keras.utils.set_random_seed(0)
+    model = _model()
+    model.compile(optimizer="sgd", loss=LOSSES)
+    x, y, masks = _batch()
+    masks = dict(masks, kind=np.array([1] * 7 + [0] * 8 + [1], np.float32))
+    values = -np.log(model.predict(x, verbose=0)["kind"][np.arange(BATCH), y["kind"]])
+    logs = model.evaluate(x, y, sample_weight=masks, batch_size=8, verbose=0, return_dict=True)
+    expected = values[masks["kind"] > 0].mean()
+    assert abs(np.mean([values[:7].mean(), values[15]]) - expected) > 0.01
+    np.testing.assert_allclose(logs["kind_loss"], expected, rtol=1e-5)

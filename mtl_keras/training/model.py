@@ -345,8 +345,11 @@ class _Trackers:
         return [*self.losses.values(), *self.diagnostics()]
 
     def update_losses(self, losses):
-        for name, value in zip(self.names, tf.unstack(losses.global_unweighted)):
-            self.losses[name].update_state(value)
+        # Weighted by the batch's known labels: an epoch's figure is the mean over all the
+        # known labels of the epoch, whatever their share in each batch.
+        for name, value, count in zip(self.names, tf.unstack(losses.global_unweighted),
+                                      tf.unstack(losses.global_counts)):
+            self.losses[name].update_state(value, sample_weight=count)
 
     def update_weights(self, weights):
         for name, value in zip(self.names, tf.unstack(weights)):

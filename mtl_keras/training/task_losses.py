@@ -24,11 +24,13 @@ class BatchLosses:
       weighted_global: each task's loss times its loss weight, over the global batch
         (no gradient; the same on every replica).
       global_unweighted: each task's loss over the global batch, as the logs show it.
+      global_counts: each task's number of known labels in the global batch.
     """
 
     weighted_local: tf.Tensor
     weighted_global: tf.Tensor
     global_unweighted: tf.Tensor
+    global_counts: tf.Tensor
 
 
 class TaskLosses:
@@ -79,7 +81,7 @@ class TaskLosses:
         unweighted = tf.math.divide_no_nan(global_sums, global_counts)
         return BatchLosses(weighted_local=self.weights * tf.math.divide_no_nan(sums, global_counts),
                            weighted_global=self.weights * unweighted,
-                           global_unweighted=unweighted)
+                           global_unweighted=unweighted, global_counts=global_counts)
 
 
 def all_sum(values):
