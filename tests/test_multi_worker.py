@@ -82,7 +82,10 @@ def test_two_workers_train_in_step_and_end_with_identical_weights(tmp_path):
     outputs = _finish(_start_workers(_command(workdir), tmp_path))
     assert "replicas=2" in outputs[0]
     # The chief (worker 0) writes the run's folder; worker 1 a folder of its own inside it.
-    assert (workdir / "metrics.json").exists() and (workdir / "worker-1" / "metrics.json").exists()
+    chief = json.loads((workdir / "metrics.json").read_text())
+    other = json.loads((workdir / "worker-1" / "metrics.json").read_text())
+    # The same weights score the same test images alike.
+    assert chief["heads"] == other["heads"] and chief["test_views"] == other["test_views"] == 1
     # Each worker sees only its half of every batch: equal weights mean the gradients were
     # summed across the workers at every step.
     _assert_identical_weights(workdir)
