@@ -3,7 +3,6 @@
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,20 +10,11 @@ import time
 import numpy as np
 import pytest
 
+from helpers import free_ports
 from mtl_keras import errors
 from mtl_keras.training import strategy as strategy_lib
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 def _command(workdir, *extra):
@@ -36,7 +26,7 @@ def _command(workdir, *extra):
 
 def _start_workers(command, cwd):
     """Starts one process per worker of a two-worker loopback cluster."""
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}

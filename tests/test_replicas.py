@@ -10,10 +10,9 @@ import sys
 import pytest
 import tensorflow as tf
 
-from helpers import refusal
+from helpers import free_ports, refusal
 from mtl_keras import config as config_lib
 from mtl_keras.training import train
-from test_multi_worker import _free_ports
 
 TESTS = pathlib.Path(__file__).resolve().parent
 _REAL_MIRRORED = tf.distribute.MirroredStrategy
@@ -45,7 +44,7 @@ def test_a_batch_that_does_not_divide_over_the_replicas_is_refused(two_devices, 
 
 def _workers(examples, batch_size, steps):
     """Runs tests/multi_worker_batches.py as the two workers of a loopback cluster."""
-    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes = []
     for index in range(2):
         tf_config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
