@@ -1,11 +1,12 @@
 """Helpers shared by the tests: CIFAR-100 archives in the original layouts, short training runs,
-stderr parsing."""
+stderr parsing, the entry point run in process, free ports for a loopback cluster."""
 
 import gzip
 import io
 import pathlib
 import pickle
 import re
+import socket
 import struct
 import tarfile
 
@@ -181,3 +182,16 @@ def refusal(run_flags, capsys, workdir, *flags):
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     assert not workdir.exists()
     return lines[0][len("error: "):]
+
+
+# --------------------------------------------------------------------------- clusters
+
+def free_ports(count):
+    """`count` TCP ports of the loopback interface that were free a moment ago."""
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports

@@ -3,7 +3,6 @@
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,20 +10,11 @@ import time
 import numpy as np
 import pytest
 
+from helpers import free_ports
 from mtl_keras import errors
 from mtl_keras.training import strategy as strategy_lib
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 def _command(workdir, *extra):
@@ -36,7 +26,7 @@ def _command(workdir, *extra):
 
 def _start_workers(command, cwd):
     """Starts one process per worker of a two-worker loopback cluster."""
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
@@ -82,7 +72,10 @@ def test_two_workers_train_in_step_and_end_with_identical_weights(tmp_path):
     outputs = _finish(_start_workers(_command(workdir), tmp_path))
     assert "replicas=2" in outputs[0]
     # The chief (worker 0) writes the run's folder; worker 1 a folder of its own inside it.
-    assert (workdir / "metrics.json").exists() and (workdir / "worker-1" / "metrics.json").exists()
+    chief = json.loads((workdir / "metrics.json").read_text())
+    other = json.loads((workdir / "worker-1" / "metrics.json").read_text())
+    # The same weights score the same test images alike.
+    assert chief["heads"] == other["heads"] and chief["test_views"] == other["test_views"] == 1
     # Each worker sees only its half of every batch: equal weights mean the gradients were
     # summed across the workers at every step.
     _assert_identical_weights(workdir)
