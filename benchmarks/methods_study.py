@@ -76,8 +76,8 @@ def _table():
         cells = []
         for head in heads:
             values = [run["heads"][head]["accuracy"] for run in runs]
-            spread = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.mean(values):.4f} ± {spread:.4f}")
+            spread = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
+            cells.append(f"{statistics.mean(values):.4f}{spread}")
         seconds = [run["wall_seconds"] for run in runs]
         level = methods.METHODS.get(name).level + (", rep_grad" if methods.METHODS.get(
             name).level == "gradient" else "")
