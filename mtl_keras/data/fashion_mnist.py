@@ -82,13 +82,16 @@ def _download():
             "test": source.Split(test_images[..., None], {"fine": test_labels.astype(np.int64)})}
 
 
+def read_splits(config):
+    """The train and test splits, labels {"fine": article ids} (made up with --synthetic)."""
+    if config.synthetic:
+        return hierarchical.synthetic_splits("fashion_mnist", _SHAPE, config)
+    folder = _folder(config.data_dir)
+    return _read_splits(folder) if folder else _download()
+
+
 @source.DATASETS.register("fashion_mnist")
 def load_fashion_mnist(config):
     """Returns Fashion-MNIST as a `DataSource`, heads from --heads (default fine, mid, coarse)."""
-    if config.synthetic:
-        return hierarchical.make_source(
-            "fashion_mnist", hierarchical.synthetic_splits("fashion_mnist", _SHAPE, config), config,
-            synthetic_data=True)
-    folder = _folder(config.data_dir)
-    splits = _read_splits(folder) if folder else _download()
-    return hierarchical.make_source("fashion_mnist", splits, config)
+    return hierarchical.make_source("fashion_mnist", read_splits(config), config,
+                                    synthetic_data=config.synthetic)

@@ -45,6 +45,8 @@ class DataSource:
       train, validation, test: the splits; `validation` may be None.
       hierarchy: the label hierarchy over the heads, or None.
       synthetic: True when the images are made up (smoke runs), not real data.
+      family: for a task family (tasks that split one label space, each on its own
+        images), its `families.Family`; else None.
     """
 
     name: str
@@ -54,6 +56,7 @@ class DataSource:
     test: Split
     hierarchy: object = None
     synthetic: bool = False
+    family: object = None
 
     def __post_init__(self):
         # Checked as the data loads, so that a run cannot train and then fail to score.
