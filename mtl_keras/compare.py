@@ -24,6 +24,7 @@ def main(argv):
     from mtl_keras.protocols import comparison  # noqa: PLC0415
     from mtl_keras.reporting import comparison_report  # noqa: PLC0415
 
+    COMPARE_FLAGS.unparse_flags()  # a second call in one process starts from the defaults
     try:
         folders = COMPARE_FLAGS(argv)[1:]
         if not folders:

@@ -44,6 +44,7 @@ def main(argv):
     """Plans and runs the study; exits with its status (2 for bad input)."""
     from mtl_keras.protocols import study  # noqa: PLC0415
 
+    STUDY_FLAGS.unparse_flags()  # a second call in one process starts from the defaults
     try:
         STUDY_FLAGS(argv)
         if not STUDY_FLAGS.study_dir or not STUDY_FLAGS.settings:

@@ -159,12 +159,14 @@ def group(runs):
 
 def _disambiguate(items):
     """Settings of the same label get the flags in which they differ appended."""
+    labels = {}
     for key, setting in items:
-        twins = [other for other_key, other in items if other.label == setting.label and other_key != key]
-        if twins:
-            own = set(key) - set.intersection(*(set(other_key) for other_key, other in items
-                                                if other.label == setting.label))
-            setting.label += f" ({' '.join(sorted(own))})"
+        twins = [other_key for other_key, other in items if other.label == setting.label]
+        if len(twins) > 1:
+            own = set(key) - set.intersection(*(set(other_key) for other_key in twins))
+            labels[key] = f"{setting.label} ({' '.join(sorted(own))})"
+    for key, setting in items:
+        setting.label = labels.get(key, setting.label)
 
 
 def delta_m(scores, baseline):
