@@ -20,7 +20,7 @@ import statistics
 LOWER_IS_BETTER = frozenset({"mae", "rmse"})
 NOT_METRICS = frozenset({"examples"})
 NOT_A_SETTING = frozenset({"seed", "workdir", "experiment", "checkpoint_minutes"})
-PROTOCOL_FLAGS = frozenset({"protocol", "task", "sampling", "sampling_temperature"})
+PROTOCOL_FIELDS = frozenset({"protocol", "task", "sampling", "sampling_temperature"})
 STUDY_RECORD = "study_run.json"  # written beside a run by the study runner
 
 
@@ -147,12 +147,12 @@ def group(runs):
         settings.setdefault(key, Setting(_label(run), run.config.get("protocol", "joint"), []))
         settings[key].runs.append(run)
     _disambiguate(list(settings.items()))
-    baselines = {_command(setting.runs[0], NOT_A_SETTING | PROTOCOL_FLAGS): setting
+    baselines = {_command(setting.runs[0], NOT_A_SETTING | PROTOCOL_FIELDS): setting
                  for setting in settings.values() if setting.protocol == "single_task"}
     for setting in settings.values():
         setting.runs.sort(key=lambda run: (run.seed, run.path))
         if setting.protocol != "single_task":
-            setting.baselines = baselines.get(_command(setting.runs[0], NOT_A_SETTING | PROTOCOL_FLAGS))
+            setting.baselines = baselines.get(_command(setting.runs[0], NOT_A_SETTING | PROTOCOL_FIELDS))
             compare(setting)
     return sorted(settings.values(), key=lambda s: (s.protocol != "single_task", s.label))
 

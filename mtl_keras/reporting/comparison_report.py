@@ -53,31 +53,27 @@ def _delta_text(setting):
     return f"{text} ({setting.missing})" if setting.missing else text
 
 
-def markdown(settings, unfinished=()):
-    """The comparison as Markdown: a summary table, then one table per metric (tasks × settings)."""
-    metric = primary_metric(settings)
-    machines = {run.machine for setting in settings for run in setting.runs if run.machine}
-    lines = [f"Δm: mean over tasks and their metrics of the signed relative change against the "
-             f"single-task baselines of the same seed, in % (positive: better than each task "
-             f"alone); mean ± std over seeds. Wall time: the whole run's process."]
-    if machines:
-        lines += ["", f"Machine: {'; '.join(sorted(machines))}."]
-    lines += ["", f"| setting | runs | seeds | Δm % | mean {metric} over tasks | wall time per run (s) "
-              f"| wall time per seed, all its runs (s) |", "|---|---|---|---|---|---|---|"]
+def _summary(settings, metric):
+    lines = [f"| setting | runs | seeds | Δm % | mean {metric} over tasks | wall time per run (s) "
+             f"| wall time per seed, all its runs (s) |", "|---|---|---|---|---|---|---|"]
     for setting in settings:
         per_run, per_seed = _seconds(setting)
         lines.append(f"| {setting.label} | {len(setting.runs)} | "
                      f"{','.join(str(seed) for seed in setting.seeds)} | {_delta_text(setting)} | "
                      f"{_format(_mean_over_tasks(setting, metric))} | {_format(per_run, 0)} | "
                      f"{_format(per_seed, 0)} |")
-    tasks = []
+    return lines
+
+
+def _per_task(settings):
+    """One table per metric: a row per task, a column per setting."""
+    tasks, metrics = [], []
     for setting in settings:
         tasks += [task for task in setting.tasks if task not in tasks]
-    metrics = []
-    for setting in settings:
         for run in setting.runs:
             for values in run.scores.values():
                 metrics += [name for name in values if name not in metrics]
+    lines = []
     for name in metrics:
         lines += ["", f"{name} per task (mean ± std over seeds):", "",
                   "| task | " + " | ".join(setting.label for setting in settings) + " |",
@@ -85,6 +81,18 @@ def markdown(settings, unfinished=()):
         for task in tasks:
             cells = [_format(comparison.mean_std(setting.scores(task, name))) for setting in settings]
             lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(settings, unfinished=()):
+    """The comparison as Markdown: a summary table, then one table per metric (tasks × settings)."""
+    machines = {run.machine for setting in settings for run in setting.runs if run.machine}
+    lines = ["Δm: mean over tasks and their metrics of the signed relative change against the "
+             "single-task baselines of the same seed, in % (positive: better than each task "
+             "alone); mean ± std over seeds. Wall time: the whole run's process."]
+    if machines:
+        lines += ["", f"Machine: {'; '.join(sorted(machines))}."]
+    lines += ["", *_summary(settings, primary_metric(settings)), *_per_task(settings)]
     if unfinished:
         lines += ["", f"Unfinished runs, left out: {', '.join(sorted(unfinished))}."]
     return "\n".join(lines) + "\n"
@@ -107,45 +115,56 @@ def _relative_changes(setting, metric):
     return changes
 
 
+def _delta_panel(axes, compared):
+    pairs = [comparison.mean_std(list(setting.delta_m.values())) for setting in compared]
+    axes.barh([setting.label for setting in compared], [pair[0] for pair in pairs],
+              xerr=[pair[1] for pair in pairs], color="tab:blue", capsize=4)
+    axes.axvline(0, color="black", linewidth=0.8)
+    axes.set_xlabel("Δm % vs single task (mean ± std over seeds)")
+    axes.invert_yaxis()
+
+
+def _task_panel(axes, compared, tasks, metric):
+    width = 0.8 / max(len(compared), 1)
+    for position, setting in enumerate(compared):
+        changes = _relative_changes(setting, metric)
+        axes.bar(np.arange(len(tasks)) + position * width,
+                 [changes.get(task, 0.0) for task in tasks], width, label=setting.label)
+    axes.axhline(0, color="black", linewidth=0.8)
+    axes.set_xticks(np.arange(len(tasks)) + width * (len(compared) - 1) / 2, tasks, rotation=40,
+                    ha="right", fontsize=8)
+    axes.set_ylabel(f"{metric}: change vs single task (%)")
+    if compared:
+        axes.legend(fontsize=8)
+
+
+def _time_panel(axes, settings):
+    seconds = [_seconds(setting)[1] for setting in settings]
+    axes.barh([setting.label for setting in settings], [pair[0] if pair else 0 for pair in seconds],
+              xerr=[pair[1] if pair else 0 for pair in seconds], color="tab:gray", capsize=4)
+    axes.set_xlabel("wall time per seed, all its runs (s)")
+    axes.invert_yaxis()
+
+
 def figure(settings, path, title=""):
-    """Writes the chart: Δm per setting, each task's change against its baseline, wall time."""
+    """Writes the chart: Δm per setting, each task's change against its baseline (the
+    leading metric, mean over seeds), and the wall time per seed."""
     import matplotlib  # noqa: PLC0415  (imported late: only the chart needs it)
 
     matplotlib.use("Agg")
     from matplotlib import pyplot  # noqa: PLC0415
 
-    metric = primary_metric(settings)
-    compared = [s for s in settings if s.delta_m]
-    figure_, (left, middle, right) = pyplot.subplots(
+    compared = [setting for setting in settings if setting.delta_m]
+    chart, (left, middle, right) = pyplot.subplots(
         1, 3, figsize=(17, 4.8), gridspec_kw={"width_ratios": [1, 2.2, 1]})
-    labels = [s.label for s in compared]
-    pairs = [comparison.mean_std(list(s.delta_m.values())) for s in compared]
-    left.barh(labels, [p[0] for p in pairs], xerr=[p[1] for p in pairs], color="tab:blue", capsize=4)
-    left.axvline(0, color="black", linewidth=0.8)
-    left.set_xlabel("Δm % vs single task (mean ± std over seeds)")
-    left.invert_yaxis()
-    tasks = [task for task in (settings[0].tasks if settings else [])]
-    width = 0.8 / max(len(compared), 1)
-    for position, setting in enumerate(compared):
-        changes = _relative_changes(setting, metric)
-        middle.bar(np.arange(len(tasks)) + position * width,
-                   [changes.get(task, 0.0) for task in tasks], width, label=setting.label)
-    middle.axhline(0, color="black", linewidth=0.8)
-    middle.set_xticks(np.arange(len(tasks)) + width * (len(compared) - 1) / 2, tasks, rotation=40,
-                      ha="right", fontsize=8)
-    middle.set_ylabel(f"{metric}: change vs single task (%)")
-    if compared:
-        middle.legend(fontsize=8)
-    seconds = [_seconds(s)[1] for s in settings]
-    right.barh([s.label for s in settings], [p[0] if p else 0 for p in seconds],
-               xerr=[p[1] if p else 0 for p in seconds], color="tab:gray", capsize=4)
-    right.set_xlabel("wall time per seed, all its runs (s)")
-    right.invert_yaxis()
-    figure_.suptitle(title or "settings compared with single-task baselines")
-    figure_.tight_layout()
+    _delta_panel(left, compared)
+    _task_panel(middle, compared, settings[0].tasks if settings else [], primary_metric(settings))
+    _time_panel(right, settings)
+    chart.suptitle(title or "settings compared with single-task baselines")
+    chart.tight_layout()
     with fileio.atomic_path(path) as temporary:
-        figure_.savefig(temporary, dpi=110, format="png")
-    pyplot.close(figure_)
+        chart.savefig(temporary, dpi=110, format="png")
+    pyplot.close(chart)
 
 
 def write(settings, folder, unfinished=(), title=""):
