@@ -9,9 +9,11 @@ the first folder given).
 import os
 import sys
 
-from absl import flags
+from mtl_keras import startup  # noqa: I001  (first: it sets TensorFlow's log level)
 
-from mtl_keras import errors
+from absl import flags  # noqa: E402
+
+from mtl_keras import errors  # noqa: E402
 
 COMPARE_FLAGS = flags.FlagValues()
 flags.DEFINE_string("out", None, "Folder for comparison.md and comparison.png (default: the "
@@ -21,6 +23,7 @@ flags.DEFINE_string("title", "", "The comparison's title.", flag_values=COMPARE_
 
 def main(argv):
     """Returns the exit status: 0, or 2 for bad input."""
+    startup.start_tensorflow_quietly()  # the protocols package imports TensorFlow
     from mtl_keras.protocols import comparison  # noqa: PLC0415
     from mtl_keras.reporting import comparison_report  # noqa: PLC0415
 
