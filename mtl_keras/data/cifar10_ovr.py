@@ -16,7 +16,4 @@ from mtl_keras.data import source
 def load_cifar10_ovr(config):
     """Returns CIFAR-10's one-vs-rest task family as a `DataSource`."""
     class_names = hierarchy.load("cifar10", ("fine",)).class_names["fine"]
-    tasks, members = families.one_vs_rest_tasks(class_names)
-    splits = families.one_vs_rest_splits(cifar.read_cifar10(config), len(class_names))
-    return families.make_source("cifar10_ovr", splits, tasks, members, config,
-                                synthetic_data=config.synthetic)
+    return families.one_vs_rest_source("cifar10_ovr", class_names, cifar.read_cifar10(config), config)

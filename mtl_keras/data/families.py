@@ -125,6 +125,14 @@ def one_vs_rest_tasks(class_names):
     return tasks, {task.name: (index,) for index, task in enumerate(tasks)}
 
 
+def one_vs_rest_source(name, class_names, splits, config):
+    """The `DataSource` of one-vs-rest tasks over `class_names`, from splits labelled
+    {"fine": class ids}."""
+    tasks, members = one_vs_rest_tasks(class_names)
+    return make_source(name, one_vs_rest_splits(splits, len(class_names)), tasks, members, config,
+                       synthetic_data=config.synthetic)
+
+
 def make_source(name, splits, tasks, members, config, synthetic_data=False):
     """Returns the `DataSource` of a task family.
 

@@ -16,7 +16,4 @@ from mtl_keras.data import source
 def load_fashion_mnist_ovr(config):
     """Returns Fashion-MNIST's one-vs-rest task family as a `DataSource`."""
     class_names = hierarchy.load("fashion_mnist", ("fine",)).class_names["fine"]
-    tasks, members = families.one_vs_rest_tasks(class_names)
-    splits = families.one_vs_rest_splits(fashion_mnist.read_splits(config), len(class_names))
-    return families.make_source("fashion_mnist_ovr", splits, tasks, members, config,
-                                synthetic_data=config.synthetic)
+    return families.one_vs_rest_source("fashion_mnist_ovr", class_names, fashion_mnist.read_splits(config), config)

@@ -6,8 +6,8 @@ becomes one run per head of its dataset. A run whose folder holds metrics.json i
 finished and skipped; an unfinished one resumes from its saved state (the run's own
 resume): rerunning the study's command continues where it stopped. Runs go seed by seed,
 so that a study stopped early has whole seeds. Beside each finished run, study_run.json
-records its command, the wall time of its processes (summed over resumed attempts) and
-the machine.
+records its command, the wall time of its processes (summed over resumed attempts), the
+machine and the git commit of the code.
 """
 
 import dataclasses
@@ -95,6 +95,19 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cores, {', '.join(versions)}"
 
 
+def commit():
+    """The git commit of the code that runs, with "+changes" when the tree differs; "" outside git."""
+    folder = os.path.dirname(os.path.abspath(__file__))
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                 cwd=folder, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return head + ("+changes" if changed.strip() else "")
+
+
 def _attempt_seconds(workdir):
     path = os.path.join(workdir, ATTEMPTS)
     if not os.path.exists(path):
@@ -134,7 +147,8 @@ def run_one(planned, python, log=print):
     seconds = _attempt_seconds(planned.workdir) + time.perf_counter() - start
     if planned.finished:
         fileio.write_json(os.path.join(planned.workdir, comparison.STUDY_RECORD), {
-            "command": command[1:], "process_seconds": round(seconds, 1), "machine": machine()})
+            "command": command[1:], "process_seconds": round(seconds, 1), "machine": machine(),
+            "commit": commit()})
         if os.path.exists(os.path.join(planned.workdir, ATTEMPTS)):
             os.remove(os.path.join(planned.workdir, ATTEMPTS))
     elif os.path.isdir(planned.workdir):
