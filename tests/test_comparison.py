@@ -89,6 +89,7 @@ def test_compare_writes_markdown_and_a_chart(study_dir, capsys):
     assert compare.main(["prog", str(study_dir), f"--out={study_dir / 'out'}"]) == 0
     text = (study_dir / "out" / "comparison.md").read_text()
     assert "| joint (--trunk=lenet) | 2 | 0,1 | +10.00 ± 0.00 (baselines incomplete" in text
+    assert text.count(" | – |") == 4  # no history.csv: no epoch times
     assert "| single task (baselines) | 3 | 0,1 | the baselines |" in text
     assert "– (no single-task baselines of the same flags)" in text
     assert "| a | 0.7500 ± 0.0707 | 0.8250 ± 0.0778 |" in text  # accuracy of task a, by setting

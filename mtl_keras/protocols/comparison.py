@@ -12,6 +12,7 @@ own seed, in percent: the mean over tasks of the mean over the task's metrics of
 better than training each task alone. A setting's Δm is the mean ± std of its runs'.
 """
 
+import csv
 import dataclasses
 import json
 import os
@@ -36,6 +37,7 @@ class Run:
       seconds: wall time of the whole process (the study's record), else of training
         and testing (metrics.json wall_seconds).
       machine: the machine the study's record names, or "".
+      epoch_seconds: the median wall time of its epochs (history.csv), or None.
     """
 
     path: str
@@ -44,6 +46,7 @@ class Run:
     scores: dict
     seconds: float
     machine: str = ""
+    epoch_seconds: float = None
 
     @property
     def seed(self):
@@ -104,7 +107,18 @@ def read_run(folder):
     record = _read_json(record_path) if os.path.exists(record_path) else {}
     return Run(folder, read_flags(os.path.join(folder, "flags.txt")),
                _read_json(os.path.join(folder, "config.json")), scores,
-               record.get("process_seconds", metrics.get("wall_seconds")), record.get("machine", ""))
+               record.get("process_seconds", metrics.get("wall_seconds")), record.get("machine", ""),
+               _median_epoch_seconds(os.path.join(folder, "history.csv")))
+
+
+def _median_epoch_seconds(path):
+    """The median of history.csv's epoch_seconds (validation included), or None."""
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8", newline="") as history:
+        values = [float(row["epoch_seconds"]) for row in csv.DictReader(history)
+                  if row.get("epoch_seconds")]
+    return statistics.median(values) if values else None
 
 
 def find_runs(paths):

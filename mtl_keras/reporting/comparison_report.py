@@ -55,13 +55,15 @@ def _delta_text(setting):
 
 def _summary(settings, metric):
     lines = [f"| setting | runs | seeds | Δm % | mean {metric} over tasks | wall time per run (s) "
-             f"| wall time per seed, all its runs (s) |", "|---|---|---|---|---|---|---|"]
+             f"| wall time per seed, all its runs (s) | median epoch (s) |",
+             "|---|---|---|---|---|---|---|---|"]
     for setting in settings:
         per_run, per_seed = _seconds(setting)
+        epoch = comparison.mean_std([run.epoch_seconds for run in setting.runs])
         lines.append(f"| {setting.label} | {len(setting.runs)} | "
                      f"{','.join(str(seed) for seed in setting.seeds)} | {_delta_text(setting)} | "
                      f"{_format(_mean_over_tasks(setting, metric))} | {_format(per_run, 0)} | "
-                     f"{_format(per_seed, 0)} |")
+                     f"{_format(per_seed, 0)} | {_format(epoch, 1)} |")
     return lines
 
 
@@ -89,7 +91,9 @@ def markdown(settings, unfinished=()):
     machines = {run.machine for setting in settings for run in setting.runs if run.machine}
     lines = ["Δm: mean over tasks and their metrics of the signed relative change against the "
              "single-task baselines of the same seed, in % (positive: better than each task "
-             "alone); mean ± std over seeds. Wall time: the whole run's process."]
+             "alone); mean ± std over seeds. Wall time: the whole run's process; median epoch: "
+             "the median of a run's epoch times (history.csv, validation included), mean ± std "
+             "over runs."]
     if machines:
         lines += ["", f"Machine: {'; '.join(sorted(machines))}."]
     lines += ["", *_summary(settings, primary_metric(settings)), *_per_task(settings)]
