@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 
 .PHONY: install test smoke train-cifar100 train-cifar100-notebook train-fashion-mnist \
-	benchmark-fashion-mnist benchmark-throughput benchmark-settings tensorboard clean
+	benchmark-fashion-mnist benchmark-throughput benchmark-settings tensorboard clean \
+	study-fashion-mnist-ovr study-omniglot compare evaluate benchmark-task-sampling
 
 install: $(STAMP)
 
@@ -42,6 +43,26 @@ benchmark-throughput: $(STAMP)
 # Precision, XLA and thread settings per trunk, alternated over rounds; prints a table.
 benchmark-settings: $(STAMP)
 	$(PY) benchmarks/compare.py --suite=settings $(ARGS)
+
+# Studies: settings x seeds into runs/study-NAME (finished runs skipped, stopped ones resumed),
+# then comparison.md and comparison.png there. Rerun to continue.
+study-fashion-mnist-ovr: $(STAMP)
+	$(PY) -m mtl_keras.study --flagfile=experiments/studies/fashion_mnist_ovr.flags $(ARGS)
+
+study-omniglot: $(STAMP)
+	$(PY) -m mtl_keras.study --flagfile=experiments/studies/omniglot.flags $(ARGS)
+
+# make compare ARGS="runs/study-omniglot [RUN_DIR ...]": settings, per-task metrics, Δm.
+compare: $(STAMP)
+	$(PY) -m mtl_keras.compare $(ARGS)
+
+# make evaluate ARGS="--workdir=RUN [--split=validation]": a saved run's metrics, no training.
+evaluate: $(STAMP)
+	$(PY) -m mtl_keras.evaluate $(ARGS)
+
+# The task sampler's cost: batches/s of its tf.data pipeline against the plain one.
+benchmark-task-sampling: $(STAMP)
+	$(PY) benchmarks/task_sampling.py $(ARGS)
 
 tensorboard: $(STAMP)
 	$(VENV)/bin/tensorboard --logdir runs --bind_all

@@ -120,7 +120,8 @@ def main(argv):
         rss_with_data = _rss_mb()
         model, precision = train.build_and_compile(experiment)
         training, _, _ = train.make_datasets(experiment)
-        model.fit(training, epochs=1, callbacks=callbacks, verbose=0, shuffle=False)
+        # take(): task sampling's pipeline is endless; the others hold exactly these steps.
+        model.fit(training.take(steps), epochs=1, callbacks=callbacks, verbose=0, shuffle=False)
     timed = callbacks[0].times[FLAGS.warmup_steps - 1:]
     config = experiment.config  # resolved: the learning rate and batch-norm momentum chosen
     train_rate = (len(timed) - 1) * config.batch_size / (timed[-1] - timed[0])

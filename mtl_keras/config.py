@@ -12,6 +12,7 @@ CHOICES = {
     "jit_compile": ("auto", "true", "false"),
     "strategy": ("auto", "default", "mirrored", "multi_worker"),
     "mixed_precision": ("auto", "true", "false"),
+    "sampling": ("uniform", "proportional", "annealed"),
 }
 
 
@@ -60,9 +61,13 @@ class Config:
     split_column: str = "split"
     tasks: str = ""  # --dataset=folder: NAME:KIND[:CLASSES],...
     tasks_file: str = ""  # --dataset=folder: JSON list of heads
-    image_size: int = 64  # folder and utkface: images are resized to this square
+    image_size: int = 64  # folder, utkface and omniglot: images are resized to this square
     test_fraction: float = 0.2  # folder and utkface without a split column
     checkpoint_minutes: float = 10.0  # state saved within an epoch this often (0: epoch ends only)
+    protocol: str = "joint"  # a registered protocol (mtl_keras/protocols): how the heads train
+    task: str = ""  # --protocol=single_task: the one head to train
+    sampling: str = "uniform"  # --protocol=task_sampling: how each step's task is drawn
+    sampling_temperature: float = 1.0  # proportional sampling: sizes ** (1 / temperature)
     synthetic: bool = False
     synthetic_examples: int = 2048  # training images made up when synthetic
     workdir: str = ""
@@ -106,6 +111,12 @@ class Config:
         if self.warmup_epochs > self.epochs:
             raise errors.UserError(
                 f"--warmup_epochs={self.warmup_epochs} is longer than --epochs={self.epochs}.")
+        if not math.isfinite(self.sampling_temperature) or self.sampling_temperature <= 0:
+            raise errors.UserError(f"--sampling_temperature must be a finite number above 0, not "
+                                   f"{self.sampling_temperature}.")
+        if self.task and self.protocol != "single_task":
+            raise errors.UserError(f"--task={self.task} names the head of --protocol=single_task; "
+                                   f"this run's protocol is {self.protocol}.")
         for name, weight in self.loss_weights.items():
             tasks_lib.check_weight(name, weight, "--loss_weights")
 

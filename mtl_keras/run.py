@@ -23,7 +23,7 @@ _DEFAULTS = config_lib.Config()
 _HELP = {
     "experiment": "Name of the experiment; names the default workdir. Default: DATASET_TRUNK.",
     "dataset": "Registered dataset: cifar100, cifar10, fashion_mnist, multi_fashion, folder, "
-               "utkface.",
+               "utkface; task families: cifar100_tasks, cifar10_ovr, fashion_mnist_ovr, omniglot.",
     "heads": "Hierarchical datasets: the label levels to train as heads, e.g. fine,coarse,top "
              "(default: the dataset's own); multi_fashion: left, right or both (default).",
     "trunk": "Registered trunk: simple_cnn, lenet, resnet20, resnet56, resnet18, resnet9.",
@@ -94,12 +94,23 @@ _HELP = {
              "binary, regression or multilabel; CLASSES: a count (labels 0..N-1) or names joined "
              "by | (a binary head's first name is 0).",
     "tasks_file": "--dataset=folder: JSON list of heads (name, kind, classes, loss, weight).",
-    "image_size": "folder and utkface: images are resized to this many pixels square.",
+    "image_size": "folder, utkface and omniglot: images are resized to this many pixels square.",
     "test_fraction": "folder and utkface without a split column: share of images for testing.",
-    "archive": "Path of an original dataset archive (e.g. cifar-100-python.tar.gz); no download.",
+    "archive": "Path of an original dataset archive (e.g. cifar-100-python.tar.gz); no download. "
+               "omniglot: its zip files, joined by commas.",
     "checkpoint_minutes": "Within an epoch, save the run's state (to resume from) this often; "
                           "it is also saved after every epoch. 0: after epochs only. A "
                           "resumed run may change it.",
+    "protocol": "How the heads train (mtl_keras/protocols): joint (every head every step), "
+                "single_task (the head --task alone, on the images that have its label), "
+                "task_sampling (each step one task's batch, drawn by --sampling) or standard "
+                "(task families: one classifier over all their classes, scored per task).",
+    "task": "--protocol=single_task: the head to train (a study trains one run per head).",
+    "sampling": "--protocol=task_sampling: how each step's task is drawn: uniform, proportional "
+                "to its training images (with --sampling_temperature), or annealed from "
+                "proportional to nearly uniform over the epochs (Stickland & Murray 2019).",
+    "sampling_temperature": "Proportional task sampling: probabilities proportional to "
+                            "size ** (1 / T); 1 is proportional, larger is nearer uniform.",
     "synthetic": "Use made-up images shaped like the dataset (smoke runs).",
     "synthetic_examples": "Number of made-up training images with --synthetic.",
     "workdir": "Output folder. Default: runs/EXPERIMENT-TIMESTAMP.",

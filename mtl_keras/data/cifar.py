@@ -27,31 +27,41 @@ def offline_help(dataset, archive_stem):
         "and pass --archive=PATH_TO_IT.")
 
 
-def _load(dataset, archive_stem, url, shipped, config):
+def _read_splits(dataset, archive_stem, url, shipped, config):
     if config.synthetic:
-        return hierarchical.make_source(
-            dataset, hierarchical.synthetic_splits(dataset, _SHAPE, config), config,
-            synthetic_data=True)
+        return hierarchical.synthetic_splits(dataset, _SHAPE, config)
     if config.archive:
-        splits = cifar_archive.read(config.archive, dataset)
-    else:
-        arrays = tfds_source.load_arrays(dataset, config.data_dir or None, url,
-                                         offline_help(dataset, archive_stem))
-        splits = {name: source.Split(split["image"], {level: split[feature]
-                                                      for level, feature in shipped.items()})
-                  for name, split in arrays.items()}
-    return hierarchical.make_source(dataset, splits, config)
+        return cifar_archive.read(config.archive, dataset)
+    arrays = tfds_source.load_arrays(dataset, config.data_dir or None, url,
+                                     offline_help(dataset, archive_stem))
+    return {name: source.Split(split["image"], {level: split[feature]
+                                                for level, feature in shipped.items()})
+            for name, split in arrays.items()}
+
+
+def read_cifar100(config):
+    """CIFAR-100's train and test splits with the labels shipped ("fine", "coarse")."""
+    return _read_splits("cifar100", "cifar-100",
+                        "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+                        {"fine": "label", "coarse": "coarse_label"}, config)
+
+
+def read_cifar10(config):
+    """CIFAR-10's train and test splits with their labels ("fine")."""
+    return _read_splits("cifar10", "cifar-10",
+                        "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+                        {"fine": "label"}, config)
 
 
 @source.DATASETS.register("cifar100")
 def load_cifar100(config):
     """Returns CIFAR-100 as a `DataSource`, heads from --heads (default fine, coarse)."""
-    return _load("cifar100", "cifar-100", "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
-                 {"fine": "label", "coarse": "coarse_label"}, config)
+    return hierarchical.make_source("cifar100", read_cifar100(config), config,
+                                    synthetic_data=config.synthetic)
 
 
 @source.DATASETS.register("cifar10")
 def load_cifar10(config):
     """Returns CIFAR-10 as a `DataSource`, heads from --heads (default fine, mid, coarse)."""
-    return _load("cifar10", "cifar-10", "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
-                 {"fine": "label"}, config)
+    return hierarchical.make_source("cifar10", read_cifar10(config), config,
+                                    synthetic_data=config.synthetic)

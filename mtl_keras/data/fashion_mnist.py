@@ -92,11 +92,15 @@ def _download():
             "test": source.Split(test_images[..., None], {"fine": test_labels.astype(np.int64)})}
 
 
+def read_splits(config):
+    """The train and test splits, labels {"fine": article ids} (made up with --synthetic)."""
+    if config.synthetic:
+        return hierarchical.synthetic_splits("fashion_mnist", IMAGE_SHAPE, config)
+    return read_or_download(config.data_dir)
+
+
 @source.DATASETS.register("fashion_mnist")
 def load_fashion_mnist(config):
     """Returns Fashion-MNIST as a `DataSource`, heads from --heads (default fine, mid, coarse)."""
-    if config.synthetic:
-        return hierarchical.make_source(
-            "fashion_mnist", hierarchical.synthetic_splits("fashion_mnist", IMAGE_SHAPE, config), config,
-            synthetic_data=True)
-    return hierarchical.make_source("fashion_mnist", read_or_download(config.data_dir), config)
+    return hierarchical.make_source("fashion_mnist", read_splits(config), config,
+                                    synthetic_data=config.synthetic)

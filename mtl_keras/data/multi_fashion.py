@@ -26,7 +26,6 @@ import numpy as np
 from mtl_keras import errors
 from mtl_keras import tasks as tasks_lib
 from mtl_keras.data import fashion_mnist
-from mtl_keras.data import hierarchical
 from mtl_keras.data import hierarchy as hierarchy_lib
 from mtl_keras.data import source
 
@@ -91,18 +90,11 @@ def _heads(config):
     return heads
 
 
-def _fashion_splits(config):
-    """Fashion-MNIST's own train and test splits (made-up ones with --synthetic)."""
-    if config.synthetic:
-        return hierarchical.synthetic_splits("fashion_mnist", fashion_mnist.IMAGE_SHAPE, config)
-    return fashion_mnist.read_or_download(config.data_dir)
-
-
 @source.DATASETS.register("multi_fashion")
 def load_multi_fashion(config):
     """Returns Multi-Fashion as a `DataSource`; --heads picks among left and right."""
     heads = _heads(config)
-    fashion = _fashion_splits(config)
+    fashion = fashion_mnist.read_splits(config)
     train, validation = source.carve_validation(fashion["train"], config.validation_size)
     splits = {"train": train, "validation": validation, "test": fashion["test"]}
     paired = {name: None if split is None else pair_split(split, _PAIRING_SEEDS[name], heads)

@@ -47,6 +47,8 @@ class DataSource:
       synthetic: True when the images are made up (smoke runs), not real data.
       mirror_keeps_labels: False when a left-right mirror of an image would change what its
         labels mean (heads named after positions): such data is never flipped.
+      family: for a task family (tasks that split one label space, each on its own
+        images), its `families.Family`; else None.
     """
 
     name: str
@@ -57,6 +59,7 @@ class DataSource:
     hierarchy: object = None
     synthetic: bool = False
     mirror_keeps_labels: bool = True
+    family: object = None
 
     def __post_init__(self):
         # Checked as the data loads, so that a run cannot train and then fail to score.

@@ -18,6 +18,7 @@ from mtl_keras import data as data_lib
 from mtl_keras import errors
 from mtl_keras import fileio
 from mtl_keras import methods
+from mtl_keras import protocols
 from mtl_keras import size_rule
 from mtl_keras.data import pipeline
 from mtl_keras.data import source
@@ -87,11 +88,13 @@ def prepare(config, workdir):
     process_dir, chief, resumes = _folders(workdir, strategy, config)
     trunks.TRUNKS.get(config.trunk)  # an unknown trunk fails here, not after files are written
     _check_method(config)
-    data = data_lib.load(config)
+    protocol = protocols.get(config.protocol)
+    data = protocol.training_data(data_lib.load(config), config)
     config = size_rule.apply(config, data)  # the settings left to the dataset's size
     if resumes:
         workdir_lib.check_resolved(process_dir, config)
     strategy_lib.check_batch_size(config.batch_size, strategy)
+    protocol.check(data, config)
     data = dataclasses.replace(data, tasks=compile_lib.override_losses(data.tasks, config.losses))
     loss_weights = compile_lib.resolve_loss_weights(data.tasks, config.loss_weights)
     experiment = Experiment(config, strategy, data, loss_weights, process_dir, run_dir=workdir,
@@ -161,7 +164,9 @@ def make_datasets(experiment):
                                      flip=data.mirror_keeps_labels)
 
     validation = make(data.validation, False) if data.validation is not None else None
-    return make(data.train, True), validation, make(data.test, False)
+    train = protocols.get(config.protocol).training_dataset(data, config,
+                                                            experiment.steps_per_epoch)
+    return train or make(data.train, True), validation, make(data.test, False)
 
 
 def _resume(model, experiment, train):
@@ -280,14 +285,16 @@ def train_and_evaluate(experiment, stop=None):
     return results
 
 
-def evaluate_test(model, experiment, test):
-    """The test split's metrics of `model`, with test-time augmentation if configured, and
-    its (averaged) predictions {head: outputs}."""
+def evaluate_test(model, experiment, test, split="test"):
+    """The metrics of `model` on the test split (or `split`, "validation", whose pipeline
+    `test` then is), with test-time augmentation if configured, and its (averaged)
+    predictions {head: outputs}."""
     config, data = experiment.config, experiment.data
+    labels = getattr(data, split)
 
     def evaluate(probabilities):
-        return metrics_lib.evaluate(data.tasks, data.hierarchy, probabilities, data.test.labels,
-                                    data.test.masks)
+        return metrics_lib.evaluate(data.tasks, data.hierarchy, probabilities, labels.labels,
+                                    labels.masks)
 
     views = pipeline.test_views(test, config.test_flip, config.test_shift)
     if len(views) > 1:
@@ -295,7 +302,8 @@ def evaluate_test(model, experiment, test):
     predictions = [model.predict(view, verbose=0) for view in views]
     probabilities = {name: np.mean([p[name] for p in predictions], axis=0) for name in predictions[0]}
     extra = {"heads_single_view": evaluate(predictions[0])["heads"]} if len(views) > 1 else {}
-    return {**evaluate(probabilities), "test_flip": config.test_flip,
+    per_task = protocols.get(config.protocol).task_metrics(data, probabilities, split)
+    return {**evaluate(probabilities), **per_task, "test_flip": config.test_flip,
             "test_shift": config.test_shift, "test_views": len(views), **extra}, probabilities
 
 

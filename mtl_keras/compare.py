@@ -1,0 +1,52 @@
+"""Compares finished runs: `python -m mtl_keras.compare RUN_DIR_OR_STUDY_DIR ... [--out=DIR]`.
+
+Groups the runs by setting, reports per-task metrics as mean ± std over seeds and Δm
+against the single-task baselines of the same seeds (mtl_keras/protocols/comparison.py),
+prints the Markdown and writes comparison.md and comparison.png into --out (default:
+the first folder given).
+"""
+
+import os
+import sys
+
+from mtl_keras import startup  # noqa: I001  (first: it sets TensorFlow's log level)
+
+from absl import flags  # noqa: E402
+
+from mtl_keras import errors  # noqa: E402
+
+COMPARE_FLAGS = flags.FlagValues()
+flags.DEFINE_string("out", None, "Folder for comparison.md and comparison.png (default: the "
+                    "first folder given).", flag_values=COMPARE_FLAGS)
+flags.DEFINE_string("title", "", "The comparison's title.", flag_values=COMPARE_FLAGS)
+
+
+def main(argv):
+    """Returns the exit status: 0, or 2 for bad input."""
+    startup.start_tensorflow_quietly()  # the protocols package imports TensorFlow
+    from mtl_keras.protocols import comparison  # noqa: PLC0415
+    from mtl_keras.reporting import comparison_report  # noqa: PLC0415
+
+    COMPARE_FLAGS.unparse_flags()  # a second call in one process starts from the defaults
+    try:
+        folders = COMPARE_FLAGS(argv)[1:]
+        if not folders:
+            raise errors.UserError("Give one or more run folders (or folders holding runs).")
+        missing = [folder for folder in folders if not os.path.isdir(folder)]
+        if missing:
+            raise errors.UserError(f"{', '.join(missing)}: no such folder.")
+        finished, unfinished = comparison.find_runs(folders)
+        if not finished:
+            raise errors.UserError(f"No finished run (a folder with metrics.json and flags.txt) "
+                                   f"in {', '.join(folders)}.")
+    except (errors.UserError, flags.Error) as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    text = comparison_report.write(comparison.group(finished), COMPARE_FLAGS.out or folders[0],
+                                   unfinished, COMPARE_FLAGS.title)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,56 @@
+"""The metrics of a saved run's model on its test or validation split, without training.
+
+The run's data is loaded again from its own flags (flags.txt) and turned into what the
+run trained on by its protocol; the final model (model.keras) then predicts the split
+through the same pipeline and test-time views as the run's own test, so that the test
+split gives the figures of the run's metrics.json.
+"""
+
+import os
+
+from mtl_keras import errors
+from mtl_keras import fileio
+from mtl_keras import protocols
+from mtl_keras import size_rule
+
+SPLITS = ("test", "validation")
+
+
+def evaluate_run(config, run_dir, split="test"):
+    """Evaluates the model saved in `run_dir` and writes RUN/evaluation-SPLIT.json.
+
+    Args:
+      config: the run's Config, from its flags.txt.
+      run_dir: the run's folder.
+      split: "test" or "validation".
+
+    Returns:
+      The written dict: dataset, split, heads (and tasks for the standard protocol), as
+      in metrics.json.
+
+    Raises:
+      UserError: no model.keras in `run_dir`, an unknown split, or no validation split.
+    """
+    import keras  # noqa: PLC0415  (TensorFlow is slow to import)
+
+    from mtl_keras import data as data_lib  # noqa: PLC0415
+    from mtl_keras.data import pipeline  # noqa: PLC0415
+    from mtl_keras.models import build  # noqa: F401, PLC0415  (registers the model's layers)
+    from mtl_keras.training import train  # noqa: PLC0415
+
+    model_path = os.path.join(run_dir, "model.keras")
+    if split not in SPLITS:
+        raise errors.UserError(f"--split={split} is not one of {', '.join(SPLITS)}.")
+    if not os.path.exists(model_path):
+        raise errors.UserError(f"{run_dir} holds no model.keras: the run has not finished.")
+    data = protocols.get(config.protocol).training_data(data_lib.load(config), config)
+    if getattr(data, split) is None:
+        raise errors.UserError(f"The run in {run_dir} has no {split} split.")
+    config = size_rule.apply(config, data)
+    model = keras.saving.load_model(model_path, compile=False)
+    experiment = train.Experiment(config, None, data, {}, run_dir)
+    images = pipeline.make_dataset(getattr(data, split), config.batch_size, False)
+    results, _ = train.evaluate_test(model, experiment, images, split)
+    results = {"dataset": data.name, "split": split, "synthetic": data.synthetic, **results}
+    fileio.write_json(os.path.join(run_dir, f"evaluation-{split}.json"), results)
+    return results
