@@ -22,7 +22,9 @@ from mtl_keras import errors  # noqa: E402
 _DEFAULTS = config_lib.Config()
 _HELP = {
     "experiment": "Name of the experiment; names the default workdir. Default: DATASET_TRUNK.",
-    "dataset": "Registered dataset: cifar100, cifar10, fashion_mnist, folder, utkface.",
+    "dataset": "Registered dataset: cifar100, cifar10, fashion_mnist, folder, utkface, or "
+               "tfds:NAME, a TensorFlow Datasets dataset whose features --tasks maps to heads "
+               "(e.g. tfds:celeb_a).",
     "heads": "Hierarchical datasets: the label levels to train as heads, e.g. fine,coarse,top "
              "(default: the dataset's own).",
     "trunk": "Registered trunk: simple_cnn, lenet, resnet20, resnet56, resnet18, resnet9.",
@@ -78,13 +80,21 @@ _HELP = {
     "image_dir": "Folder of the images (folder: default the CSV's folder; utkface: required).",
     "image_column": "--dataset=folder: the CSV column of image paths.",
     "split_column": "--dataset=folder: the CSV column of train/validation/test, if present.",
-    "tasks": "--dataset=folder: heads as NAME:KIND[:CLASSES],... e.g. "
-             "age:regression,gender:binary:male|female,race:multiclass:7. KIND: multiclass, "
-             "binary, regression or multilabel; CLASSES: a count (labels 0..N-1) or names joined "
-             "by | (a binary head's first name is 0).",
-    "tasks_file": "--dataset=folder: JSON list of heads (name, kind, classes, loss, weight).",
-    "image_size": "folder and utkface: images are resized to this many pixels square.",
+    "tasks": "--dataset=folder or tfds:NAME: heads as [HEAD=]SOURCE:KIND[:CLASSES],... e.g. "
+             "age:regression,gender:binary:male|female,race:multiclass:7. SOURCE: the CSV "
+             "column, or the TFDS feature (attributes/Smiling; attributes/* for one head per "
+             "sub-feature); HEAD: the head's name (default: SOURCE's last part). KIND: "
+             "multiclass, binary, regression or multilabel; CLASSES: a count (labels 0..N-1) "
+             "or names joined by | (a binary head's first name is 0).",
+    "tasks_file": "--dataset=folder or tfds:NAME: JSON list of heads (name, kind, and "
+                  "optionally source, classes, loss, weight).",
+    "image_size": "folder, utkface and tfds: images are resized to this many pixels square.",
     "test_fraction": "folder and utkface without a split column: share of images for testing.",
+    "in_memory": "folder, utkface and tfds: auto (decode the images into memory when they take "
+                 "at most 1 GiB decoded, else stream them from disk in tf.data), true or false.",
+    "cache_dir": "Streamed folder and utkface images: a folder where they are decoded once "
+                 "into TFRecord shards, read by later runs on the same images and split "
+                 "over workers by file (without it, every epoch decodes the image files).",
     "archive": "Path of an original dataset archive (e.g. cifar-100-python.tar.gz); no download.",
     "checkpoint_minutes": "Within an epoch, save the run's state (to resume from) this often; "
                           "it is also saved after every epoch. 0: after epochs only. A "

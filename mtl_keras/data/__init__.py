@@ -4,9 +4,10 @@ from mtl_keras.data import cifar  # noqa: F401  (registers cifar100, cifar10)
 from mtl_keras.data import faces  # noqa: F401  (registers utkface)
 from mtl_keras.data import fashion_mnist  # noqa: F401  (registers fashion_mnist)
 from mtl_keras.data import folder  # noqa: F401  (registers folder)
+from mtl_keras.data import tfds_dataset  # noqa: F401  (registers tfds, used as tfds:NAME)
 from mtl_keras.data.source import DATASETS
 
 
 def load(config):
-    """Loads the dataset that `config.dataset` names."""
-    return DATASETS.get(config.dataset)(config)
+    """Loads the dataset that `config.dataset` names; "tfds:NAME" is the "tfds" loader's."""
+    return DATASETS.get(config.dataset.partition(":")[0])(config)
