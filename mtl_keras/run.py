@@ -192,8 +192,10 @@ def main(argv):
             sys.exit(2)
         from mtl_keras.training import train  # noqa: PLC0415
 
-        train.train_and_evaluate(experiment, stop)
-        lock.release()
+        try:
+            train.train_and_evaluate(experiment, stop)
+        finally:  # also when the run stops: a caller in this process may start another run
+            lock.release()
     except errors.RunStopped as stopped:
         print(f"error: {stopped}" if isinstance(stopped, errors.Diverged) else f"{stopped}",
               file=sys.stderr, flush=True)

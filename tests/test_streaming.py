@@ -164,7 +164,7 @@ def test_the_cache_is_written_once_then_read_and_rewritten_when_the_images_chang
     # An image replaced by another: the cache holds the new one.
     replaced = tmp_path / "img" / "face3.png"
     replaced.write_bytes(tf.io.encode_png(np.full((16, 16, 3), 123, np.uint8)).numpy())
-    data = _load(tmp_path, in_memory="false", cache_dir=str(cache))
+    data = _load(tmp_path, in_memory="false", cache_dir=str(cache), image_size=8)
     assert "writing 60 images" in capsys.readouterr().out
     everything = [data.train.first_images(len(data.train)), data.test.first_images(len(data.test))]
     if data.validation is not None:
