@@ -96,7 +96,7 @@ def test_two_workers_train_on_a_sharded_record_cache(tmp_path):
     temporary names), then each reads its own shards (AutoShardPolicy.FILE)."""
     rows = faces_data.write_csv_folder(tmp_path / "faces", count=320)
     # Splits of whole global batches: a worker left with an empty last test batch fails
-    # in prediction (in memory too; see benchmarks/README.md).
+    # in prediction (in memory too; see experiments/README.md, "Data larger than memory").
     for number, row in enumerate(rows):
         row["split"] = "train" if number < 192 else "validation" if number < 256 else "test"
     faces_data.write_rows(tmp_path / "faces" / "labels.csv", rows, (*faces_data.FIELDS, "split"))
