@@ -13,6 +13,7 @@ CHOICES = {
     "strategy": ("auto", "default", "mirrored", "multi_worker"),
     "mixed_precision": ("auto", "true", "false"),
     "sampling": ("uniform", "proportional", "annealed"),
+    "in_memory": ("auto", "true", "false"),
 }
 
 
@@ -59,10 +60,12 @@ class Config:
     image_dir: str = ""  # folder of the images (folder: default the CSV's folder; utkface)
     image_column: str = "image"
     split_column: str = "split"
-    tasks: str = ""  # --dataset=folder: NAME:KIND[:CLASSES],...
+    tasks: str = ""  # folder and tfds: [HEAD=]SOURCE:KIND[:CLASSES],...
     tasks_file: str = ""  # --dataset=folder: JSON list of heads
     image_size: int = 64  # folder, utkface and omniglot: images are resized to this square
     test_fraction: float = 0.2  # folder and utkface without a split column
+    in_memory: str = "auto"  # folder, utkface, tfds: decode into memory, or stream from disk
+    cache_dir: str = ""  # streamed folders: record shards written there once
     checkpoint_minutes: float = 10.0  # state saved within an epoch this often (0: epoch ends only)
     protocol: str = "joint"  # a registered protocol (mtl_keras/protocols): how the heads train
     task: str = ""  # --protocol=single_task: the one head to train
@@ -122,8 +125,8 @@ class Config:
 
     @property
     def experiment_name(self):
-        """The experiment's name: `experiment`, else dataset and trunk."""
-        return self.experiment or f"{self.dataset}_{self.trunk}"
+        """The experiment's name: `experiment`, else dataset and trunk ("tfds:x" as "tfds_x")."""
+        return self.experiment or f"{self.dataset.replace(':', '_')}_{self.trunk}"
 
     def to_dict(self):
         """Returns the config as a JSON-serialisable dict."""

@@ -23,7 +23,9 @@ _DEFAULTS = config_lib.Config()
 _HELP = {
     "experiment": "Name of the experiment; names the default workdir. Default: DATASET_TRUNK.",
     "dataset": "Registered dataset: cifar100, cifar10, fashion_mnist, multi_fashion, folder, "
-               "utkface; task families: cifar100_tasks, cifar10_ovr, fashion_mnist_ovr, omniglot.",
+               "utkface; task families: cifar100_tasks, cifar10_ovr, fashion_mnist_ovr, omniglot; "
+               "or tfds:NAME, a TensorFlow Datasets dataset whose features --tasks maps to heads "
+               "(e.g. tfds:celeb_a).",
     "heads": "Hierarchical datasets: the label levels to train as heads, e.g. fine,coarse,top "
              "(default: the dataset's own); multi_fashion: left, right or both (default).",
     "trunk": "Registered trunk: simple_cnn, lenet, resnet20, resnet56, resnet18, resnet9.",
@@ -89,13 +91,21 @@ _HELP = {
     "image_dir": "Folder of the images (folder: default the CSV's folder; utkface: required).",
     "image_column": "--dataset=folder: the CSV column of image paths.",
     "split_column": "--dataset=folder: the CSV column of train/validation/test, if present.",
-    "tasks": "--dataset=folder: heads as NAME:KIND[:CLASSES],... e.g. "
-             "age:regression,gender:binary:male|female,race:multiclass:7. KIND: multiclass, "
-             "binary, regression or multilabel; CLASSES: a count (labels 0..N-1) or names joined "
-             "by | (a binary head's first name is 0).",
-    "tasks_file": "--dataset=folder: JSON list of heads (name, kind, classes, loss, weight).",
-    "image_size": "folder, utkface and omniglot: images are resized to this many pixels square.",
+    "tasks": "--dataset=folder or tfds:NAME: heads as [HEAD=]SOURCE:KIND[:CLASSES],... e.g. "
+             "age:regression,gender:binary:male|female,race:multiclass:7. SOURCE: the CSV "
+             "column, or the TFDS feature (attributes/Smiling; attributes/* for one head per "
+             "sub-feature); HEAD: the head's name (default: SOURCE's last part). KIND: "
+             "multiclass, binary, regression or multilabel; CLASSES: a count (labels 0..N-1) "
+             "or names joined by | (a binary head's first name is 0).",
+    "tasks_file": "--dataset=folder or tfds:NAME: JSON list of heads (name, kind, and "
+                  "optionally source, classes, loss, weight).",
+    "image_size": "folder, utkface, omniglot and tfds: images are resized to this many pixels square.",
     "test_fraction": "folder and utkface without a split column: share of images for testing.",
+    "in_memory": "folder, utkface and tfds: auto (decode the images into memory when they take "
+                 "at most 1 GiB decoded, else stream them from disk in tf.data), true or false.",
+    "cache_dir": "Streamed folder and utkface images: a folder where they are decoded once "
+                 "into TFRecord shards, read by later runs on the same images and split "
+                 "over workers by file (without it, every epoch decodes the image files).",
     "archive": "Path of an original dataset archive (e.g. cifar-100-python.tar.gz); no download. "
                "omniglot: its zip files, joined by commas.",
     "checkpoint_minutes": "Within an epoch, save the run's state (to resume from) this often; "
@@ -206,8 +216,10 @@ def main(argv):
             sys.exit(2)
         from mtl_keras.training import train  # noqa: PLC0415
 
-        train.train_and_evaluate(experiment, stop)
-        lock.release()
+        try:
+            train.train_and_evaluate(experiment, stop)
+        finally:  # also when the run stops: a caller in this process may start another run
+            lock.release()
     except errors.RunStopped as stopped:
         print(f"error: {stopped}" if isinstance(stopped, errors.Diverged) else f"{stopped}",
               file=sys.stderr, flush=True)

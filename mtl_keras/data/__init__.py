@@ -9,9 +9,10 @@ from mtl_keras.data import fashion_mnist_ovr  # noqa: F401  (registers fashion_m
 from mtl_keras.data import folder  # noqa: F401  (registers folder)
 from mtl_keras.data import multi_fashion  # noqa: F401  (registers multi_fashion)
 from mtl_keras.data import omniglot  # noqa: F401  (registers omniglot)
+from mtl_keras.data import tfds_dataset  # noqa: F401  (registers tfds, used as tfds:NAME)
 from mtl_keras.data.source import DATASETS
 
 
 def load(config):
-    """Loads the dataset that `config.dataset` names."""
-    return DATASETS.get(config.dataset)(config)
+    """Loads the dataset that `config.dataset` names; "tfds:NAME" is the "tfds" loader's."""
+    return DATASETS.get(config.dataset.partition(":")[0])(config)

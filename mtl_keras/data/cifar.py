@@ -20,9 +20,7 @@ _PAGE = "https://www.cs.toronto.edu/~kriz/cifar.html"
 def offline_help(dataset, archive_stem):
     """The paragraph's second half: the two ways forward without internet."""
     return (
-        "Two ways forward: (1) on a machine with internet, run `python -c \"import "
-        f"tensorflow_datasets as tfds; tfds.builder('{dataset}').download_and_prepare()\"`, "
-        "copy its ~/tensorflow_datasets folder here and pass --data_dir=THAT_FOLDER; or (2) "
+        f"Two ways forward: (1) {tfds_source.prepare_elsewhere(dataset)}; or (2) "
         f"download {archive_stem}-python.tar.gz or {archive_stem}-binary.tar.gz from {_PAGE} "
         "and pass --archive=PATH_TO_IT.")
 

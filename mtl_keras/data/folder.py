@@ -7,8 +7,11 @@ labels. A `--split_column` (default "split") with train / validation / test deci
 splits; without it, a fixed `--test_fraction` of the images (chosen by a hash of the
 path, so the test set never moves) is the test split and `--validation_size` images of
 the rest (by default a tenth, at most 5,000) are held out for validation. Images are
-decoded and resized in tf.data to `--image_size` squared, RGB, once, when the data
-loads: a missing or unreadable image stops the run with its CSV line before training starts.
+decoded and resized in tf.data to `--image_size` squared, RGB. When they take at most 1 GiB
+decoded (`size_rule.in_memory`, or --in_memory=true) that happens once, into memory;
+otherwise tf.data reads them while training (`streams`): from their files, or with
+--cache_dir from record shards written there once (`record_cache`). Either way a missing
+or unreadable image stops the run with its CSV line before training starts.
 """
 
 import csv
@@ -17,13 +20,14 @@ import os
 import zlib
 
 import numpy as np
-import tensorflow as tf
 
 from mtl_keras import errors
-from mtl_keras.data import images as images_lib
 from mtl_keras import size_rule
+from mtl_keras.data import decoding
 from mtl_keras.data import labels as labels_lib
+from mtl_keras.data import record_cache
 from mtl_keras.data import source
+from mtl_keras.data import streams
 from mtl_keras.data import task_spec
 
 _SPLITS = {"train": "train", "validation": "validation", "val": "validation", "test": "test"}
@@ -50,7 +54,7 @@ def load_folder(config):
     specs = (task_spec.parse_tasks_flag(config.tasks) if config.tasks
              else task_spec.read_tasks_file(config.tasks_file))
     rows = read_table(config.csv, config.image_column, config.split_column,
-                      [spec.name for spec in specs], config.image_dir)
+                      [spec.source_name for spec in specs], config.image_dir)
     return build_source("folder", rows, specs, config)
 
 
@@ -92,21 +96,45 @@ def _row(record, where, base, image_column, split_column, task_names):
 
 
 def build_source(name, rows, specs, config):
-    """Encodes labels, decodes images, splits and returns the `DataSource`."""
+    """Encodes labels, splits, then decodes the images into memory or streams them."""
     wheres = [row.where for row in rows]
-    encoded = {spec.name: labels_lib.encode(spec, [row.cells[spec.name] for row in rows], wheres)
-               for spec in specs}
+    encoded = {spec.name: labels_lib.encode(spec, [row.cells[spec.source_name] for row in rows],
+                                            wheres) for spec in specs}
     train, validation, test = _split_indices(rows, config)
     tasks = tuple(labels_lib.make_task(spec, encoded[spec.name][2], encoded[spec.name][0][train],
                                        encoded[spec.name][1][train]) for spec in specs)
+    labels = {spec.name: encoded[spec.name][0] for spec in specs}
     masks = {spec.name: encoded[spec.name][1] for spec in specs}
-    everything = source.Split(decode_images(rows, config.image_size),
-                              {spec.name: encoded[spec.name][0] for spec in specs},
-                              masks if any(m.min() == 0 for m in masks.values()) else None)
-    return source.DataSource(
-        name=name, tasks=tasks, train=everything.take(train),
-        validation=everything.take(validation) if len(validation) else None,
-        test=everything.take(test))
+    masks = masks if any(m.min() == 0 for m in masks.values()) else None
+    positions = {"train": train, "validation": validation, "test": test}
+    image_bytes = 3 * config.image_size ** 2
+    if size_rule.in_memory(config.in_memory, len(rows), image_bytes):
+        decoded = decode_images(rows, config.image_size)
+        images = {split: decoded[index] for split, index in positions.items()}
+    else:
+        print(f"[mtl_keras] streaming {len(rows)} images ({len(rows) * image_bytes / 2**30:.2f} "
+              f"GiB decoded) from disk in tf.data (--in_memory)", flush=True)
+        # The training split in a fixed random order: a record cache's shards then hold
+        # unrelated neighbours, which a bounded shuffle buffer mixes well.
+        positions["train"] = np.random.default_rng(0).permutation(train)
+        images = _streams({split: [rows[i] for i in index] for split, index in positions.items()
+                           if len(index)}, config)
+    splits = {split: source.Split(images[split], _part(labels, index), _part(masks, index))
+              for split, index in positions.items() if len(index)}
+    return source.DataSource(name=name, tasks=tasks, train=splits["train"],
+                             validation=splits.get("validation"), test=splits["test"])
+
+
+def _part(arrays, index):
+    return None if arrays is None else {name: values[index] for name, values in arrays.items()}
+
+
+def _streams(splits, config):
+    """{split: ImageStream} of {split: rows}: from a record cache with --cache_dir, else
+    from the files themselves."""
+    if config.cache_dir:
+        return record_cache.open_cache(config.cache_dir, splits, config.image_size)
+    return streams.open_files(splits, config.image_size)
 
 
 def _split_indices(rows, config):
@@ -137,24 +165,9 @@ def _split_indices(rows, config):
 
 def decode_images(rows, image_size):
     """Decodes and resizes every image in tf.data; a missing or unreadable one is an error."""
-    for row in rows:
-        if not os.path.isfile(row.path):
-            raise errors.UserError(f"{row.where}: image {row.path} does not exist.")
+    decoding.check_files(rows)
     print(f"[mtl_keras] decoding {len(rows)} images to {image_size}x{image_size}", flush=True)
-
-    def load(index, path):
-        return index, images_lib.decode(path, image_size, image_size)
-
-    paths = [row.path for row in rows]
-    dataset = (tf.data.Dataset.from_tensor_slices((np.arange(len(rows)), paths))
-               .map(load, num_parallel_calls=tf.data.AUTOTUNE)
-               .ignore_errors().batch(256))
     images = np.zeros((len(rows), image_size, image_size, 3), np.uint8)
-    decoded = np.zeros(len(rows), bool)
-    for indices, batch in dataset.as_numpy_iterator():
-        images[indices], decoded[indices] = batch, True
-    if not decoded.all():
-        row = rows[int(np.flatnonzero(~decoded)[0])]
-        raise errors.UserError(f"{row.where}: image {row.path} cannot be read as "
-                               f"{images_lib.FORMATS} ({int((~decoded).sum())} unreadable in all).")
+    for positions, batch in decoding.decoded_batches(rows, image_size):
+        images[positions] = batch
     return images

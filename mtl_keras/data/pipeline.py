@@ -1,4 +1,6 @@
-"""tf.data input pipelines: cache · shuffle(seed) · augment · batch(global) · prefetch.
+"""tf.data input pipelines: cache · shuffle(seed) · augment · batch(global) · prefetch, for
+images in memory; for images streamed from disk, the stream's own reading and shuffling
+(`streams`) · augment · batch(global) · prefetch.
 
 Images stay uint8 all the way to the model (rescaling and normalization are layers
 inside it), which keeps the cache four times smaller than float32 and lets the saved
@@ -6,6 +8,8 @@ model take raw images.
 """
 
 import tensorflow as tf
+
+from mtl_keras.data import streams
 
 _PAD = 4
 
@@ -15,7 +19,7 @@ def make_dataset(split, batch_size, training, seed=0, augment=True, deterministi
     """Returns a batched `tf.data.Dataset` of (images, {task name: labels}[, {task name: masks}]).
 
     Args:
-      split: a `source.Split`.
+      split: a `source.Split`: images in memory, or a stream read from disk.
       batch_size: the global batch size.
       training: shuffle, augment and drop the last partial batch when True.
       seed: seed of the shuffle and of the augmentation.
@@ -26,27 +30,54 @@ def make_dataset(split, batch_size, training, seed=0, augment=True, deterministi
         random rectangle (2–40 % of its area, aspect ratio 0.3–3.3) replaced by noise
         (Zhong et al., "Random Erasing Data Augmentation", 2017).
     """
-    labels = {name: tf.constant(values, tf.int32 if values.dtype.kind in "iu" else tf.float32)
-              for name, values in split.labels.items()}
-    elements = (split.images, labels)
-    if split.masks is not None:  # per-head sample weights: 0 where a label is missing
-        elements += ({name: tf.constant(m, tf.float32) for name, m in split.masks.items()},)
-    dataset = tf.data.Dataset.from_tensor_slices(elements).cache()
-    if training:
-        dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-        if augment:
-            # One stateless seed per element: the same seed gives the same crops and flips
-            # in every run, whatever the thread scheduling of the parallel map.
-            seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-            dataset = tf.data.Dataset.zip(dataset, seeds).map(
-                lambda element, seed: _augment(element, seed, random_erasing, flip),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-    dataset = dataset.batch(batch_size, drop_remainder=training)
     # In memory, there are no files to shard over workers: each worker builds the same
-    # seeded order of global batches and keeps its own slice of every batch.
+    # seeded order of global batches and keeps its own slice of every batch. A stream of
+    # record shards is split by file in training: each worker reads its own shards.
+    shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    if split.in_memory:
+        elements = (split.images, streams.label_tensors(split.labels))
+        if split.masks is not None:  # per-head sample weights: 0 where a label is missing
+            elements += (streams.label_tensors(split.masks),)
+        dataset = tf.data.Dataset.from_tensor_slices(elements).cache()
+        if training:
+            dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+    else:
+        # In its order whatever `deterministic`: the split's order for evaluation (scored
+        # against its label arrays), a seeded one for training.
+        dataset = split.images.elements(split, training, seed)
+        if training:
+            shard_policy = split.images.training_shard_policy
+        else:  # Keras warns of data "running out" when it cannot know the number of batches
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(split)))
+    if training and augment:
+        dataset = _with_seeds(dataset, seed, split.in_memory).map(
+            lambda element, seed: _augment(element, seed, random_erasing, flip),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    dataset = dataset.batch(batch_size, drop_remainder=training)
     options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.experimental_distribute.auto_shard_policy = shard_policy
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def _with_seeds(dataset, seed, in_memory):
+    """(element, stateless seed) pairs: one seed per element, so that the same seed gives
+    the same crops and flips in every run, whatever the thread scheduling of the parallel
+    map, and every pass over the data new ones."""
+    if in_memory:
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        return tf.data.Dataset.zip(dataset, seeds)
+    # Splitting a stream by file (AutoShardPolicy.FILE) refuses a second source such as
+    # Dataset.random: the seeds are drawn in a sequential map, in element order, from a
+    # generator that keeps its state from one pass to the next.
+    return dataset.map(lambda *element: (element, tf.random.uniform(
+        [2], maxval=tf.int64.max, dtype=tf.int64, seed=seed)))
+
+
+def predict(model, split, batch_size):
+    """`model`'s outputs for every image of `split`, in order: {head: array}."""
+    if split.in_memory:
+        return model.predict(split.images, batch_size=batch_size, verbose=0)
+    return model.predict(make_dataset(split, batch_size, training=False), verbose=0)
 
 
 def test_views(dataset, flip=False, shift=0):

@@ -1,4 +1,6 @@
-"""What a registered dataset hands to the trainer: splits of arrays plus head descriptions."""
+"""What a registered dataset hands to the trainer: splits of images and labels plus head
+descriptions. A split's images are a uint8 array in memory, or an `ImageStream` that
+tf.data reads from disk (`mtl_keras.data.streams`); its labels are always arrays."""
 
 import dataclasses
 
@@ -15,7 +17,7 @@ class Split:
     """Images and their labels.
 
     Attributes:
-      images: uint8, N×H×W×C.
+      images: uint8, N×H×W×C: a numpy array, or a `streams.ImageStream` read from disk.
       labels: {task name: array of N labels}: class ids (int) for multiclass heads,
         N×1 floats for binary and regression heads, N×K 0/1 floats for multilabel heads.
       masks: None when every label is known, else {task name: N floats}, 1 where the
@@ -29,8 +31,17 @@ class Split:
     def __len__(self):
         return len(self.images)
 
+    @property
+    def in_memory(self):
+        """Whether the images are a numpy array (else a stream read by tf.data)."""
+        return isinstance(self.images, np.ndarray)
+
+    def first_images(self, count):
+        """The first `count` images, as a uint8 array."""
+        return self.images[:count] if self.in_memory else self.images.first(count)
+
     def take(self, index):
-        """Returns the split restricted to `index` (a slice or an index array)."""
+        """Returns the split restricted to `index` (a slice or an index array); in memory only."""
         masks = None if self.masks is None else {name: m[index] for name, m in self.masks.items()}
         return Split(self.images[index], {name: y[index] for name, y in self.labels.items()}, masks)
 
@@ -111,18 +122,40 @@ def check_validation_size(validation_size, num_train):
 
 
 def channel_statistics(images):
-    """Returns per-channel mean and standard deviation of uint8 images, scaled to [0, 1]."""
-    pixels = images.reshape(-1, images.shape[-1])
-    # Chunked so that a CIFAR-sized array is not copied to float64 all at once.
-    total = np.zeros(pixels.shape[1])
-    total_squares = np.zeros(pixels.shape[1])
-    for start in range(0, len(pixels), 1 << 20):
-        chunk = pixels[start:start + (1 << 20)].astype(np.float64) / 255.0
-        total += chunk.sum(axis=0)
-        total_squares += np.square(chunk).sum(axis=0)
-    mean = total / len(pixels)
-    std = np.sqrt(np.maximum(total_squares / len(pixels) - np.square(mean), 1e-12))
-    return mean.astype(np.float32), std.astype(np.float32)
+    """Returns per-channel mean and standard deviation of uint8 images, scaled to [0, 1].
+
+    `images` is an array, or an `ImageStream`, which measured them when it was made.
+    """
+    if not isinstance(images, np.ndarray):
+        return images.mean, images.std
+    moments = ChannelMoments(images.shape[-1])
+    moments.add(images)
+    return moments.statistics()
+
+
+class ChannelMoments:
+    """Running per-channel sums of uint8 images, for their mean and standard deviation."""
+
+    def __init__(self, channels):
+        self.count = 0
+        self.total = np.zeros(channels)
+        self.total_squares = np.zeros(channels)
+
+    def add(self, images):
+        """Adds the pixels of uint8 `images` (…×C)."""
+        pixels = images.reshape(-1, images.shape[-1])
+        # Chunked so that a CIFAR-sized array is not copied to float64 all at once.
+        for start in range(0, len(pixels), 1 << 20):
+            chunk = pixels[start:start + (1 << 20)].astype(np.float64) / 255.0
+            self.total += chunk.sum(axis=0)
+            self.total_squares += np.square(chunk).sum(axis=0)
+        self.count += len(pixels)
+
+    def statistics(self):
+        """(mean, standard deviation) per channel, float32, of the pixels added so far."""
+        mean = self.total / self.count
+        std = np.sqrt(np.maximum(self.total_squares / self.count - np.square(mean), 1e-12))
+        return mean.astype(np.float32), std.astype(np.float32)
 
 
 DATASETS = registry.Registry("dataset")

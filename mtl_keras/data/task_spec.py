@@ -1,13 +1,15 @@
 """Head declarations for datasets of the user's own: `--tasks` or a JSON task file.
 
-`--tasks=age:regression,gender:binary,race:multiclass:7` declares three heads. After
-the kind, a multiclass or multilabel head takes its number of classes (labels are then
-0..N-1) or its class names joined by `|` (`race:multiclass:White|Black|Asian|Indian|Others`);
-a binary head may name its two classes (`gender:binary:male|female`, the first is 0).
+`--tasks=age:regression,gender:binary,race:multiclass:7` declares three heads, each
+named after the CSV column (or TFDS feature) its labels come from; `HEAD=SOURCE:KIND`
+names a head otherwise (`smiling=attributes/Smiling:binary`; without `HEAD=`, a feature
+path's last part names it). After the kind, a multiclass or multilabel head takes its
+number of classes (labels are then 0..N-1) or its class names joined by `|`
+(`race:multiclass:White|Black|Asian|Indian|Others`); a binary head may name its two classes (`gender:binary:male|female`, the first is 0).
 Without either, the classes of a multiclass head are the distinct labels of the data.
 
-A task file is a JSON list of objects with the keys name, kind, and optionally classes
-(a count or a list of names), loss and weight.
+A task file is a JSON list of objects with the keys name, kind, and optionally source
+(default: the name), classes (a count or a list of names), loss and weight.
 """
 
 import dataclasses
@@ -27,20 +29,35 @@ class TaskSpec:
     num_classes: int = 0  # declared count, or 0
     loss: str = ""
     weight: float = 1.0
+    source: str = ""  # the CSV column or TFDS feature of its labels; "": the name
+
+    @property
+    def source_name(self):
+        """Where the head's labels come from: `source`, else the head's name."""
+        return self.source or self.name
 
 
-def parse_tasks_flag(text):
-    """Parses the --tasks flag into TaskSpecs."""
+def parse_tasks_flag(text, sources_name_classes=False):
+    """Parses the --tasks flag into TaskSpecs.
+
+    `sources_name_classes`: the data's features name a multilabel head's classes (TFDS), so
+    they need not be declared, as they must be for a CSV's columns.
+    """
     specs = []
     for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, rest = item.partition(":")
+        target, _, rest = item.partition(":")
+        name, equals, source = (part.strip() for part in target.partition("="))
+        if not equals:  # no HEAD=: the column's name, or a feature path's last part
+            name, source = name.rsplit("/", 1)[-1], name
         kind, _, classes = rest.partition(":")
-        specs.append(_make(name.strip(), kind.strip(), classes.strip() or None, f"--tasks item {item!r}"))
+        spec = _make(name, kind.strip(), classes.strip() or None, f"--tasks item {item!r}",
+                     sources_name_classes)
+        specs.append(dataclasses.replace(spec, source=source))
     return _check_unique(specs, "--tasks")
 
 
-def read_tasks_file(path):
-    """Reads a JSON task file into TaskSpecs."""
+def read_tasks_file(path, sources_name_classes=False):
+    """Reads a JSON task file into TaskSpecs (`sources_name_classes`: as `parse_tasks_flag`)."""
     try:
         with open(path, encoding="utf-8") as tasks_file:
             entries = json.load(tasks_file)
@@ -53,25 +70,26 @@ def read_tasks_file(path):
     specs = []
     for number, entry in enumerate(entries, 1):
         where = f"{path}: task {number}"
-        unknown = set(entry) - {"name", "kind", "classes", "loss", "weight"}
+        unknown = set(entry) - {"name", "kind", "source", "classes", "loss", "weight"}
         if unknown or "name" not in entry or "kind" not in entry:
-            raise errors.UserError(f"{where} needs name and kind, and may have classes, loss and "
-                                   f"weight only (found {', '.join(sorted(entry))}).")
+            raise errors.UserError(f"{where} needs name and kind, and may have source, classes, "
+                                   f"loss and weight only (found {', '.join(sorted(entry))}).")
         classes = entry.get("classes")
         if isinstance(classes, list):
             classes = "|".join(str(name) for name in classes)
         spec = _make(str(entry["name"]), str(entry["kind"]),
-                     None if classes is None else str(classes), where)
+                     None if classes is None else str(classes), where, sources_name_classes)
         try:
             weight = float(entry.get("weight", 1.0))
         except (TypeError, ValueError):
             raise errors.UserError(f"{where} has a weight that is not a number.") from None
         tasks_lib.check_weight(spec.name, weight, where)  # as --loss_weights is checked
-        specs.append(dataclasses.replace(spec, loss=str(entry.get("loss", "")), weight=weight))
+        specs.append(dataclasses.replace(spec, loss=str(entry.get("loss", "")), weight=weight,
+                                         source=str(entry.get("source", ""))))
     return _check_unique(specs, path)
 
 
-def _make(name, kind, classes, where):
+def _make(name, kind, classes, where, sources_name_classes=False):
     if not name:
         raise errors.UserError(f"{where} has no head name; write NAME:KIND[:CLASSES].")
     tasks_lib.check_name(name, where)
@@ -79,7 +97,7 @@ def _make(name, kind, classes, where):
         raise errors.UserError(
             f"{where} has kind {kind!r}; choose one of {', '.join(tasks_lib.KINDS)}.")
     if classes is None:
-        if kind == "multilabel":
+        if kind == "multilabel" and not sources_name_classes:
             raise errors.UserError(f"{where}: a multilabel head needs its classes (a count or names).")
         return TaskSpec(name, kind)
     if kind == "regression":

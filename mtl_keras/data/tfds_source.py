@@ -40,7 +40,17 @@ def load_arrays(name, data_dir, download_url, offline_help):
     """
     import tensorflow_datasets as tfds  # Imported late: it is slow and only this path needs it.
 
-    builder = tfds.builder(name, data_dir=data_dir)
+    builder = prepared_builder(tfds.builder(name, data_dir=data_dir), download_url, offline_help)
+    return {split: _to_numpy(builder.as_dataset(split=split), tfds) for split in ("train", "test")}
+
+
+def prepared_builder(builder, download_url, offline_help):
+    """Returns the TFDS `builder`, after downloading and preparing its dataset if needed.
+
+    Raises:
+      UserError: the dataset is not prepared and cannot be downloaded; the message names
+        the folder searched, the failure, and then `offline_help`.
+    """
     if not _is_prepared(builder):
         try:
             check_reachable(download_url)
@@ -48,11 +58,18 @@ def load_arrays(name, data_dir, download_url, offline_help):
         except Exception as error:  # pylint: disable=broad-except
             # requests, urllib3 and TFDS raise many unrelated types for a failed download.
             raise errors.UserError(
-                f"{name} is not prepared in {builder.data_dir} and could not be downloaded "
-                f"from {download_url} ({type(error).__name__}: {_first_line(error)}). "
+                f"{builder.name} is not prepared in {builder.data_dir} and could not be "
+                f"downloaded from {download_url} ({type(error).__name__}: {_first_line(error)}). "
                 f"{offline_help}"
             ) from None
-    return {split: _to_numpy(builder.as_dataset(split=split), tfds) for split in ("train", "test")}
+    return builder
+
+
+def prepare_elsewhere(name):
+    """How to bring TFDS dataset `name` to a machine without internet (one clause)."""
+    return ("on a machine with internet, run `python -c \"import tensorflow_datasets as tfds; "
+            f"tfds.builder('{name}').download_and_prepare()\"`, copy its ~/tensorflow_datasets "
+            "folder here and pass --data_dir=THAT_FOLDER")
 
 
 def _is_prepared(builder):

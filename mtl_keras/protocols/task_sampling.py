@@ -110,6 +110,10 @@ class TaskSampling(base.Protocol):
                 f"--weighting={config.weighting} needs every task's loss in every step, but "
                 f"--protocol=task_sampling gives each step one task; choose another method "
                 f"(equal, uw, rlw or a gradient-level one) or --protocol=joint.")
+        if not data.train.in_memory:
+            raise errors.UserError(
+                "--protocol=task_sampling builds one pipeline per task from images in memory, "
+                "but these are streamed from disk; pass --in_memory=true.")
         small = [f"{task.name} ({int(size)})" for task, size in
                  zip(data.tasks, task_sizes(data.train, data.tasks)) if size < config.batch_size]
         if small:

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mtl_keras.data import pipeline
 from mtl_keras.reporting import figures
 from mtl_keras.reporting import metrics as metrics_lib
 
@@ -59,7 +60,7 @@ class ValidationInspector(keras.callbacks.Callback):
         images_due = (epoch + 1) % self.image_every == 0 or epoch + 1 == self.epochs
         if self.hierarchy is None and not images_due:
             return
-        predictions = self.model.predict(self.split.images, batch_size=self.batch_size, verbose=0)
+        predictions = pipeline.predict(self.model, self.split, self.batch_size)
         if self.hierarchy is not None and logs is not None:
             predicted = {name: np.argmax(values, axis=1) for name, values in predictions.items()}
             logs["val_hierarchy_consistency"] = metrics_lib.hierarchy_metrics(
@@ -92,7 +93,8 @@ class ValidationInspector(keras.callbacks.Callback):
         captions = [[caption(task, predictions[task.name][index], self.split.labels[task.name][index],
                              self._known(task.name)[index]) for task in self.tasks]
                     for index in shown]
-        pictures["predictions"] = figures.prediction_grid(self.split.images[:len(shown)], captions)
+        pictures["predictions"] = figures.prediction_grid(self.split.first_images(len(shown)),
+                                                          captions)
         with self._writer.as_default():
             for name, figure in pictures.items():
                 tf.summary.image(name, tf.image.decode_png(figures.png(figure))[None], step=epoch)
