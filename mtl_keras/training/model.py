@@ -45,6 +45,7 @@ class MultiTaskModel(keras.Model):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._representation = ()
+        self._task_layers = {}
         self._method = None
 
     # Building.
@@ -52,6 +53,59 @@ class MultiTaskModel(keras.Model):
         """Declares the Keras tensors that every head reads (the trunk's output), which
         `rep_grad` differentiates the task losses with respect to."""
         _untracked(self, "_representation", tuple(keras.tree.flatten(tensors)))
+
+    def set_task_layers(self, task_layers):
+        """Declares layers that belong to one task whatever the graph says.
+
+        The split into shared and per-task variables follows the graph: a variable that
+        only one task's output depends on is that task's own. An architecture whose tasks
+        read each other's layers (a cross-stitch column mixes into the other tasks'
+        columns; PLE's task experts feed its shared experts) declares here, by layer name,
+        the layers it means to be one task's: their variables are that task's, get the
+        gradient of the summed losses, and are left out of the methods' Gramian. Saved
+        with the model.
+
+        Args:
+          task_layers: {task name: layer names}.
+
+        Raises:
+          ValueError: an unknown task or layer, or a layer declared for two tasks.
+        """
+        owners = {}
+        for task, names in task_layers.items():
+            if task not in self.task_names:
+                raise ValueError(f"set_task_layers: no task {task!r} in {self.task_names}.")
+            for name in names:
+                self.get_layer(name)  # raises ValueError for an unknown layer
+                if owners.setdefault(name, task) != task:
+                    raise ValueError(f"set_task_layers: layer {name!r} declared for tasks "
+                                     f"{owners[name]!r} and {task!r}.")
+        _untracked(self, "_task_layers", {task: tuple(names) for task, names in task_layers.items()})
+
+    def get_config(self):
+        config = super().get_config()
+        if self._task_layers:
+            config["task_layers"] = {task: list(names) for task, names in self._task_layers.items()}
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        task_layers = config.pop("task_layers", None)
+        model = super().from_config(config, custom_objects=custom_objects)
+        if task_layers:
+            model.set_task_layers(task_layers)
+        return model
+
+    def variable_owners(self):
+        """{id(variable): set of the task names it belongs to}: by the graph (the tasks
+        whose output depends on it), then the layers declared by `set_task_layers`."""
+        owners = _variable_owners(self)
+        for task, names in self._task_layers.items():
+            for name in names:
+                for variable in self.get_layer(name).trainable_variables:
+                    owners[id(variable)] = {task}
+        return owners
 
     @property
     def task_names(self):
@@ -231,7 +285,7 @@ class MultiTaskModel(keras.Model):
         `rep_grad`, the models before and after the representation."""
         method_ids = {id(v) for v in self._method.variables}
         model_variables = [v for v in self.trainable_variables if id(v) not in method_ids]
-        owners = _variable_owners(self)
+        owners = self.variable_owners()
         shared = [v for v in model_variables if len(owners.get(id(v), ())) > 1]
         private = [v for v in model_variables if len(owners.get(id(v), ())) <= 1]
         encoder = decoder = None
