@@ -28,7 +28,7 @@ def build_model(tasks, trunk, image_shape, channel_mean, channel_std, batch_norm
     Args:
       tasks: the heads, a sequence of `tasks.Task`; each becomes a Dense layer named after
         the task, with its kind's activation.
-      trunk: a registered trunk name (see `trunks.TRUNKS`).
+      trunk: a registered trunk name (see `trunks.TRUNKS`), or a `trunks.Trunk`.
       image_shape: H×W×C of the uint8 input images.
       channel_mean, channel_std: per-channel statistics of the training images in [0, 1].
       batch_norm_momentum: momentum of the trunk's batch-normalization moving averages
@@ -45,7 +45,7 @@ def build_model(tasks, trunk, image_shape, channel_mean, channel_std, batch_norm
     if not 0 < batch_norm_momentum < 1:
         raise ValueError(f"batch_norm_momentum={batch_norm_momentum}: give a momentum between "
                          f"0 and 1 (resolve the config with size_rule.resolve first).")
-    trunk_object = trunks.TRUNKS.get(trunk)
+    trunk_object = trunk if isinstance(trunk, trunks.Trunk) else trunks.TRUNKS.get(trunk)
     shape = architectures.make(architecture, architecture_options)
     shape.check(trunk_object)
     images = keras.Input(shape=tuple(image_shape), dtype="uint8", name="image")
@@ -55,7 +55,7 @@ def build_model(tasks, trunk, image_shape, channel_mean, channel_std, batch_norm
     outputs = {task.name: _head(task, built.features[task.name]) for task in tasks}
     prefix = "" if architecture == "hps" else f"{architecture}_"
     model = model_lib.MultiTaskModel(images, outputs,
-                                     name=f"{prefix}{trunk}_" + "_".join(t.name for t in tasks))
+                                     name=f"{prefix}{trunk_object.name}_" + "_".join(t.name for t in tasks))
     if built.representation:  # what every head reads: --rep_grad's target
         model.set_representation(built.representation)
     if built.task_layers:
