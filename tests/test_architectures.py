@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from helpers import refusal
 from mtl_keras import errors
+from mtl_keras.methods import base
 from mtl_keras.models import architectures
 from mtl_keras.models import build
 from mtl_keras.models import trunks
@@ -240,3 +241,35 @@ def test_the_entry_point_refuses_rep_grad_without_a_shared_representation(run_fl
     assert message == ("--rep_grad needs a representation that every head reads; the heads of "
                        "--architecture=mmoe share none. Drop --rep_grad, or choose one of hps, "
                        "mtan.")
+
+
+class _SumOfGradients(base.Method):
+    """A gradient-level method that weighs every task 1: its update is the summed loss's."""
+
+    level = "gradient"
+
+    def task_weights(self, gramian, losses, step):
+        return tf.ones([self.task_count])
+
+
+def test_mtan_rep_grad_through_the_stage_outputs_is_the_summed_loss(tmp_path):
+    """MTAN's representation is its trunk's stage outputs: the gradient taken there and
+    carried back through the trunk equals the whole model's; a saved model reloads compiled
+    with it."""
+    images, labels = _data(THREE, count=8)
+    trained = []
+    for method, rep_grad in ((_SumOfGradients(names := [t.name for t in THREE]), True),
+                             ("equal", False)):
+        keras.utils.set_random_seed(0)
+        model = _build(THREE, "mtan")
+        assert len(model._representation) == 2  # noqa: SLF001  (TINY's two stages)
+        compile_lib.compile_model(model, THREE, keras.optimizers.SGD(0.05), dict.fromkeys(names, 1.0),
+                                  False, weighting=method, rep_grad=rep_grad)
+        model.fit(images, labels, batch_size=8, epochs=2, verbose=0, shuffle=False)
+        trained.append(model)
+    for first, second in zip(*(model.trainable_variables for model in trained)):
+        np.testing.assert_allclose(first.numpy(), second.numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=first.path)
+    trained[0].save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert loaded.rep_grad and len(loaded._representation) == 2  # noqa: SLF001
