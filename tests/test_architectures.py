@@ -263,8 +263,9 @@ def test_mtan_rep_grad_through_the_stage_outputs_is_the_summed_loss(tmp_path):
         keras.utils.set_random_seed(0)
         model = _build(THREE, "mtan")
         assert len(model._representation) == 2  # noqa: SLF001  (TINY's two stages)
-        compile_lib.compile_model(model, THREE, keras.optimizers.SGD(0.05), dict.fromkeys(names, 1.0),
-                                  False, weighting=method, rep_grad=rep_grad)
+        compile_lib.compile_model(model, THREE, keras.optimizers.SGD(0.05),
+                                  dict.fromkeys(names, 1.0), False, weighting=method,
+                                  rep_grad=rep_grad)
         model.fit(images, labels, batch_size=8, epochs=2, verbose=0, shuffle=False)
         trained.append(model)
     for first, second in zip(*(model.trainable_variables for model in trained)):

@@ -53,9 +53,9 @@ def build_model(tasks, trunk, image_shape, channel_mean, channel_std, batch_norm
     built = shape.build(tasks, trunk_object,
                         Standardize(channel_mean, channel_std, name="standardize")(described))
     outputs = {task.name: _head(task, built.features[task.name]) for task in tasks}
-    prefix = "" if architecture == "hps" else f"{architecture}_"
-    model = model_lib.MultiTaskModel(images, outputs,
-                                     name=f"{prefix}{trunk_object.name}_" + "_".join(t.name for t in tasks))
+    prefix = "" if architecture == "hps" else f"{architecture}_"  # hps: the name of old
+    name = f"{prefix}{trunk_object.name}_" + "_".join(task.name for task in tasks)
+    model = model_lib.MultiTaskModel(images, outputs, name=name)
     if built.representation:  # what every head reads: --rep_grad's target
         model.set_representation(built.representation)
     if built.task_layers:

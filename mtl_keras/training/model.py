@@ -80,7 +80,8 @@ class MultiTaskModel(keras.Model):
                 if owners.setdefault(name, task) != task:
                     raise ValueError(f"set_task_layers: layer {name!r} declared for tasks "
                                      f"{owners[name]!r} and {task!r}.")
-        _untracked(self, "_task_layers", {task: tuple(names) for task, names in task_layers.items()})
+        _untracked(self, "_task_layers",
+                   {task: tuple(names) for task, names in task_layers.items()})
 
     def get_config(self):
         # The declared layers and the representation (by the layers that output it) are

@@ -86,7 +86,8 @@ def prepare(config, workdir):
     # The multi-worker strategy must be made before anything else starts TensorFlow.
     strategy = strategy_lib.make_strategy(config.strategy)
     process_dir, chief, resumes = _folders(workdir, strategy, config)
-    trunk = trunks.TRUNKS.get(config.trunk)  # an unknown trunk fails here, not after files are written
+    # An unknown trunk or architecture fails here, not after files are written.
+    trunk = trunks.TRUNKS.get(config.trunk)
     _check_architecture(config, trunk)
     _check_method(config)
     data = data_lib.load(config)

@@ -112,7 +112,8 @@ def resolve_options(name, known, options):
     """
     unknown = sorted(set(options) - set(known))
     if unknown:
-        choices = ", ".join(f"{option} (default {spec.default:g})" for option, spec in known.items())
+        choices = ", ".join(f"{option} (default {spec.default:g})"
+                            for option, spec in known.items())
         raise errors.UserError(
             f"--architecture_options names {', '.join(unknown)}, which --architecture={name} "
             f"does not have; its options are: {choices or 'none'}.")
