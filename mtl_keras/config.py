@@ -29,6 +29,8 @@ class Config:
     dataset: str = "cifar100"
     heads: str = ""  # hierarchical datasets: levels as heads, e.g. "fine,coarse,top"
     trunk: str = "resnet20"
+    architecture: str = "hps"  # which layers the heads share (mtl_keras.models.architectures)
+    architecture_options: dict = dataclasses.field(default_factory=dict)  # its hyperparameters
     epochs: int = 30
     batch_size: int = 0  # global: split over the replicas of the strategy; 0: auto
     learning_rate: float = 0.0  # peak learning rate; 0: auto (SGD 0.1 per 128, AdamW 0.002)

@@ -29,6 +29,14 @@ _HELP = {
     "heads": "Hierarchical datasets: the label levels to train as heads, e.g. fine,coarse,top "
              "(default: the dataset's own); multi_fashion: left, right or both (default).",
     "trunk": "Registered trunk: simple_cnn, lenet, resnet20, resnet56, resnet18, resnet9.",
+    "architecture": "Which layers the heads share: hps (the trunk, read by every head), mmoe "
+                    "(trunks as experts, a gate per head), cgc, ple (experts of each head's own "
+                    "and shared ones, PLE in levels over the trunk's stages), cross_stitch (a "
+                    "trunk per head, mixed between stages), mtan (a shared trunk, per-head "
+                    "attention at each stage). cross_stitch, mtan and ple need a trunk in "
+                    "stages (the ResNets). See README.",
+    "architecture_options": "Hyperparameters of the --architecture, NAME=NUMBER,... e.g. "
+                            "experts=4 for mmoe (default: the paper's).",
     "epochs": "Training epochs.",
     "batch_size": "Global batch size, split over the replicas of the strategy (0: chosen by "
                   "the dataset's size, 128 from 3,840 training images on).",
@@ -130,7 +138,7 @@ _ENUMS = set(config_lib.CHOICES)
 
 def _define_flags():
     for name, default in _DEFAULTS.to_dict().items():
-        if name in ("loss_weights", "losses", "weighting_options"):
+        if name in ("loss_weights", "losses", "weighting_options", "architecture_options"):
             flags.DEFINE_string(name, "", _HELP[name])
         elif name in _ENUMS:
             flags.DEFINE_enum(name, default, config_lib.CHOICES[name], _HELP[name])
@@ -155,6 +163,8 @@ def config_from_flags():
     values["losses"] = config_lib.parse_losses(values["losses"])
     values["weighting_options"] = config_lib.parse_numbers(
         values["weighting_options"], "--weighting_options", "c=0.4", "option")
+    values["architecture_options"] = config_lib.parse_numbers(
+        values["architecture_options"], "--architecture_options", "experts=4", "option")
     return config_lib.Config(**values)
 
 

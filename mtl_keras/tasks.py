@@ -22,12 +22,14 @@ KINDS = {
 NAME_RULE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 NAME_RULE_TEXT = "ASCII letters, digits, '_', '.' and '-', starting with a letter or a digit"
 # The names of the model's other layers: the input, the heads' descriptions, the
-# standardization, and the layers the trunks make, which Keras names after their class
-# (dense, dense_1, ...). A head of the same name would be a second layer of that name,
-# which Keras refuses; tests/test_head_names.py checks this list against every trunk.
+# standardization, and the layers the trunks and architectures make, which Keras names after
+# their class (dense, dense_1, ...). A head of the same name would be a second layer of that
+# name, which Keras refuses; tests/test_head_names.py checks this list against every trunk
+# and architecture.
 MODEL_LAYER_NAMES = ("image", "head_descriptions", "standardize", "conv2d", "dense", "flatten",
                      "max_pooling2d", "global_average_pooling2d", "global_max_pooling2d",
-                     "fused_batch_normalization", "re_lu", "add", "zero_pad_shortcut")
+                     "fused_batch_normalization", "re_lu", "add", "zero_pad_shortcut",
+                     "expert_mixture", "cross_stitch", "concatenate", "multiply", "activation")
 _LAYER_NAME = re.compile(rf"(?:{'|'.join(MODEL_LAYER_NAMES)})(?:_\d+)?|.*_standardised")
 
 

@@ -12,6 +12,7 @@ from helpers import refusal
 from mtl_keras import errors
 from mtl_keras import tasks as tasks_lib
 from mtl_keras.data import hierarchy as hierarchy_lib
+from mtl_keras.models import architectures
 from mtl_keras.models import build
 from mtl_keras.models import trunks
 
@@ -47,16 +48,20 @@ def test_unusable_names(name, reason):
         tasks_lib.Task(name, 3)
 
 
-def test_reserved_names_cover_every_layer_of_every_trunk():
+@pytest.mark.parametrize("trunk,architecture", [
+    *((trunk, "hps") for trunk in trunks.TRUNKS.names()),
+    *(("resnet9", name) for name in architectures.ARCHITECTURES.names() if name != "hps")])
+def test_reserved_names_cover_every_layer_of_every_trunk(trunk, architecture):
     """A head may not take the name of any layer the models have: the list in tasks.py
-    must grow with the trunks."""
+    must grow with the trunks and the architectures."""
     heads = (tasks_lib.Task("kind", 10), tasks_lib.Task("size", kind="regression"))
-    for trunk in trunks.TRUNKS.names():
-        model = build.build_model(heads, trunk, (32, 32, 3), np.zeros(3), np.ones(3))
-        for layer in model.layers:
-            if layer.name not in ("kind", "size"):
-                with pytest.raises(errors.UserError, match="is taken by a layer"):
-                    tasks_lib.check_name(layer.name)
+    options = {"experts": 2} if architecture == "mmoe" else {}
+    model = build.build_model(heads, trunk, (32, 32, 3), np.zeros(3), np.ones(3),
+                              architecture=architecture, architecture_options=options)
+    for layer in model.layers:
+        if layer.name not in ("kind", "size"):
+            with pytest.raises(errors.UserError, match="is taken by a layer"):
+                tasks_lib.check_name(layer.name)
 
 
 def test_every_published_level_is_a_usable_head_name():

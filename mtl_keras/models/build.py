@@ -1,4 +1,7 @@
-"""Builds the multi-task model: uint8 images → standardize → trunk → one head per task.
+"""Builds the multi-task model: uint8 images → standardize → architecture → one head per task.
+
+The architecture (`models/architectures/`, default `hps`: the trunk read by every head)
+decides which layers the tasks share between the images and the heads.
 
 The model also carries its heads' descriptions (names, kinds, class names) in a
 `HeadDescriptions` layer, so that a saved `model.keras` answers with class names wherever
@@ -11,39 +14,52 @@ import keras
 from keras import layers
 from keras import ops
 
+from mtl_keras.models import architectures
 from mtl_keras.models import batch_norm
 from mtl_keras.models import resnet  # noqa: F401  (registers the ResNet trunks)
 from mtl_keras.models import trunks
 from mtl_keras.training import model as model_lib
 
 
-def build_model(tasks, trunk, image_shape, channel_mean, channel_std, batch_norm_momentum=0.99):
+def build_model(tasks, trunk, image_shape, channel_mean, channel_std, batch_norm_momentum=0.99,
+                architecture="hps", architecture_options=None):
     """Returns a `MultiTaskModel` (Functional) whose outputs are a dict keyed by task name.
 
     Args:
       tasks: the heads, a sequence of `tasks.Task`; each becomes a Dense layer named after
         the task, with its kind's activation.
-      trunk: a registered trunk name (see `trunks.TRUNKS`).
+      trunk: a registered trunk name (see `trunks.TRUNKS`), or a `trunks.Trunk`.
       image_shape: H×W×C of the uint8 input images.
       channel_mean, channel_std: per-channel statistics of the training images in [0, 1].
       batch_norm_momentum: momentum of the trunk's batch-normalization moving averages
         (a run's comes from `size_rule`).
+      architecture: a registered architecture name (see `architectures.ARCHITECTURES`).
+      architecture_options: its hyperparameters, {name: value} (default: the paper's).
 
     Raises:
       ValueError: `batch_norm_momentum` is not between 0 and 1 (0, an unresolved "auto",
         included).
+      UserError: an unknown trunk or architecture, options it lacks, or a trunk without
+        the stages the architecture needs.
     """
     if not 0 < batch_norm_momentum < 1:
         raise ValueError(f"batch_norm_momentum={batch_norm_momentum}: give a momentum between "
                          f"0 and 1 (resolve the config with size_rule.resolve first).")
-    trunk_fn = trunks.TRUNKS.get(trunk)
+    trunk_object = trunk if isinstance(trunk, trunks.Trunk) else trunks.TRUNKS.get(trunk)
+    shape = architectures.make(architecture, architecture_options)
+    shape.check(trunk_object)
     images = keras.Input(shape=tuple(image_shape), dtype="uint8", name="image")
     described = HeadDescriptions([describe(task) for task in tasks], name=DESCRIPTIONS)(images)
-    features = trunk_fn(Standardize(channel_mean, channel_std, name="standardize")(described))
-    outputs = {task.name: _head(task, features) for task in tasks}
-    model = model_lib.MultiTaskModel(images, outputs,
-                                     name=f"{trunk}_" + "_".join(t.name for t in tasks))
-    model.set_representation(features)  # what every head reads: --rep_grad's target
+    built = shape.build(tasks, trunk_object,
+                        Standardize(channel_mean, channel_std, name="standardize")(described))
+    outputs = {task.name: _head(task, built.features[task.name]) for task in tasks}
+    prefix = "" if architecture == "hps" else f"{architecture}_"  # hps: the name of old
+    name = f"{prefix}{trunk_object.name}_" + "_".join(task.name for task in tasks)
+    model = model_lib.MultiTaskModel(images, outputs, name=name)
+    if built.representation:  # what every head reads: --rep_grad's target
+        model.set_representation(built.representation)
+    if built.task_layers:
+        model.set_task_layers(built.task_layers)
     batch_norm.set_momentum(model, batch_norm_momentum)
     return model
 

@@ -13,6 +13,8 @@ Its pools round odd sizes up (padding "same"): on 28×28 images the last pool tu
 7×7 map into 4×4 instead of dropping its last row and column (no change on 32×32).
 """
 
+import functools
+
 import keras
 from keras import layers
 from keras import ops
@@ -57,31 +59,31 @@ def _basic_block(x, filters, stride, projection):
     return layers.ReLU()(layers.Add()([x, shortcut]))
 
 
-def _resnet(images, stem_filters, stage_filters, blocks_per_stage, projection):
-    x = trunks.conv_bn_relu(images, stem_filters)
-    for stage, filters in enumerate(stage_filters):
-        for block in range(blocks_per_stage):
-            stride = 2 if stage > 0 and block == 0 else 1
-            x = _basic_block(x, filters, stride, projection)
-    return layers.GlobalAveragePooling2D()(x)
+def _resnet_stage(x, filters, blocks, stride, projection, stem_filters=0):
+    """One stage: `blocks` basic blocks of `filters` (the first with `stride`), after the
+    stem when `stem_filters` is given."""
+    if stem_filters:
+        x = trunks.conv_bn_relu(x, stem_filters)
+    for block in range(blocks):
+        x = _basic_block(x, filters, stride if block == 0 else 1, projection)
+    return x
 
 
-@trunks.TRUNKS.register("resnet20")
-def resnet20(images):
-    """He et al.'s CIFAR ResNet-20 (3 blocks per stage)."""
-    return _resnet(images, 16, (16, 32, 64), 3, projection=False)
+def _register_resnet(name, stem_filters, stage_filters, blocks_per_stage, projection):
+    """Registers a CIFAR ResNet: the stem, then one stage per filter count (each after the
+    first halves the resolution), then global average pooling."""
+    stages = [functools.partial(_resnet_stage, filters=filters, blocks=blocks_per_stage,
+                                stride=1 if index == 0 else 2, projection=projection,
+                                stem_filters=stem_filters if index == 0 else 0)
+              for index, filters in enumerate(stage_filters)]
+    return trunks.register(name, stages, lambda x: layers.GlobalAveragePooling2D()(x))
 
 
-@trunks.TRUNKS.register("resnet56")
-def resnet56(images):
-    """He et al.'s CIFAR ResNet-56 (9 blocks per stage)."""
-    return _resnet(images, 16, (16, 32, 64), 9, projection=False)
-
-
-@trunks.TRUNKS.register("resnet18")
-def resnet18(images):
-    """The usual CIFAR ResNet-18 (2 blocks per stage, 64 to 512 filters, projection shortcuts)."""
-    return _resnet(images, 64, (64, 128, 256, 512), 2, projection=True)
+# He et al.'s CIFAR ResNet-20 and ResNet-56 (3 and 9 blocks per stage), and the usual CIFAR
+# ResNet-18 (2 blocks per stage, 64 to 512 filters, projection shortcuts).
+resnet20 = _register_resnet("resnet20", 16, (16, 32, 64), 3, projection=False)
+resnet56 = _register_resnet("resnet56", 16, (16, 32, 64), 9, projection=False)
+resnet18 = _register_resnet("resnet18", 64, (64, 128, 256, 512), 2, projection=True)
 
 
 def _residual_pair(x):
@@ -91,13 +93,21 @@ def _residual_pair(x):
     return layers.Add()([x, shortcut])
 
 
-@trunks.TRUNKS.register("resnet9")
-def resnet9(images):
-    """A quarter-width ResNet-9 (16, 32, 64, 128 filters), sized for CPUs."""
-    x = trunks.conv_bn_relu(images, 16)
+def _resnet9_first(x):
+    x = trunks.conv_bn_relu(x, 16)
     x = layers.MaxPooling2D(2, padding="same")(trunks.conv_bn_relu(x, 32))
-    x = _residual_pair(x)
-    x = layers.MaxPooling2D(2, padding="same")(trunks.conv_bn_relu(x, 64))
+    return _residual_pair(x)
+
+
+def _resnet9_second(x):
+    return layers.MaxPooling2D(2, padding="same")(trunks.conv_bn_relu(x, 64))
+
+
+def _resnet9_third(x):
     x = layers.MaxPooling2D(2, padding="same")(trunks.conv_bn_relu(x, 128))
-    x = _residual_pair(x)
-    return layers.GlobalMaxPooling2D()(x)
+    return _residual_pair(x)
+
+
+# A quarter-width ResNet-9 (16, 32, 64, 128 filters), sized for CPUs: one stage per pooling.
+resnet9 = trunks.register("resnet9", [_resnet9_first, _resnet9_second, _resnet9_third],
+                          lambda x: layers.GlobalMaxPooling2D()(x))

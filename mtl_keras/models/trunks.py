@@ -1,8 +1,17 @@
 """The trunk registry and the small trunks.
 
-A trunk is a function `features = trunk(images)` on a float Keras tensor (already
-rescaled and normalized) that returns a flat feature tensor for the heads.
+A trunk turns float images (already standardized) into a flat feature tensor for the heads:
+`features = trunk(images)`. It is built from `stages`, functions `x = stage(x)` that each
+make new layers when called (so an architecture can build a trunk several times, each
+copy with its own weights, or act between its stages), and `pool`, which turns the last
+stage's output into the flat features. Calling a trunk calls its stages and its pool in
+order, which builds exactly the layers the trunk function of one piece did before.
+
+The ResNets have one stage per group of blocks at one resolution (resnet9 one per pooling);
+the small trunks are one stage, which stage-wise architectures (cross-stitch, MTAN) refuse.
 """
+
+import dataclasses
 
 from keras import layers
 
@@ -12,8 +21,41 @@ from mtl_keras.models import batch_norm
 TRUNKS = registry.Registry("trunk")
 
 
-@TRUNKS.register("simple_cnn")
-def simple_cnn(images):
+@dataclasses.dataclass(frozen=True)
+class Trunk:
+    """A registered trunk: its stages in order and the pooling after the last one.
+
+    Attributes:
+      name: the registered name.
+      stages: functions `x = stage(x)`, each making new layers at every call.
+      pool: `features = pool(x)`, from the last stage's output to flat features.
+    """
+
+    name: str
+    stages: tuple
+    pool: object
+
+    def __call__(self, images):
+        """Builds the whole trunk on `images`; returns its flat features."""
+        return self.pool(self.run_stages(images)[-1])
+
+    def run_stages(self, images):
+        """Builds the stages on `images`; returns every stage's output, in order."""
+        outputs, x = [], images
+        for stage in self.stages:
+            x = stage(x)
+            outputs.append(x)
+        return outputs
+
+
+def register(name, stages, pool=lambda x: x):
+    """Registers the trunk `name` made of `stages` then `pool`; returns the `Trunk`."""
+    trunk = Trunk(name, tuple(stages), pool)
+    TRUNKS.register(name)(trunk)
+    return trunk
+
+
+def _simple_cnn(images):
     """The Keras CIFAR-100 two-head notebook's trunk: two 3×3 convs, a pool, two dense layers."""
     x = layers.Conv2D(32, 3, padding="same", activation="relu")(images)
     x = layers.Conv2D(32, 3, activation="relu")(x)
@@ -23,8 +65,7 @@ def simple_cnn(images):
     return layers.Dense(64, activation="relu")(x)
 
 
-@TRUNKS.register("lenet")
-def lenet(images):
+def _lenet(images):
     """LeNet as in the Wolfram neural-net repository: conv 20 5×5, pool, conv 50 5×5, pool, dense 500."""
     x = layers.Conv2D(20, 5, activation="relu")(images)
     x = layers.MaxPooling2D(2)(x)
@@ -32,6 +73,10 @@ def lenet(images):
     x = layers.MaxPooling2D(2)(x)
     x = layers.Flatten()(x)
     return layers.Dense(500, activation="relu")(x)
+
+
+simple_cnn = register("simple_cnn", [_simple_cnn])
+lenet = register("lenet", [_lenet])
 
 
 def conv_bn_relu(x, filters, strides=1, relu=True):
@@ -45,4 +90,3 @@ def conv_bn_relu(x, filters, strides=1, relu=True):
 def batch_norm_layer():
     """A new batch normalization layer for a trunk: the fused one (see `batch_norm`)."""
     return batch_norm.FusedBatchNormalization()
-

@@ -45,6 +45,7 @@ class MultiTaskModel(keras.Model):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._representation = ()
+        self._task_layers = {}
         self._method = None
 
     # Building.
@@ -52,6 +53,70 @@ class MultiTaskModel(keras.Model):
         """Declares the Keras tensors that every head reads (the trunk's output), which
         `rep_grad` differentiates the task losses with respect to."""
         _untracked(self, "_representation", tuple(keras.tree.flatten(tensors)))
+
+    def set_task_layers(self, task_layers):
+        """Declares layers that belong to one task whatever the graph says.
+
+        The split into shared and per-task variables follows the graph: a variable that
+        only one task's output depends on is that task's own. An architecture whose tasks
+        read each other's layers (a cross-stitch column mixes into the other tasks'
+        columns; PLE's task experts feed its shared experts) declares here, by layer name,
+        the layers it means to be one task's: their variables are that task's, get the
+        gradient of the summed losses, and are left out of the methods' Gramian. Saved
+        with the model.
+
+        Args:
+          task_layers: {task name: layer names}.
+
+        Raises:
+          ValueError: an unknown task or layer, or a layer declared for two tasks.
+        """
+        owners = {}
+        for task, names in task_layers.items():
+            if task not in self.task_names:
+                raise ValueError(f"set_task_layers: no task {task!r} in {self.task_names}.")
+            for name in names:
+                self.get_layer(name)  # raises ValueError for an unknown layer
+                if owners.setdefault(name, task) != task:
+                    raise ValueError(f"set_task_layers: layer {name!r} declared for tasks "
+                                     f"{owners[name]!r} and {task!r}.")
+        _untracked(self, "_task_layers",
+                   {task: tuple(names) for task, names in task_layers.items()})
+
+    def get_config(self):
+        # The declared layers and the representation (by the layers that output it) are
+        # saved too: a loaded model splits its variables, and compiles with rep_grad, as
+        # the saved one did.
+        config = super().get_config()
+        if self._task_layers:
+            config["task_layers"] = {task: list(names) for task, names in self._task_layers.items()}
+        references = [_reference(tensor) for tensor in self._representation]
+        if references and None not in references:
+            config["representation"] = references
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        task_layers = config.pop("task_layers", None)
+        references = config.pop("representation", None)
+        model = super().from_config(config, custom_objects=custom_objects)
+        if task_layers:
+            model.set_task_layers(task_layers)
+        if references:
+            model.set_representation([model.get_layer(name)._inbound_nodes[0]  # noqa: SLF001
+                                      .output_tensors[index] for name, index in references])
+        return model
+
+    def variable_owners(self):
+        """{id(variable): set of the task names it belongs to}: by the graph (the tasks
+        whose output depends on it), then the layers declared by `set_task_layers`."""
+        owners = _variable_owners(self)
+        for task, names in self._task_layers.items():
+            for name in names:
+                for variable in self.get_layer(name).trainable_variables:
+                    owners[id(variable)] = {task}
+        return owners
 
     @property
     def task_names(self):
@@ -181,7 +246,14 @@ class MultiTaskModel(keras.Model):
         with tf.GradientTape(persistent=True) as tape:
             if self.rep_grad:
                 representation = keras.tree.flatten(parts.encoder(x, training=True))
-                y_pred = parts.decoder(representation, training=True)
+                # The heads' side starts from leaves of its own: when one representation
+                # tensor is computed from another (MTAN's stage outputs), a task's gradient
+                # at the first would otherwise include its path through the second, which
+                # the backward pass through the encoder adds once more.
+                leaves = [tf.stop_gradient(tensor) for tensor in representation]
+                for leaf in leaves:
+                    tape.watch(leaf)
+                y_pred = parts.decoder(leaves, training=True)
             else:
                 y_pred = self(x, training=True)
             losses = self._task_losses.compute(y, y_pred, sample_weight)
@@ -190,7 +262,7 @@ class MultiTaskModel(keras.Model):
             per_task = tf.unstack(scaled)
             scales, transformed, transform_gradients = _transform(method, losses.weighted_global)
             private_target = tf.reduce_sum(scaled * scales)
-        targets = representation if self.rep_grad else parts.shared_variables
+        targets = leaves if self.rep_grad else parts.shared_variables
         task_gradients = [_gradients(tape, loss, targets) for loss in per_task]
         gramian = _gramian(task_gradients, summed_later=not self.rep_grad) / tf.square(scale)
         gramian = gramian * scales[:, None] * scales[None, :]
@@ -233,7 +305,7 @@ class MultiTaskModel(keras.Model):
         `rep_grad`, the models before and after the representation."""
         method_ids = {id(v) for v in self._method.variables}
         model_variables = [v for v in self.trainable_variables if id(v) not in method_ids]
-        owners = _variable_owners(self)
+        owners = self.variable_owners()
         shared = [v for v in model_variables if len(owners.get(id(v), ())) > 1]
         private = [v for v in model_variables if len(owners.get(id(v), ())) <= 1]
         encoder = decoder = None
@@ -262,6 +334,13 @@ class _Parts:
 def _untracked(layer, name, value):
     # Not a sublayer: Keras would save its variables into model.keras a second time.
     object.__setattr__(layer, name, value)
+
+
+def _reference(tensor):
+    """[name of the layer that outputs `tensor`, its index among the layer's outputs], or
+    None when that layer is called more than once (its node would be ambiguous)."""
+    layer, _, index = tensor._keras_history  # noqa: SLF001
+    return [layer.name, index] if len(layer._inbound_nodes) == 1 else None  # noqa: SLF001
 
 
 def _variable_owners(model):

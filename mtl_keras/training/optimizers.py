@@ -82,5 +82,7 @@ def make_optimizer(config, steps_per_epoch):
                                          weight_decay=config.weight_decay or None)
     else:
         optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
-    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    # Cross-stitch mixing weights (models/architectures/cross_stitch.py) are spared too: decay
+    # would pull them, and so the features every column passes on, towards 0.
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta", "mixing"])
     return optimizer

@@ -22,6 +22,7 @@ from mtl_keras import protocols
 from mtl_keras import size_rule
 from mtl_keras.data import pipeline
 from mtl_keras.data import source
+from mtl_keras.models import architectures
 from mtl_keras.models import build
 from mtl_keras.models import trunks
 from mtl_keras.reporting import figures
@@ -86,7 +87,9 @@ def prepare(config, workdir):
     # The multi-worker strategy must be made before anything else starts TensorFlow.
     strategy = strategy_lib.make_strategy(config.strategy)
     process_dir, chief, resumes = _folders(workdir, strategy, config)
-    trunks.TRUNKS.get(config.trunk)  # an unknown trunk fails here, not after files are written
+    # An unknown trunk or architecture fails here, not after files are written.
+    trunk = trunks.TRUNKS.get(config.trunk)
+    _check_architecture(config, trunk)
     _check_method(config)
     protocol = protocols.get(config.protocol)
     data = protocol.training_data(data_lib.load(config), config)
@@ -125,6 +128,20 @@ def _check_method(config):
             f"{', '.join(n for n in methods.METHODS.names() if methods.METHODS.get(n).level == 'gradient')}.")
 
 
+def _check_architecture(config, trunk):
+    """Raises UserError for an unknown --architecture, options it lacks, a trunk without
+    the stages it needs, or --rep_grad when the heads share no representation."""
+    architecture = architectures.make(config.architecture, config.architecture_options)
+    architecture.check(trunk)
+    if config.rep_grad and not architecture.shares_representation:
+        sharing = [name for name in architectures.ARCHITECTURES.names()
+                   if architectures.ARCHITECTURES.get(name).shares_representation]
+        raise errors.UserError(
+            f"--rep_grad needs a representation that every head reads; the heads of "
+            f"--architecture={config.architecture} share none. Drop --rep_grad, or choose "
+            f"one of {', '.join(sharing)}.")
+
+
 def _log(message):
     print(f"[mtl_keras] {message}", flush=True)
 
@@ -144,7 +161,8 @@ def build_and_compile(experiment):
     mean, std = source.channel_statistics(data.train.images)
     with experiment.strategy.scope():
         model = build.build_model(data.tasks, config.trunk, data.image_shape, mean, std,
-                                  config.batch_norm_momentum)
+                                  config.batch_norm_momentum, config.architecture,
+                                  config.architecture_options)
         optimizer = optimizers.make_optimizer(config, experiment.steps_per_epoch)
         method = methods.make(config.weighting, model.task_names, experiment.steps_per_epoch,
                               config.seed, config.weighting_options)
@@ -264,7 +282,9 @@ def train_and_evaluate(experiment, stop=None):
          f"validation={len(data.validation) if data.validation is not None else 0} "
          f"test={len(data.test)} heads={','.join(t.name for t in data.tasks)}"
          f"{'' if data.mirror_keeps_labels else ' (never flipped: its heads name positions)'}")
-    _log(f"trunk={config.trunk} parameters={model.count_params():,} "
+    shape = architectures.make(config.architecture, config.architecture_options).options
+    _log(f"trunk={config.trunk} architecture={config.architecture}{shape or ''} "
+         f"parameters={model.count_params():,} "
          f"strategy={type(experiment.strategy).__name__} "
          f"replicas={experiment.strategy.num_replicas_in_sync} "
          f"batch_size={config.batch_size} (global) jit_compile={model.jit_compile} "

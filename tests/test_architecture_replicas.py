@@ -1,0 +1,66 @@
+"""Every architecture under MirroredStrategy and mixed precision: one replica and two train to
+the same weights, and the ResNet-based models train in bfloat16 over two replicas."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import test_architectures as shared
+from mtl_keras.models import architectures
+from mtl_keras.training import strategy as strategy_lib
+
+BATCH = 16
+
+
+def _train(strategy, architecture, initial=None, trunk=shared.TINY, steps=2):
+    """Trains a fresh model of `architecture` for `steps` steps of one global batch under
+    `strategy`; returns the model.
+
+    The batch is 8 examples twice: each of two replicas then sees the same statistics as
+    one replica sees over the whole batch, so that batch normalization (which normalises
+    each replica's examples by their own statistics, as Keras' layer does) computes the
+    same on one replica and on two.
+    """
+    images, labels = shared._data(shared.THREE, count=BATCH // 2)
+    images = np.concatenate([images, images])
+    labels = {name: np.concatenate([values, values]) for name, values in labels.items()}
+    with strategy.scope():
+        model = shared._build(shared.THREE, architecture, trunk=trunk)
+        if initial is not None:
+            model.set_weights(initial)
+        shared._compile(model, shared.THREE, learning_rate=0.05)
+    data = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    model.fit(data, steps_per_epoch=1, epochs=steps, verbose=0, shuffle=False)
+    return model
+
+
+@pytest.mark.parametrize("architecture", architectures.ARCHITECTURES.names())
+def test_one_replica_and_two_train_to_the_same_weights(architecture):
+    keras.utils.set_random_seed(0)
+    initial = shared._build(shared.THREE, architecture).get_weights()
+    one = _train(tf.distribute.get_strategy(), architecture, initial)
+    two = _train(strategy_lib.mirrored_strategy(["/cpu:0", "/cpu:1"]), architecture, initial)
+    # Trainable variables only: a moving variance's Bessel correction counts one replica's
+    # examples.
+    for first, second in zip(one.trainable_variables, two.trainable_variables):
+        np.testing.assert_allclose(first.numpy(), second.numpy(), rtol=2e-5, atol=2e-6,
+                                   err_msg=first.path)
+    assert not np.allclose(one.get_weights()[0], initial[0])  # it did train
+
+
+# mmoe and cgc are made of ple's layers (trunk experts, float32 gates, mixtures); hps is the
+# model of today, which the end-to-end tests train at the default precision.
+@pytest.mark.parametrize("architecture", ["ple", "cross_stitch", "mtan"])
+def test_resnet_architectures_train_in_bfloat16_over_two_replicas(architecture):
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    keras.utils.set_random_seed(0)
+    model = _train(strategy_lib.mirrored_strategy(["/cpu:0", "/cpu:1"]), architecture,
+                   trunk="resnet9", steps=2)
+    compute = {layer.compute_dtype for layer in model.layers if layer.weights}
+    assert "bfloat16" in compute
+    assert {model.get_layer(task.name).compute_dtype for task in shared.THREE} == {"float32"}
+    images, _ = shared._data(shared.THREE, count=4)
+    for name, values in model.predict(images, verbose=0).items():
+        assert values.dtype == np.float32 and np.isfinite(values).all(), name
+    assert all(np.isfinite(weights).all() for weights in model.get_weights())
