@@ -1,11 +1,11 @@
-"""Every architecture on the Fashion-MNIST three heads: accuracy over seeds, parameters, and
+"""Every architecture on Multi-Fashion's two heads: accuracy over seeds, parameters, and
 step time relative to `hps`; one resumable command.
 
     python benchmarks/architectures.py [--out=runs/architectures] [--seeds=0,1,2]
         [--architectures=hps,mmoe,...] [--rounds=3] [--steps=20] [EXTRA mtl_keras.run FLAGS]
 
 1. Step time: each architecture is built as `mtl_keras.run` builds a run of
-   `--flagfile` (default experiments/fashion_mnist_architectures.flags) and the models are
+   `--flagfile` (default experiments/multi_fashion_architectures.flags) and the models are
    timed in turn, round after round, in this one process, so that the machine's noise falls
    on all of them alike: a round trains each for `--steps` steps after `--warmup_steps`
    untimed ones (median images/s over the rounds; round 0 traces and is not counted).
@@ -31,13 +31,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import fashion_mnist_seeds as seeds_lib  # noqa: E402  (benchmarks/fashion_mnist_seeds.py)
 
 ARCHITECTURES = ("hps", "mmoe", "cgc", "ple", "cross_stitch", "mtan")
-HEADS = ("fine", "mid", "coarse")
 
 
 def _arguments():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/architectures")
-    parser.add_argument("--flagfile", default="experiments/fashion_mnist_architectures.flags")
+    parser.add_argument("--flagfile", default="experiments/multi_fashion_architectures.flags")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--architectures", default=",".join(ARCHITECTURES))
     parser.add_argument("--rounds", type=int, default=3)
@@ -92,16 +91,17 @@ def train_runs(args, extra):
 def table(args, extra, times, results):
     """The Markdown table of the results."""
     hps = times["hps"]["img_per_s"] if "hps" in times else None
+    heads = list(next(iter(results.values()))[0]["heads"])
     summary = seeds_lib._summary  # noqa: SLF001
     lines = [f"Machine: {seeds_lib._cpu_name()}, {os.cpu_count()} cores, "  # noqa: SLF001
              f"Python {platform.python_version()}; flagfile {args.flagfile}, seeds {args.seeds}; "
              f"extra flags: {' '.join(extra) or 'none'}",
              "",
-             "| architecture | fine accuracy | mid accuracy | coarse accuracy | parameters "
-             "| step time × hps | images/s | wall time per run (min) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| architecture | " + " | ".join(f"{head} accuracy" for head in heads)
+             + " | parameters | step time × hps | images/s | wall time per run (min) |",
+             "|---|" + "---|" * (len(heads) + 4)]
     for name, runs in results.items():
-        cells = [summary([run["heads"][head]["accuracy"] for run in runs]) for head in HEADS]
+        cells = [summary([run["heads"][head]["accuracy"] for run in runs]) for head in heads]
         timed = times.get(name, {})
         ratio = f"{hps / timed['img_per_s']:.2f}" if hps and timed else "–"
         minutes = summary([run["process_seconds"] / 60 for run in runs], digits=1)

@@ -3,6 +3,7 @@
     python benchmarks/compare.py --suite=anchors --anchors=DIR [--torch_python=PATH] [--rounds=3]
     python benchmarks/compare.py --suite=settings [--trunks=simple_cnn,resnet9] [--rounds=2]
     python benchmarks/compare.py --suite=batch_norm [--trunks=resnet9,resnet20] [--rounds=2]
+    python benchmarks/compare.py --suite=checkouts --checkouts=OLD_DIR,. [--rounds=3]
 
 The machines we measure on are shared and noisy, so programs are never compared across
 runs: every round runs each contender once, in turn, and the table gives the median
@@ -20,6 +21,10 @@ Suites:
             trunk also TensorFlow's thread pools and oneDNN off.
   batch_norm per trunk: the fused batch normalization the trunks use against Keras'
             BatchNormalization layer, in float32 and bfloat16.
+  checkouts `make benchmark-throughput`'s program (simple_cnn, two heads, batch 256,
+            defaults) of each checkout of this repository in --checkouts (e.g. one made by
+            `git worktree add /tmp/old COMMIT`), each with its own code: a change's cost
+            to the default path, relative to the first checkout.
 """
 
 import argparse
@@ -91,6 +96,20 @@ def _batch_norm(args):
     return contenders
 
 
+def _checkouts(args):
+    contenders = []
+    for folder in args.checkouts.split(","):
+        folder = os.path.abspath(folder)
+        script = os.path.join(folder, "benchmarks", "throughput.py")
+        if not os.path.isfile(script):
+            raise SystemExit(f"--checkouts: {folder} is not a checkout of this repository "
+                             f"(no benchmarks/throughput.py).")
+        contenders.append((f"checkout {folder}", [sys.executable, script, "--trunk=simple_cnn",
+                                                  "--batch_size=256", f"--steps={args.steps}"],
+                           {"PYTHONPATH": folder}))
+    return contenders
+
+
 def _measure(command, extra_env):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **extra_env}
     output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
@@ -98,10 +117,11 @@ def _measure(command, extra_env):
     return result.get("train_img_per_s", result.get("img_per_s"))
 
 
-_SUITES = {"anchors": _anchors, "settings": _settings, "batch_norm": _batch_norm}
+_SUITES = {"anchors": _anchors, "settings": _settings, "batch_norm": _batch_norm,
+           "checkouts": _checkouts}
 # Relative speeds are to the first contender whose name starts with the same words: one
 # group (anchors), the trunk (settings), the trunk and precision (batch_norm).
-_GROUP_WORDS = {"anchors": 0, "settings": 1, "batch_norm": 2}
+_GROUP_WORDS = {"anchors": 0, "settings": 1, "batch_norm": 2, "checkouts": 0}
 
 
 def main():
@@ -114,9 +134,12 @@ def main():
     parser.add_argument("--batch_size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--checkouts", default="", help="comma-separated checkouts (--suite=checkouts)")
     args = parser.parse_args()
     if args.suite == "anchors" and not (args.anchors and os.path.isdir(args.anchors)):
         parser.error("--suite=anchors needs --anchors=DIR, the folder of the anchor scripts.")
+    if args.suite == "checkouts" and len(args.checkouts.split(",")) < 2:
+        parser.error("--suite=checkouts needs --checkouts=DIR,DIR: two or more checkouts.")
     contenders = _SUITES[args.suite](args)
     rates = {name: [] for name, _, _ in contenders}
     for round_number in range(args.rounds):
