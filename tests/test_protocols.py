@@ -116,6 +116,8 @@ def test_every_protocol_flagfile_parses(run_flags, monkeypatch):
     (["--protocol=single_task", "--task=cow"], "--task=cow is not a head of cifar10_ovr"),
     (["--protocol=relay"], "Unknown protocol 'relay'"),
     (["--protocol=task_sampling", "--batch_size=200"], "fewer training examples than"),
+    (["--protocol=task_sampling", "--weighting=dwa"], "--weighting=dwa needs every task's loss"),
+    (["--protocol=task_sampling", "--weighting=famo"], "--weighting=famo needs every task's loss"),
 ])
 def test_bad_protocol_input_is_refused_before_anything_is_written(run_flags, capsys, tmp_path,
                                                                   flags, message):
