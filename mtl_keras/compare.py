@@ -3,33 +3,25 @@
 Groups the runs by setting, reports per-task metrics as mean ± std over seeds and Δm
 against the single-task baselines of the same seeds (mtl_keras/protocols/comparison.py),
 prints the Markdown and writes comparison.md and comparison.png into --out (default:
-the first folder given).
+the first folder given). Its flags are read in `mtl_keras.run`.
 """
 
 import os
 import sys
 
 from mtl_keras import startup  # noqa: I001  (first: it sets TensorFlow's log level)
-
-from absl import flags  # noqa: E402
-
 from mtl_keras import errors  # noqa: E402
 
-COMPARE_FLAGS = flags.FlagValues()
-flags.DEFINE_string("out", None, "Folder for comparison.md and comparison.png (default: the "
-                    "first folder given).", flag_values=COMPARE_FLAGS)
-flags.DEFINE_string("title", "", "The comparison's title.", flag_values=COMPARE_FLAGS)
 
-
-def main(argv):
-    """Returns the exit status: 0, or 2 for bad input."""
+def compare_runs(folders, out=None, title=""):
+    """Compares the finished runs in `folders` (runs, or folders holding runs), writes the
+    comparison into `out` (default: the first folder) and prints it; returns the exit
+    status (0, or 2 for bad input)."""
     startup.start_tensorflow_quietly()  # the protocols package imports TensorFlow
     from mtl_keras.protocols import comparison  # noqa: PLC0415
     from mtl_keras.reporting import comparison_report  # noqa: PLC0415
 
-    COMPARE_FLAGS.unparse_flags()  # a second call in one process starts from the defaults
     try:
-        folders = COMPARE_FLAGS(argv)[1:]
         if not folders:
             raise errors.UserError("Give one or more run folders (or folders holding runs).")
         missing = [folder for folder in folders if not os.path.isdir(folder)]
@@ -39,14 +31,15 @@ def main(argv):
         if not finished:
             raise errors.UserError(f"No finished run (a folder with metrics.json and flags.txt) "
                                    f"in {', '.join(folders)}.")
-    except (errors.UserError, flags.Error) as error:
+    except errors.UserError as error:
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
-    text = comparison_report.write(comparison.group(finished), COMPARE_FLAGS.out or folders[0],
-                                   unfinished, COMPARE_FLAGS.title)
-    print(text)
+    print(comparison_report.write(comparison.group(finished), out or folders[0], unfinished,
+                                  title))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    from mtl_keras import run  # noqa: PLC0415  (its flags: the only module that reads them)
+
+    sys.exit(run.compare_main(sys.argv))

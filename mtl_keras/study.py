@@ -3,34 +3,13 @@
 Settings (training flagfiles) × seeds, one run after another into --study_dir, finished
 runs skipped, unfinished ones resumed; it ends with comparison.md and comparison.png
 there (see mtl_keras/protocols/study.py). Rerun the same command to continue a study.
+Its flags are read in `mtl_keras.run`.
 """
 
 import sys
 
 from mtl_keras import startup  # noqa: F401, I001  (first: it sets TensorFlow's log level)
-
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-
 from mtl_keras import errors  # noqa: E402
-from mtl_keras import run  # noqa: E402
-
-STUDY_FLAGS = flags.FlagValues()
-flags.DEFINE_list("settings", [], "Training flagfiles, one per setting; a single-task one without "
-                  "--task becomes one run per head.", flag_values=STUDY_FLAGS)
-flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds, each run for every setting.",
-                  flag_values=STUDY_FLAGS)
-flags.DEFINE_string("study_dir", None, "The study's folder: its runs and comparison.",
-                    flag_values=STUDY_FLAGS)
-flags.DEFINE_string("title", "", "The comparison's title.", flag_values=STUDY_FLAGS)
-flags.DEFINE_bool("dry_run", False, "Print the runs, run nothing.", flag_values=STUDY_FLAGS)
-
-
-def _setting_config(flagfile):
-    """The Config a training flagfile describes, parsed as `mtl_keras.run` parses it."""
-    run.FLAGS.unparse_flags()
-    run.parse_flags(["prog", f"--flagfile={flagfile}"])
-    return run.config_from_flags()
 
 
 def _task_names(config):
@@ -40,26 +19,24 @@ def _task_names(config):
     return [task.name for task in data.load(config).tasks]
 
 
-def main(argv):
-    """Plans and runs the study; exits with its status (2 for bad input)."""
+def plan_and_run(settings, seeds, study_dir, title="", dry_run=False):
+    """Plans the runs of `settings` ([(flagfile, Config)]) × `seeds` in `study_dir` and runs
+    them (or, with `dry_run`, prints their commands); returns the exit status (2 for bad
+    input)."""
     from mtl_keras.protocols import study  # noqa: PLC0415
 
-    STUDY_FLAGS.unparse_flags()  # a second call in one process starts from the defaults
     try:
-        STUDY_FLAGS(argv)
-        if not STUDY_FLAGS.study_dir or not STUDY_FLAGS.settings:
-            raise errors.UserError("--study_dir and --settings are required.")
-        seeds = [int(seed) for seed in STUDY_FLAGS.seeds]
-        settings = [(path, _setting_config(path)) for path in STUDY_FLAGS.settings]
-        runs = study.plan(settings, seeds, STUDY_FLAGS.study_dir, _task_names)
-    except (errors.UserError, flags.Error, ValueError) as error:
+        runs = study.plan(settings, seeds, study_dir, _task_names)
+    except (errors.UserError, ValueError) as error:
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
-    if STUDY_FLAGS.dry_run:
+    if dry_run:
         print("\n".join(" ".join(planned.command("python")) for planned in runs))
         return 0
-    return study.run_study(runs, STUDY_FLAGS.study_dir, sys.executable, STUDY_FLAGS.title)
+    return study.run_study(runs, study_dir, sys.executable, title)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    from mtl_keras import run  # noqa: PLC0415  (its flags: the only module that reads them)
+
+    sys.exit(run.study_main(sys.argv))

@@ -1,5 +1,5 @@
-"""Only the entry points (mtl_keras/run.py and the other `python -m` ones) may read absl
-flags; the library takes a Config or plain values."""
+"""Only the entry point (mtl_keras/run.py) may read absl flags; the library, and the other
+`python -m` modules, take a Config or plain values."""
 
 import ast
 import pathlib
@@ -7,8 +7,7 @@ import pathlib
 import mtl_keras
 
 PACKAGE = pathlib.Path(mtl_keras.__file__).resolve().parent
-# The `python -m` entry points that read flags; each parses them and calls plain functions.
-ENTRY_POINTS = ("run.py", "study.py", "compare.py", "evaluate.py")
+ENTRY_POINTS = ("run.py",)
 
 
 def _flag_uses(path):

@@ -8,7 +8,6 @@ import pytest
 from mtl_keras import config as config_lib
 from mtl_keras import data as data_lib
 from mtl_keras import errors
-from mtl_keras import evaluate
 from mtl_keras import protocols
 from mtl_keras import run
 
@@ -78,11 +77,11 @@ def test_standard_trains_one_classifier_and_scores_it_per_task(runs):
 @pytest.mark.parametrize("name", ["standard", "task_sampling"])
 def test_evaluate_a_saved_run_gives_its_metrics(runs, name, capsys):
     workdir = runs[name]
-    assert evaluate.main(["prog", f"--workdir={workdir}"]) == 0
+    assert run.evaluate_main(["prog", f"--workdir={workdir}"]) == 0
     written = json.loads((workdir / "evaluation-test.json").read_text())
     metrics = _metrics(workdir)
     assert written["heads"] == metrics["heads"] and written.get("tasks") == metrics.get("tasks")
-    assert evaluate.main(["prog", f"--workdir={workdir}", "--split=validation"]) == 0
+    assert run.evaluate_main(["prog", f"--workdir={workdir}", "--split=validation"]) == 0
     validation = json.loads((workdir / "evaluation-validation.json").read_text())
     assert validation["split"] == "validation"
     assert sum(head.get("examples", 0) for head in (validation.get("tasks") or validation["heads"])
@@ -91,7 +90,7 @@ def test_evaluate_a_saved_run_gives_its_metrics(runs, name, capsys):
 
 
 def test_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
-    assert evaluate.main(["prog", f"--workdir={tmp_path}"]) == 2
+    assert run.evaluate_main(["prog", f"--workdir={tmp_path}"]) == 2
     assert "flags.txt" in capsys.readouterr().err
 
 
