@@ -119,7 +119,7 @@ def test_every_method_is_documented_and_cites_its_paper():
         assert module.__doc__ and method_class.__doc__, name
         if name != "equal":
             assert any(str(year) in module.__doc__ for year in range(2016, 2026)), name
-        for option, (default, text) in method_class.HYPERPARAMETERS.items():
+        for option, (default, text, *_) in method_class.HYPERPARAMETERS.items():
             assert isinstance(default, (int, float)) and text, (name, option)
 
 

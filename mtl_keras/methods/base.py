@@ -51,7 +51,8 @@ class Method(keras.layers.Layer):
     """
 
     level = "loss"
-    # name → (default, one-line description); settable as --weighting_options=name=value.
+    # name → (default, one-line description[, allowed: a minimum, or a tuple of the values]);
+    # settable as --weighting_options=name=value.
     HYPERPARAMETERS = {}
     # Whether the method works on the losses of tasks that are absent from a step (task
     # sampling gives a step one task's examples only).
@@ -125,16 +126,34 @@ def resolve_options(method_class, options):
     """The method's hyperparameters: its defaults, updated with `options` ({name: value}).
 
     Raises:
-      UserError: `options` names a hyperparameter the method does not have.
+      UserError: `options` names a hyperparameter the method does not have, or gives one a
+        value outside what it allows.
     """
     known = method_class.HYPERPARAMETERS
     unknown = sorted(set(options) - set(known))
     if unknown:
-        choices = ", ".join(f"{name} (default {default})" for name, (default, _) in known.items())
+        choices = ", ".join(f"{name} (default {spec[0]})" for name, spec in known.items())
         raise errors.UserError(
             f"--weighting_options names {', '.join(unknown)}, which the method does not have; "
             f"its options are: {choices or 'none'}.")
-    return {name: float(options.get(name, default)) for name, (default, _) in known.items()}
+    values = {name: float(options.get(name, spec[0])) for name, spec in known.items()}
+    for name, (_, description, *allowed) in known.items():
+        _check_option(name, values[name], description, *allowed)
+    return values
+
+
+def _check_option(name, value, description, allowed=None):
+    """Raises UserError when `value` is not `allowed`: a minimum, or a tuple of the values."""
+    if allowed is None:
+        return
+    if isinstance(allowed, tuple) and value not in allowed:
+        wanted = f"one of {', '.join(f'{choice:g}' for choice in allowed)}"
+    elif not isinstance(allowed, tuple) and value < allowed:
+        wanted = f">= {allowed:g}"
+    else:
+        return
+    raise errors.UserError(f"--weighting_options: {name} must be {wanted} ({description}), "
+                           f"not {value:g}.")
 
 
 def make(name, task_names, steps_per_epoch=1, seed=0, options=None):

@@ -2,7 +2,6 @@
 
 import tensorflow as tf
 
-from mtl_keras import errors
 from mtl_keras.methods import base
 from mtl_keras.methods import gramian as gramian_lib
 
@@ -32,17 +31,10 @@ class CAGrad(base.Method):
 
     level = "gradient"
     HYPERPARAMETERS = {
-        "c": (0.4, "radius of the ball around the mean gradient, in units of its norm"),
-        "rescale": (1, "divide the update by 0: 1, 1: 1 + c^2 (paper, LibMTL), 2: 1 + c"),
+        "c": (0.4, "radius of the ball around the mean gradient, in units of its norm", 0),
+        "rescale": (1, "divide the update by 0: 1, 1: 1 + c^2 (paper, LibMTL), 2: 1 + c",
+                    (0, 1, 2)),
     }
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.options["rescale"] not in (0, 1, 2):
-            raise errors.UserError(
-                f"CAGrad's rescale must be 0, 1 or 2, not {self.options['rescale']:g}.")
-        if self.options["c"] < 0:
-            raise errors.UserError(f"CAGrad's c must be >= 0, not {self.options['c']:g}.")
 
     def task_weights(self, gramian, losses, step):
         del losses, step

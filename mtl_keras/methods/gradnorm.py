@@ -2,7 +2,6 @@
 
 import tensorflow as tf
 
-from mtl_keras import errors
 from mtl_keras.methods import base
 from mtl_keras.methods import gramian as gramian_lib
 
@@ -33,14 +32,8 @@ class GradNorm(base.Method):
 
     level = "gradient"
     HYPERPARAMETERS = {
-        "alpha": (1.5, "strength of the pull towards a common training rate"),
+        "alpha": (1.5, "strength of the pull towards a common training rate", 0),
     }
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.options["alpha"] < 0:
-            raise errors.UserError(
-                f"GradNorm's alpha must be >= 0, not {self.options['alpha']:g}.")
 
     def create_variables(self):
         self.logits = self.add_weight(name="logits", shape=(self.task_count,),

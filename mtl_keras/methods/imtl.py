@@ -2,7 +2,6 @@
 
 import tensorflow as tf
 
-from mtl_keras import errors
 from mtl_keras.methods import base
 from mtl_keras.methods import gramian as gramian_lib
 
@@ -41,14 +40,12 @@ class IMTL(base.Method):
 
     level = "gradient"
     HYPERPARAMETERS = {
-        "loss_scales": (1, "1: IMTL (IMTL-G with IMTL-L's learned loss scales), 0: IMTL-G"),
+        "loss_scales": (1, "1: IMTL (IMTL-G with IMTL-L's learned loss scales), 0: IMTL-G",
+                        (0, 1)),
     }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.options["loss_scales"] not in (0, 1):
-            raise errors.UserError(
-                f"IMTL's loss_scales must be 0 or 1, not {self.options['loss_scales']:g}.")
         self.log_scales = None
 
     def create_variables(self):

@@ -2,7 +2,6 @@
 
 import tensorflow as tf
 
-from mtl_keras import errors
 from mtl_keras.methods import base
 from mtl_keras.methods import gramian as gramian_lib
 
@@ -40,17 +39,13 @@ class MGDA(base.Method):
 
     level = "gradient"
     HYPERPARAMETERS = {
-        "normalization": (0, "gradient normalisation: 0 none, 1 l2, 2 loss, 3 loss+ (LibMTL)"),
+        "normalization": (0, "gradient normalisation: 0 none, 1 l2, 2 loss, 3 loss+ (LibMTL)",
+                          tuple(range(len(NORMALIZATIONS)))),
     }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        code = self.options["normalization"]
-        if code not in range(len(NORMALIZATIONS)):
-            raise errors.UserError(
-                f"MGDA's normalization must be one of 0 (none), 1 (l2), 2 (loss), 3 (loss+), "
-                f"not {code:g}.")
-        self.normalization = NORMALIZATIONS[int(code)]
+        self.normalization = NORMALIZATIONS[int(self.options["normalization"])]
 
     def task_weights(self, gramian, losses, step):
         del step

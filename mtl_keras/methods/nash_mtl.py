@@ -2,7 +2,6 @@
 
 import tensorflow as tf
 
-from mtl_keras import errors
 from mtl_keras.methods import base
 from mtl_keras.methods import gramian as gramian_lib
 
@@ -44,14 +43,9 @@ class NashMTL(base.Method):
 
     level = "gradient"
     HYPERPARAMETERS = {
-        "max_norm": (1.0, "clip the update to this norm (0: no clipping), as the paper's code"),
+        "max_norm": (1.0, "clip the update to this norm (0: no clipping), as the paper's code",
+                     0),
     }
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.options["max_norm"] < 0:
-            raise errors.UserError(
-                f"Nash-MTL's max_norm must be >= 0, not {self.options['max_norm']:g}.")
 
     def task_weights(self, gramian, losses, step):
         del losses, step

@@ -2,7 +2,6 @@
 
 import tensorflow as tf
 
-from mtl_keras import errors
 from mtl_keras.methods import base
 from mtl_keras.methods import gramian as gramian_lib
 
@@ -42,15 +41,9 @@ class UPGrad(base.Method):
     level = "gradient"
     HYPERPARAMETERS = {
         "norm_eps": (1e-4, "a Gramian whose trace is below this is treated as zero (TorchJD)"),
-        "reg_eps": (1e-4, "added to the diagonal of the trace-normalised Gramian (TorchJD)"),
+        "reg_eps": (1e-4, "added to the diagonal of the trace-normalised Gramian (TorchJD); "
+                    "it keeps the Gramian positive definite", SMALLEST_REGULARIZATION),
     }
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.options["reg_eps"] < SMALLEST_REGULARIZATION:
-            raise errors.UserError(
-                f"UPGrad's reg_eps must be at least {SMALLEST_REGULARIZATION:g} (it keeps the "
-                f"Gramian positive definite), not {self.options['reg_eps']:g}.")
 
     def task_weights(self, gramian, losses, step):
         del losses, step

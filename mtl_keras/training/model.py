@@ -23,12 +23,13 @@ the representation are its own examples', so the replicas' Gramians add up). A m
 weights are therefore the same on every replica, whatever the number of replicas.
 """
 
-import itertools
-
 import keras
 import tensorflow as tf
 
 from mtl_keras import methods as methods_lib
+from mtl_keras.training import sharing
+from mtl_keras.training import step_logs
+from mtl_keras.training import step_math
 from mtl_keras.training import task_losses
 
 
@@ -111,7 +112,7 @@ class MultiTaskModel(keras.Model):
     def variable_owners(self):
         """{id(variable): set of the task names it belongs to}: by the graph (the tasks
         whose output depends on it), then the layers declared by `set_task_layers`."""
-        owners = _variable_owners(self)
+        owners = sharing.graph_owners(self)
         for task, names in self._task_layers.items():
             for name in names:
                 for variable in self.get_layer(name).trainable_variables:
@@ -177,8 +178,11 @@ class MultiTaskModel(keras.Model):
         if hasattr(self.optimizer, "exclude_from_weight_decay") and method.trainable_variables:
             self.optimizer.exclude_from_weight_decay(var_list=method.trainable_variables)
         self.rep_grad = bool(rep_grad)
-        self._trackers = _Trackers(names, method.logs_weights, method.level == "gradient")
-        _untracked(self, "_parts", self._split_parts())
+        self._trackers = step_logs.StepLogs(names, method.logs_weights, method.level == "gradient")
+        method_ids = {id(v) for v in self._method.variables}
+        model_variables = [v for v in self.trainable_variables if id(v) not in method_ids]
+        _untracked(self, "_parts", sharing.split(self, model_variables, self.variable_owners(),
+                                                 self._representation, self.rep_grad))
         # Saved with the model (get_compile_config): a loaded model.keras evaluates with the
         # same losses and weights, and trains on with the same method and its state.
         self._compile_config.config.update(loss=loss, loss_weights=loss_weights,
@@ -228,12 +232,12 @@ class MultiTaskModel(keras.Model):
                 global_losses = tf.stop_gradient(losses.weighted_global)
                 inner.watch(global_losses)
                 objective = method.objective(global_losses, self.optimizer.iterations)
-            weights, *method_gradients = _gradients(
+            weights, *method_gradients = step_math.gradients_or_zeros(
                 inner, objective, [global_losses, *method.trainable_variables])
             total = tf.reduce_sum(tf.stop_gradient(weights) * losses.weighted_local)
             scaled = self.optimizer.scale_loss(total)
         model_variables = self._parts.model_variables
-        gradients = _gradients(tape, scaled, model_variables)
+        gradients = step_math.gradients_or_zeros(tape, scaled, model_variables)
         self._apply(gradients, model_variables, method_gradients)
         self._trackers.update_weights(weights)
         return y_pred, losses
@@ -260,16 +264,19 @@ class MultiTaskModel(keras.Model):
             scale = self.optimizer.scale_loss(tf.constant(1.0))
             scaled = losses.weighted_local * scale
             per_task = tf.unstack(scaled)
-            scales, transformed, transform_gradients = _transform(method, losses.weighted_global)
+            scales, transformed, transform_gradients = step_math.transformed_losses(
+                method, losses.weighted_global)
             private_target = tf.reduce_sum(scaled * scales)
         targets = leaves if self.rep_grad else parts.shared_variables
-        task_gradients = [_gradients(tape, loss, targets) for loss in per_task]
-        gramian = _gramian(task_gradients, summed_later=not self.rep_grad) / tf.square(scale)
+        task_gradients = [step_math.gradients_or_zeros(tape, loss, targets) for loss in per_task]
+        gramian = step_math.task_gramian(task_gradients, summed_later=not self.rep_grad)
+        gramian = gramian / tf.square(scale)
         gramian = gramian * scales[:, None] * scales[None, :]
         with tf.GradientTape() as inner:
             weights = tf.stop_gradient(method.task_weights(gramian, transformed, step))
             auxiliary = method.auxiliary_loss(gramian, transformed, step)
-        auxiliary_gradients = _gradients(inner, auxiliary, method.trainable_variables)
+        auxiliary_gradients = step_math.gradients_or_zeros(inner, auxiliary,
+                                                           method.trainable_variables)
         coefficients = weights * scales
         # Representation gradients are 16-bit under mixed precision; so is their combination.
         combined = [tf.add_n([tf.cast(c, g[i].dtype) * g[i]
@@ -281,7 +288,7 @@ class MultiTaskModel(keras.Model):
                                    output_gradients=combined)
         else:
             shared_variables, shared = parts.shared_variables, combined
-        private = _gradients(tape, private_target, parts.private_variables)
+        private = step_math.gradients_or_zeros(tape, private_target, parts.private_variables)
         del tape
         method_gradients = [a + b for a, b in zip(transform_gradients, auxiliary_gradients)]
         self._apply([*shared, *private], [*shared_variables, *parts.private_variables],
@@ -299,38 +306,6 @@ class MultiTaskModel(keras.Model):
         method_gradients = [g * scale / replicas for g in method_gradients]
         self.optimizer.apply([*gradients, *method_gradients], [*variables, *method_variables])
 
-    # The split of the variables.
-    def _split_parts(self):
-        """The variables shared by several tasks and those of one task, and, with
-        `rep_grad`, the models before and after the representation."""
-        method_ids = {id(v) for v in self._method.variables}
-        model_variables = [v for v in self.trainable_variables if id(v) not in method_ids]
-        owners = self.variable_owners()
-        shared = [v for v in model_variables if len(owners.get(id(v), ())) > 1]
-        private = [v for v in model_variables if len(owners.get(id(v), ())) <= 1]
-        encoder = decoder = None
-        encoder_variables = []
-        if self._representation:
-            encoder = keras.Model(self.inputs, list(self._representation))
-            decoder = keras.Model(list(self._representation), self.output_dict())
-            encoder_ids = {id(v) for v in encoder.trainable_variables}
-            encoder_variables = [v for v in model_variables if id(v) in encoder_ids]
-            if self.rep_grad:
-                private = [v for v in model_variables if id(v) not in encoder_ids]
-        return _Parts(model_variables, shared, private, encoder, decoder, encoder_variables)
-
-
-class _Parts:
-    """The model's variables by role, and its encoder and decoder (see `_split_parts`)."""
-
-    def __init__(self, model_variables, shared, private, encoder, decoder, encoder_variables):
-        self.model_variables = model_variables
-        self.shared_variables = shared
-        self.private_variables = private
-        self.encoder, self.decoder = encoder, decoder
-        self.encoder_variables = encoder_variables
-
-
 def _untracked(layer, name, value):
     # Not a sublayer: Keras would save its variables into model.keras a second time.
     object.__setattr__(layer, name, value)
@@ -341,104 +316,3 @@ def _reference(tensor):
     None when that layer is called more than once (its node would be ambiguous)."""
     layer, _, index = tensor._keras_history  # noqa: SLF001
     return [layer.name, index] if len(layer._inbound_nodes) == 1 else None  # noqa: SLF001
-
-
-def _variable_owners(model):
-    """{id(variable): set of task names whose output depends on it}, from the graph."""
-    owners = {}
-    for name, output in model.output_dict().items():
-        for operation in _upstream_operations(output):
-            for variable in operation.trainable_variables:
-                owners.setdefault(id(variable), set()).add(name)
-    return owners
-
-
-def _upstream_operations(tensor):
-    """The operations (layers) of the Functional graph that `tensor` depends on."""
-    seen, stack = {}, [tensor]
-    while stack:
-        operation, node_index, _ = stack.pop()._keras_history
-        if id(operation) in seen:
-            continue
-        seen[id(operation)] = operation
-        stack.extend(operation._inbound_nodes[node_index].input_tensors)  # noqa: SLF001
-    return list(seen.values())
-
-
-def _gradients(tape, target, sources):
-    """tape.gradient with zeros (not None) for sources the target does not depend on."""
-    gradients = tape.gradient(target, sources) if sources else []
-    return [tf.zeros(source.shape, source.dtype) if gradient is None else gradient
-            for source, gradient in zip(sources, gradients)]
-
-
-def _transform(method, global_losses):
-    """(d transform_t / d loss_t, the transformed global losses, the gradients of their sum
-    with respect to the method's trainable variables)."""
-    with tf.GradientTape() as inner:
-        inner.watch(global_losses)
-        transformed = method.transform(global_losses)
-        total = tf.reduce_sum(transformed)
-    scales, *gradients = _gradients(inner, total, [global_losses, *method.trainable_variables])
-    return tf.stop_gradient(scales), tf.stop_gradient(transformed), gradients
-
-
-def _gramian(task_gradients, summed_later):
-    """The T×T Gramian of the task gradients of the global batch.
-
-    `task_gradients[t]` is task t's gradient on this replica, a list of tensors. Whole-model
-    gradients (`summed_later`: the replicas' gradients add up to the global one) are summed
-    over the replicas before their inner products; representation gradients, whose rows
-    are this replica's own examples, give inner products that add up across replicas.
-    """
-    if summed_later:
-        task_gradients = task_losses.all_sum(task_gradients)
-    flat = tf.stack([tf.concat([tf.reshape(tf.cast(g, tf.float32), [-1]) for g in gradients], 0)
-                     for gradients in task_gradients])
-    gramian = tf.matmul(flat, flat, transpose_b=True)
-    return gramian if summed_later else task_losses.all_sum(gramian)
-
-
-class _Trackers:
-    """The epoch averages the train step logs: each task's loss, the total, and the
-    method's diagnostics (effective task weights; with gradient methods, the task
-    gradients' norms and their pairwise cosines)."""
-
-    def __init__(self, names, logs_weights, gradient_level):
-        self.names = names
-        self.losses = {name: keras.metrics.Mean(name=f"{name}_loss") for name in names}
-        self.weights = {}
-        if logs_weights:
-            self.weights = {name: keras.metrics.Mean(name=f"{name}_weight") for name in names}
-        self.norms, self.cosines = {}, {}
-        if gradient_level:
-            self.norms = {name: keras.metrics.Mean(name=f"{name}_gradient_norm") for name in names}
-            self.cosines = {pair: keras.metrics.Mean(name=f"gradient_cosine_{pair[0]}_{pair[1]}")
-                            for pair in itertools.combinations(names, 2)}
-        self.diagnostic_names = {metric.name for metric in self.diagnostics()}
-
-    def diagnostics(self):
-        return [*self.weights.values(), *self.norms.values(), *self.cosines.values()]
-
-    def all(self):
-        return [*self.losses.values(), *self.diagnostics()]
-
-    def update_losses(self, losses):
-        # Weighted by the batch's known labels: an epoch's figure is the mean over all the
-        # known labels of the epoch, whatever their share in each batch.
-        for name, value, count in zip(self.names, tf.unstack(losses.global_unweighted),
-                                      tf.unstack(losses.global_counts)):
-            self.losses[name].update_state(value, sample_weight=count)
-
-    def update_weights(self, weights):
-        for name, value in zip(self.names, tf.unstack(weights)):
-            if name in self.weights:
-                self.weights[name].update_state(value)
-
-    def update_gradients(self, gramian):
-        norms = tf.sqrt(tf.maximum(tf.linalg.diag_part(gramian), 0.0))
-        for index, name in enumerate(self.names):
-            self.norms[name].update_state(norms[index])
-        for (first, second), metric in self.cosines.items():
-            i, j = self.names.index(first), self.names.index(second)
-            metric.update_state(tf.math.divide_no_nan(gramian[i, j], norms[i] * norms[j]))

@@ -1,0 +1,41 @@
+"""The arithmetic of the train step: gradients with zeros for unused sources, a loss-level
+transform's derivatives, and the Gramian of the task gradients over the replicas."""
+
+import tensorflow as tf
+
+from mtl_keras.training import task_losses
+
+
+def gradients_or_zeros(tape, target, sources):
+    """tape.gradient with zeros (not None) for sources the target does not depend on."""
+    gradients = tape.gradient(target, sources) if sources else []
+    return [tf.zeros(source.shape, source.dtype) if gradient is None else gradient
+            for source, gradient in zip(sources, gradients)]
+
+
+def transformed_losses(method, global_losses):
+    """(d transform_t / d loss_t, the transformed global losses, the gradients of their sum
+    with respect to the method's trainable variables)."""
+    with tf.GradientTape() as inner:
+        inner.watch(global_losses)
+        transformed = method.transform(global_losses)
+        total = tf.reduce_sum(transformed)
+    scales, *method_gradients = gradients_or_zeros(inner, total,
+                                                  [global_losses, *method.trainable_variables])
+    return tf.stop_gradient(scales), tf.stop_gradient(transformed), method_gradients
+
+
+def task_gramian(task_gradients, summed_later):
+    """The T×T Gramian of the task gradients of the global batch.
+
+    `task_gradients[t]` is task t's gradient on this replica, a list of tensors. Whole-model
+    gradients (`summed_later`: the replicas' gradients add up to the global one) are summed
+    over the replicas before their inner products; representation gradients, whose rows
+    are this replica's own examples, give inner products that add up across replicas.
+    """
+    if summed_later:
+        task_gradients = task_losses.all_sum(task_gradients)
+    flat = tf.stack([tf.concat([tf.reshape(tf.cast(g, tf.float32), [-1]) for g in gradients], 0)
+                     for gradients in task_gradients])
+    gramian = tf.matmul(flat, flat, transpose_b=True)
+    return gramian if summed_later else task_losses.all_sum(gramian)
