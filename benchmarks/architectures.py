@@ -52,6 +52,7 @@ def step_times(args, extra):
 
     import timing  # noqa: PLC0415  (benchmarks/timing.py)
     from mtl_keras import run  # noqa: PLC0415  (defines the run's flags)
+    from mtl_keras.training import preparation  # noqa: PLC0415
     from mtl_keras.training import train  # noqa: PLC0415
 
     run.parse_flags([sys.argv[0], f"--flagfile={args.flagfile}", *extra])
@@ -59,7 +60,8 @@ def step_times(args, extra):
     built = {}
     for name in args.architectures.split(","):
         with tempfile.TemporaryDirectory() as workdir:  # nothing is written there
-            experiment = train.prepare(dataclasses.replace(config, architecture=name), workdir)
+            experiment = preparation.prepare(dataclasses.replace(config, architecture=name),
+                                             workdir)
         model, _ = train.build_and_compile(experiment)
         built[name] = (model, train.make_datasets(experiment)[0].repeat())
     batch_size = experiment.config.batch_size

@@ -3,7 +3,7 @@
     python benchmarks/epoch_iterators.py --flagfile=experiments/fashion_mnist_mtl.flags \
         [--epochs=8] [--rounds=2] [--flag=value ...]
 
-Builds the run as `mtl_keras.run` does (`train.prepare`, `train.build_and_compile`,
+Builds the run as `mtl_keras.run` does (`preparation.prepare`, `train.build_and_compile`,
 `train.make_datasets`) and trains a new model for `--epochs` epochs in two ways, alternately,
 `--rounds` times:
 
@@ -36,6 +36,7 @@ import keras  # noqa: E402
 
 from mtl_keras import run  # noqa: E402  (defines the run's flags)
 from mtl_keras.training import callbacks as callbacks_lib  # noqa: E402
+from mtl_keras.training import preparation  # noqa: E402
 from mtl_keras.training import train  # noqa: E402
 
 flags.DEFINE_integer("rounds", 2, "Fits of each way, alternated.")
@@ -81,7 +82,7 @@ def main(argv):
     config = run.config_from_flags()
     fits = {way: [] for way in WAYS}
     with tempfile.TemporaryDirectory() as workdir:
-        experiment = train.prepare(config, workdir)
+        experiment = preparation.prepare(config, workdir)
         for round_index in range(FLAGS.rounds):
             for way in WAYS:
                 fits[way].append(_fit(experiment, way))

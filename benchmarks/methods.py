@@ -5,7 +5,7 @@
     python benchmarks/methods.py --suite=cifar100 --torch_python=/work/torchenv/bin/python
 
 Each setting (a method, and for gradient-level methods also with `--rep_grad`) is built as
-`mtl_keras.run` builds a run (`train.prepare`, `train.build_and_compile`,
+`mtl_keras.run` builds a run (`preparation.prepare`, `train.build_and_compile`,
 `train.make_datasets`) on made-up images, then the settings are timed in turn, round after
 round, so that the machine's noise falls on all of them alike: a round trains every setting
 for `--steps` steps after `--warmup_steps` untimed ones. Prints one JSON line per setting
@@ -39,6 +39,7 @@ import keras  # noqa: E402
 from mtl_keras import methods  # noqa: E402
 import timing  # noqa: E402  (benchmarks/timing.py)
 from mtl_keras import run  # noqa: E402  (defines the run's flags)
+from mtl_keras.training import preparation  # noqa: E402
 from mtl_keras.training import train  # noqa: E402
 
 flags.DEFINE_enum("suite", "cifar100", ["cifar100", "fashion_mnist"], "The model and heads.")
@@ -123,7 +124,7 @@ def main(argv):
     if "equal" not in names:
         names.insert(0, "equal")
     with tempfile.TemporaryDirectory() as workdir:
-        experiment = train.prepare(run.config_from_flags(), workdir)
+        experiment = preparation.prepare(run.config_from_flags(), workdir)
         built = {setting: _build(experiment, *setting) for setting in _settings(names)}
         rates = {setting: [] for setting in built}
         for number in range(FLAGS.rounds + 1):  # round 0 traces every step function

@@ -2,7 +2,7 @@
 
     python benchmarks/step_diagnosis.py --steps=21 [any mtl_keras.run flag ...]
 
-Builds the run as the entry point does (`train.prepare`, `train.build_and_compile`,
+Builds the run as the entry point does (`preparation.prepare`, `train.build_and_compile`,
 `train.make_datasets`), then trains step by step with `train_on_batch` and prints one line
 per step: the learning rate, each head's loss on the step's batch (before the step, loss
 weights not applied), the norm of the gradient each head's loss alone sends into the trunk,
@@ -22,6 +22,7 @@ from absl import flags  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from mtl_keras import run  # noqa: E402  (defines the run's flags)
+from mtl_keras.training import preparation  # noqa: E402
 from mtl_keras.training import train  # noqa: E402
 
 flags.DEFINE_integer("steps", 21, "Training steps to run and print.")
@@ -47,7 +48,7 @@ def _step_line(model, heads, trunk, images, labels, masks):
 def main(argv):
     del argv
     with tempfile.TemporaryDirectory() as workdir:
-        experiment = train.prepare(run.config_from_flags(), os.path.join(workdir, "run"))
+        experiment = preparation.prepare(run.config_from_flags(), os.path.join(workdir, "run"))
     model, precision = train.build_and_compile(experiment)
     training, _, _ = train.make_datasets(experiment)
     heads = [task.name for task in experiment.data.tasks]

@@ -5,7 +5,7 @@ or on a folder of images.
     python benchmarks/throughput.py --dataset=folder --csv=DIR/labels.csv --tasks=... \
         --image_size=64 --in_memory=false --cache_dir=CACHE --trunk=simple_cnn
 
-Builds the run exactly as the entry point does (`train.prepare`, `train.build_and_compile`,
+Builds the run exactly as the entry point does (`preparation.prepare`, `train.build_and_compile`,
 `train.make_datasets`, `model.fit`), on made-up 32×32×3 uint8 images, and prints one JSON
 line: training images/s over the steps after the warm-up ones (tracing and the first
 pipeline fills are left out), and the images/s of the training input pipeline alone.
@@ -50,6 +50,7 @@ import keras  # noqa: E402
 import timing  # noqa: E402  (benchmarks/timing.py)
 from mtl_keras import run  # noqa: E402  (defines the run's flags)
 from mtl_keras.models import trunks  # noqa: E402
+from mtl_keras.training import preparation  # noqa: E402
 from mtl_keras.training import train  # noqa: E402
 
 flags.DEFINE_integer("steps", 60, "Timed training steps.")
@@ -132,7 +133,7 @@ def main(argv):
         callbacks.append(keras.callbacks.TensorBoard(FLAGS.profile_dir, write_graph=False,
                                                      profile_batch=(first, first + 9)))
     with tempfile.TemporaryDirectory() as workdir:
-        experiment = train.prepare(config, workdir)
+        experiment = preparation.prepare(config, workdir)
         rss_with_data = _rss_mb()
         model, precision = train.build_and_compile(experiment)
         training, _, _ = train.make_datasets(experiment)

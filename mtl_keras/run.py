@@ -1,7 +1,7 @@
 """Entry point: `python -m mtl_keras.run --flagfile=experiments/cifar100_mtl.flags`.
 
 The only module that reads absl flags. It turns them into a frozen `Config`, checks
-the inputs and loads the data (`train.prepare`), locks the workdir, writes config.json
+the inputs and loads the data (`preparation.prepare`), locks the workdir, writes config.json
 and flags.txt into it (unless it resumes a run of the same command), then calls
 `train.train_and_evaluate`. Mistakes in the input are printed as one sentence, with
 exit status 2, before anything is written; see `main` for the other exit statuses.
@@ -74,12 +74,12 @@ def _start(config):
     """Checks the input, then writes the run's description into its locked folder.
 
     Returns:
-      (the checked `train.Experiment`, the folder's `fileio.WorkdirLock`).
+      (the checked `preparation.Experiment`, the folder's `fileio.WorkdirLock`).
     """
     from mtl_keras import fileio  # noqa: PLC0415
-    from mtl_keras.training import train  # noqa: PLC0415  (TensorFlow is slow to import)
+    from mtl_keras.training import preparation  # noqa: PLC0415  (TensorFlow is slow to import)
 
-    experiment = train.prepare(config, config.workdir or default_workdir(config))
+    experiment = preparation.prepare(config, config.workdir or default_workdir(config))
     lock = fileio.WorkdirLock(experiment.workdir)
     lock.acquire()  # before writing: a second process into the folder stops here
     if not experiment.resumes:

@@ -18,6 +18,7 @@ from mtl_keras import errors
 from mtl_keras import run
 from mtl_keras.data import pipeline
 from mtl_keras.models import build  # noqa: F401  (registers the custom layers for loading)
+from mtl_keras.training import preparation
 from mtl_keras.training import train
 
 TASKS = "age:regression,gender:binary,race:multiclass:" + "|".join(faces_data.RACES) + \
@@ -114,7 +115,7 @@ def test_missing_labels_are_masked_not_dropped(tmp_path):
     _, labels, masks = next(iter(pipeline.make_dataset(data.train, 8, training=False)))
     assert set(masks) == {"age", "gender", "race", "tags"}
     # With every age masked, the age loss is exactly 0 while the other heads still learn.
-    experiment = train.prepare(config, str(tmp_path / "never"))
+    experiment = preparation.prepare(config, str(tmp_path / "never"))
     model, _ = train.build_and_compile(experiment)
     all_masked = {**masks, "age": np.zeros_like(masks["age"])}
     images = data.train.images[:8]

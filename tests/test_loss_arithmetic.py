@@ -13,6 +13,7 @@ import pytest
 import expected_figures
 import labelled_folder
 from mtl_keras import config as config_lib
+from mtl_keras.training import preparation
 from mtl_keras.training import train
 
 COUNTS = {"train": 48, "validation": 24, "test": 12}
@@ -31,7 +32,7 @@ def one_step(tmp_path_factory):
         optimizer="adamw", learning_rate=0.01, weight_decay=0.0, schedule="constant",
         warmup_epochs=0.0, augment=False, mixed_precision="false", jit_compile="false",
         loss_weights=WEIGHTS, checkpoint_minutes=0.0)
-    experiment = train.prepare(config, str(folder / "run"))
+    experiment = preparation.prepare(config, str(folder / "run"))
     model, _ = train.build_and_compile(experiment)
     data = experiment.data
     before = model.predict(data.train.images, verbose=0)

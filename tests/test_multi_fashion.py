@@ -15,6 +15,7 @@ from mtl_keras import errors
 from mtl_keras import predict
 from mtl_keras.data import fashion_mnist
 from mtl_keras.data import multi_fashion
+from mtl_keras.training import preparation
 from mtl_keras.training import train
 
 NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
@@ -140,7 +141,7 @@ def _mirrored_only(batch, images):
 def test_training_images_are_cropped_but_never_mirrored(tmp_path):
     config = config_lib.Config(dataset="multi_fashion", synthetic=True, synthetic_examples=64,
                                validation_size=0, batch_size=64, trunk="lenet")
-    experiment = train.prepare(config, str(tmp_path / "run"))
+    experiment = preparation.prepare(config, str(tmp_path / "run"))
     batch = next(iter(train.make_datasets(experiment)[0]))[0].numpy()
     assert _mirrored_only(batch, experiment.data.train.images) == 0
     # The check sees flips where the data allows them.

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from helpers import free_ports, refusal
 from mtl_keras import config as config_lib
-from mtl_keras.training import train
+from mtl_keras.training import preparation
 
 TESTS = pathlib.Path(__file__).resolve().parent
 _REAL_MIRRORED = tf.distribute.MirroredStrategy
@@ -37,7 +37,7 @@ def test_a_batch_that_does_not_divide_over_the_replicas_is_refused(two_devices, 
     # The same run with an even batch passes every check, over two replicas.
     config = config_lib.Config(synthetic=True, synthetic_examples=256, validation_size=0,
                                trunk="simple_cnn", strategy="mirrored", batch_size=64)
-    experiment = train.prepare(config, str(tmp_path / "even"))
+    experiment = preparation.prepare(config, str(tmp_path / "even"))
     assert experiment.strategy.num_replicas_in_sync == 2
     assert not (tmp_path / "even").exists()
 

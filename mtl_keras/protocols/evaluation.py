@@ -36,6 +36,7 @@ def evaluate_run(config, run_dir, split="test"):
     from mtl_keras import data as data_lib  # noqa: PLC0415
     from mtl_keras.data import pipeline  # noqa: PLC0415
     from mtl_keras.models import build  # noqa: F401, PLC0415  (registers the model's layers)
+    from mtl_keras.training import preparation  # noqa: PLC0415
     from mtl_keras.training import train  # noqa: PLC0415
 
     model_path = os.path.join(run_dir, "model.keras")
@@ -48,7 +49,7 @@ def evaluate_run(config, run_dir, split="test"):
         raise errors.UserError(f"The run in {run_dir} has no {split} split.")
     config = size_rule.apply(config, data)
     model = keras.saving.load_model(model_path, compile=False)
-    experiment = train.Experiment(config, None, data, {}, run_dir)
+    experiment = preparation.Experiment(config, None, data, {}, run_dir)
     images = pipeline.make_dataset(getattr(data, split), config.batch_size, False)
     results, _ = train.evaluate_test(model, experiment, images, split)
     results = {"dataset": data.name, "split": split, "synthetic": data.synthetic, **results}

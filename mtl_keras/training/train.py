@@ -1,10 +1,7 @@
-"""prepare() checks a run's inputs and loads its data; train_and_evaluate() runs it.
+"""train_and_evaluate() runs a checked experiment (`preparation.prepare`): it builds and
+compiles the model, trains it (resuming a stopped run), evaluates it on the test split and
+writes the run's outputs."""
 
-The split lets the entry point refuse bad input before anything is written to the
-workdir: every check that can fail on user input happens in prepare().
-"""
-
-import dataclasses
 import json
 import os
 import sys
@@ -14,17 +11,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mtl_keras import data as data_lib
-from mtl_keras import errors
 from mtl_keras import fileio
 from mtl_keras import methods
 from mtl_keras import protocols
-from mtl_keras import size_rule
 from mtl_keras.data import pipeline
 from mtl_keras.data import source
 from mtl_keras.models import architectures
 from mtl_keras.models import build
-from mtl_keras.models import trunks
 from mtl_keras.reporting import figures
 from mtl_keras.reporting import metrics as metrics_lib
 from mtl_keras.reporting import report
@@ -37,109 +30,6 @@ from mtl_keras.training import optimizers
 from mtl_keras.training import run_state
 from mtl_keras.training import signals
 from mtl_keras.training import strategy as strategy_lib
-from mtl_keras.training import workdir as workdir_lib
-
-
-@dataclasses.dataclass(frozen=True)
-class Experiment:
-    """A checked run: its config, strategy, data, resolved loss weights and folders.
-
-    `workdir` is where this process writes: the run's folder, or under the multi-worker
-    strategy, for every worker but the chief, a `worker-N` folder inside it. `run_dir` is
-    the run's folder itself, whose saved state every process resumes from; only the
-    chief (`saves_state`) saves it. `resumes` tells that the run's folder holds an
-    unfinished run of the same command.
-    """
-
-    config: object
-    strategy: object
-    data: source.DataSource
-    loss_weights: dict
-    workdir: str
-    run_dir: str = ""
-    saves_state: bool = True
-    resumes: bool = False
-
-    @property
-    def steps_per_epoch(self):
-        """Training steps per epoch (the last partial batch is dropped)."""
-        return len(self.data.train) // self.config.batch_size
-
-
-def _folders(workdir, strategy, config):
-    """(this process's folder, whether the chief, whether it resumes), all checked."""
-    worker = strategy_lib.worker_name(strategy)
-    if worker:
-        return os.path.join(workdir, worker), False, workdir_lib.check(
-            os.path.join(workdir, worker), config)
-    # The other workers may already have made their folders inside the chief's.
-    return workdir, True, workdir_lib.check(workdir, config, ignore_workers=True)
-
-
-def prepare(config, workdir):
-    """Checks the config against the machine and the data, and loads the data.
-
-    Writes nothing. Raises UserError for any problem with the user's input.
-    """
-    if config.strategy == "multi_worker" and not config.workdir:
-        raise errors.UserError("--strategy=multi_worker needs --workdir: give every worker the "
-                               "same folder on storage they share.")
-    # The multi-worker strategy must be made before anything else starts TensorFlow.
-    strategy = strategy_lib.make_strategy(config.strategy)
-    process_dir, chief, resumes = _folders(workdir, strategy, config)
-    # An unknown trunk or architecture fails here, not after files are written.
-    trunk = trunks.TRUNKS.get(config.trunk)
-    _check_architecture(config, trunk)
-    _check_method(config)
-    protocol = protocols.get(config.protocol)
-    data = protocol.training_data(data_lib.load(config), config)
-    config = size_rule.apply(config, data)  # the settings left to the dataset's size
-    if resumes:
-        workdir_lib.check_resolved(process_dir, config)
-    strategy_lib.check_batch_size(config.batch_size, strategy)
-    protocol.check(data, config)
-    data = dataclasses.replace(data, tasks=compile_lib.override_losses(data.tasks, config.losses))
-    loss_weights = compile_lib.resolve_loss_weights(data.tasks, config.loss_weights)
-    experiment = Experiment(config, strategy, data, loss_weights, process_dir, run_dir=workdir,
-                            saves_state=chief, resumes=resumes)
-    if experiment.steps_per_epoch < 1:
-        raise errors.UserError(
-            f"--batch_size={config.batch_size} is larger than the {len(data.train)} training "
-            f"examples; use a smaller batch.")
-    if 2 * config.test_shift >= min(data.image_shape[:2]):
-        raise errors.UserError(
-            f"--test_shift={config.test_shift} moves the {data.image_shape[0]}x"
-            f"{data.image_shape[1]} images out of sight; use a shift below half their size.")
-    if config.test_flip and not data.mirror_keeps_labels:
-        raise errors.UserError(f"--test_flip averages over mirrored test images, but {data.name}'s "
-                               f"heads name positions that a mirror moves; leave --test_flip off.")
-    return experiment
-
-
-def _check_method(config):
-    """Raises UserError for an unknown --weighting, options it lacks, or --rep_grad with a
-    loss-level method."""
-    method_class = methods.METHODS.get(config.weighting)
-    methods.base.resolve_options(method_class, config.weighting_options)
-    if config.rep_grad and method_class.level != "gradient":
-        raise errors.UserError(
-            f"--rep_grad applies to gradient-level methods; --weighting={config.weighting} "
-            f"weights the losses. Drop --rep_grad, or choose one of "
-            f"{', '.join(n for n in methods.METHODS.names() if methods.METHODS.get(n).level == 'gradient')}.")
-
-
-def _check_architecture(config, trunk):
-    """Raises UserError for an unknown --architecture, options it lacks, a trunk without
-    the stages it needs, or --rep_grad when the heads share no representation."""
-    architecture = architectures.make(config.architecture, config.architecture_options)
-    architecture.check(trunk)
-    if config.rep_grad and not architecture.shares_representation:
-        sharing = [name for name in architectures.ARCHITECTURES.names()
-                   if architectures.ARCHITECTURES.get(name).shares_representation]
-        raise errors.UserError(
-            f"--rep_grad needs a representation that every head reads; the heads of "
-            f"--architecture={config.architecture} share none. Drop --rep_grad, or choose "
-            f"one of {', '.join(sharing)}.")
 
 
 def _log(message):
