@@ -69,6 +69,7 @@ class Config:
     in_memory: str = "auto"  # folder, utkface, tfds: decode into memory, or stream from disk
     cache_dir: str = ""  # streamed folders: record shards written there once
     checkpoint_minutes: float = 10.0  # state saved within an epoch this often (0: epoch ends only)
+    max_loss_growth: float = 1e6  # a head's loss above this many times its first: diverged (0: off)
     protocol: str = "joint"  # a registered protocol (mtl_keras/protocols): how the heads train
     task: str = ""  # --protocol=single_task: the one head to train
     sampling: str = "uniform"  # --protocol=task_sampling: how each step's task is drawn
@@ -111,6 +112,10 @@ class Config:
                 raise errors.UserError(f"--{field} must be a finite number, not {getattr(self, field)}.")
             if getattr(self, field) < 0:
                 raise errors.UserError(f"--{field} must not be negative, not {getattr(self, field)}.")
+        if not (math.isfinite(self.max_loss_growth)
+                and (self.max_loss_growth == 0 or self.max_loss_growth > 1)):
+            raise errors.UserError(f"--max_loss_growth must be a finite number above 1 (or 0: no "
+                                   f"limit), not {self.max_loss_growth}.")
         if not 0 <= self.seed < 2**31 - 1:
             raise errors.UserError(f"--seed must be between 0 and {2**31 - 2}, not {self.seed}.")
         if self.warmup_epochs > self.epochs:

@@ -21,7 +21,8 @@ class RunStopped(Exception):
 
 
 class Diverged(RunStopped):
-    """A head's training loss became NaN or infinite: exit status 3."""
+    """A head's training loss became NaN or infinite, or grew past --max_loss_growth times
+    its first value: exit status 3."""
 
     exit_status = 3
 

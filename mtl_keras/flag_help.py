@@ -102,6 +102,9 @@ RUN = {
     "checkpoint_minutes": "Within an epoch, save the run's state (to resume from) this often; "
                           "it is also saved after every epoch. 0: after epochs only. A "
                           "resumed run may change it.",
+    "max_loss_growth": "Stop the run as diverged (exit status 3) when a head's training loss "
+                       "grows past this many times its first value, as well as when it turns "
+                       "NaN or infinite. 0: no limit. A resumed run may change it.",
     "protocol": "How the heads train (mtl_keras/protocols): joint (every head every step), "
                 "single_task (the head --task alone, on the images that have its label), "
                 "task_sampling (each step one task's batch, drawn by --sampling) or standard "

@@ -73,6 +73,38 @@ def test_gls_weights_are_the_geometric_mean_over_t_times_the_loss():
     np.testing.assert_allclose(weights, geometric_mean / (3 * losses), rtol=1e-5)
 
 
+def test_gls_leaves_an_absent_task_out():
+    """A task with no known label in the step (loss 0): the geometric mean of the others."""
+    weights, objective = _weights(methods.make("gls", ["a", "b", "c"]), [0.5, 0.0, 8.0])
+    assert objective == pytest.approx(2.0, rel=1e-6)  # sqrt(0.5 * 8)
+    np.testing.assert_allclose(weights, [2.0 / (2 * 0.5), 0.0, 2.0 / (2 * 8.0)], rtol=1e-5)
+    weights, objective = _weights(methods.make("gls", ["a", "b"]), [0.0, 3.0])
+    assert objective == pytest.approx(3.0, rel=1e-6)  # one task: its own loss, weight 1
+    np.testing.assert_allclose(weights, [0.0, 1.0], rtol=1e-6)
+
+
+def test_famo_leaves_an_absent_task_out():
+    """An absent task weighs 0 and the others as FAMO without it; its logit learns nothing
+    while absent, and its fall is measured from the last step it was in."""
+    method = methods.make("famo", ["a", "b", "c"])
+    weights, objective = _weights(method, [2.0, 0.0, 0.5], step=0)
+    c = (1 / 3) / 2.0 + (1 / 3) / 0.5
+    np.testing.assert_allclose(weights, [(1 / 3) / (c * 2.0), 0.0, (1 / 3) / (c * 0.5)],
+                               rtol=1e-5)
+    assert np.isfinite(objective)
+    np.testing.assert_allclose(method.previous.numpy(), [2.0, 0.0, 0.5])
+    # Step 1: a fell by half, b appears (no fall: never seen), c absent (its loss kept).
+    _weights(method, [1.0, 4.0, 0.0], step=1)
+    np.testing.assert_allclose(method.previous.numpy(), [1.0, 4.0, 0.5])
+    # The fall (log 2, 0, 0) through the softmax's Jacobian at z = 1/3: a's logit falls,
+    # b's and c's rise alike; Adam's first step moves each by the learning rate.
+    np.testing.assert_allclose(method.logits.numpy(), [-0.025, 0.025, 0.025], rtol=1e-3)
+    # Step 2: c returns at 0.25, a fall of log 2 from its last step (0.5).
+    _weights(method, [1.0, 4.0, 0.25], step=2)
+    logits = method.logits.numpy()
+    assert logits[2] < logits[1]
+
+
 def test_rlw_weights_sum_to_one_repeat_per_step_and_change_between_steps():
     method = methods.make("rlw", ["a", "b", "c"], seed=5)
     first, _ = _weights(method, [1.0, 1.0, 1.0], step=7)

@@ -1,7 +1,10 @@
 """Each protocol trains through the entry point (tiny, in process); a saved run evaluates to
 its own metrics.json; every protocol flagfile parses; bad protocol input is refused."""
 
+import csv
 import json
+
+import numpy as np
 
 import pytest
 
@@ -115,12 +118,29 @@ def test_every_protocol_flagfile_parses(run_flags, monkeypatch):
     (["--protocol=single_task", "--task=cow"], "--task=cow is not a head of cifar10_ovr"),
     (["--protocol=relay"], "Unknown protocol 'relay'"),
     (["--protocol=task_sampling", "--batch_size=200"], "fewer training examples than"),
-    (["--protocol=task_sampling", "--weighting=dwa"], "--weighting=dwa needs every task's loss"),
-    (["--protocol=task_sampling", "--weighting=famo"], "--weighting=famo needs every task's loss"),
 ])
 def test_bad_protocol_input_is_refused_before_anything_is_written(run_flags, capsys, tmp_path,
                                                                   flags, message):
     assert message in refusal(run_flags, capsys, tmp_path / "run", *TINY, *flags)
+
+
+@pytest.mark.parametrize("weighting", ["dwa", "gls", "famo"])
+def test_task_sampling_trains_with_the_methods_that_read_every_tasks_loss(tmp_path, weighting):
+    """One task per step: the others' losses are 0, which these methods leave out."""
+    workdir = tmp_path / "run"
+    run.FLAGS.unparse_flags()
+    status = run_main(lambda argv: run.FLAGS(argv), *TINY, "--protocol=task_sampling",
+                      f"--weighting={weighting}", "--epochs=3", f"--workdir={workdir}")
+    run.FLAGS.unparse_flags()
+    assert status == 0
+    with open(workdir / "history.csv", encoding="utf-8") as history:
+        rows = list(csv.DictReader(history))
+    assert len(rows) == 3
+    losses = [float(row["loss"]) for row in rows]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    weights = [float(value) for row in rows for key, value in row.items()
+               if key.endswith("_weight") and value]
+    assert weights and np.isfinite(weights).all()
 
 
 def test_standard_needs_a_task_family(run_flags, capsys, tmp_path):

@@ -14,6 +14,7 @@ from mtl_keras import config as config_lib
 from mtl_keras import data as data_lib
 from mtl_keras import fileio
 from mtl_keras import run
+from mtl_keras.training import callbacks as callbacks_lib
 from mtl_keras.training import run_state
 
 from helpers import error_lines, run_main
@@ -47,22 +48,60 @@ def test_a_nan_head_stops_the_run_at_once_naming_it(run_flags, tmp_path, capsys)
     assert _no_result(workdir)
 
 
-def test_an_exploding_learning_rate_stops_with_the_last_good_state(run_flags, tmp_path, capsys):
-    workdir = tmp_path / "run"
-    status = _main(run_flags, "--learning_rate=1e9", "--schedule=constant", "--warmup_epochs=0",
-                   f"--workdir={workdir}")
+def _diverging_run(run_flags, capsys, workdir, learning_rate):
+    """Trains at a constant `learning_rate` that makes the losses explode; checks that the
+    run stopped with exit status 3, one error line and no result; returns the line."""
+    status = _main(run_flags, f"--learning_rate={learning_rate}", "--schedule=constant",
+                   "--warmup_epochs=0", f"--workdir={workdir}")
     assert status == 3
     [line] = error_lines(capsys.readouterr().err)
     assert line.startswith("error: the training loss of head")
+    assert _no_result(workdir)
+    return line
+
+
+def test_an_exploding_learning_rate_stops_with_the_last_good_state(run_flags, tmp_path, capsys):
+    workdir = tmp_path / "run"
+    line = _diverging_run(run_flags, capsys, workdir, 1e9)
     assert " became non-finite at epoch 1, step " in line
     assert f"the last good state, at epoch 1, step " in line
     assert f"is saved in {workdir / 'checkpoints'};" in line
-    assert _no_result(workdir)
     progress, _ = run_state.load(workdir)
     assert progress.epoch == 0 and progress.step >= 1  # the steps before the NaN, saved
     with np.load(workdir / "checkpoints" / f"state-{progress.global_step}.npz") as values:
         assert all(np.isfinite(values[name]).all() for name in values.files
                    if values[name].dtype.kind == "f")
+
+
+def test_a_loss_grown_a_millionfold_stops_the_run_though_finite(run_flags, tmp_path, capsys):
+    line = _diverging_run(run_flags, capsys, tmp_path / "run", 100)
+    assert " grew past --max_loss_growth=1e+06 times its first value at epoch 1, step " in line
+    assert line.endswith("lower --learning_rate and pass a new --workdir, or raise "
+                         "--max_loss_growth (0: no limit).")
+
+
+def test_loss_growth_is_measured_per_head_from_its_first_positive_value():
+    growth = callbacks_lib.LossGrowth(["fine", "coarse"], limit=100.0)
+    assert growth.grown({"fine_loss": 0.0, "coarse_loss": 2.0}) == []  # fine: no value yet
+    assert growth.grown({"fine_loss": 3.0, "coarse_loss": 150.0}) == []
+    assert growth.first == {"fine": 3.0, "coarse": 2.0}
+    assert growth.grown({"fine_loss": 301.0, "coarse_loss": 199.0}) == [("fine", 301.0, 3.0)]
+    assert growth.grown({"fine_loss": float("nan"), "coarse_loss": 201.0}) == [
+        ("coarse", 201.0, 2.0)]
+    single = callbacks_lib.LossGrowth(["fine"], limit=10.0)  # the total loss when no head's is logged
+    assert single.grown({"loss": 1.0}) == [] and single.grown({"loss": 11.0}) == [("fine", 11.0, 1.0)]
+    off = callbacks_lib.LossGrowth(["fine"], limit=0.0)
+    assert off.grown({"fine_loss": 1.0}) == [] and off.grown({"fine_loss": 1e30}) == []
+
+
+@pytest.mark.parametrize("value", ["1", "0.5", "-3", "inf"])
+def test_a_loss_growth_limit_of_at_most_one_is_refused(run_flags, tmp_path, capsys, value):
+    workdir = tmp_path / "run"
+    assert _main(run_flags, f"--max_loss_growth={value}", f"--workdir={workdir}") == 2
+    assert error_lines(capsys.readouterr().err) == [
+        f"error: --max_loss_growth must be a finite number above 1 (or 0: no limit), not "
+        f"{float(value)}."]
+    assert not workdir.exists()
 
 
 # --------------------------------------------------------------------------- folders

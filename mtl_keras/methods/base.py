@@ -54,9 +54,6 @@ class Method(keras.layers.Layer):
     # name → (default, one-line description[, allowed: a minimum, or a tuple of the values]);
     # settable as --weighting_options=name=value.
     HYPERPARAMETERS = {}
-    # Whether the method works on the losses of tasks that are absent from a step (task
-    # sampling gives a step one task's examples only).
-    supports_absent_tasks = True
     # Whether the train step logs the effective task weights (not for equal: always 1).
     logs_weights = True
 

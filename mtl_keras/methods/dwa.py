@@ -15,10 +15,14 @@ class DynamicWeightAverage(base.Method):
     whose loss fell more slowly weighs more. The first two epochs weigh every task 1.
     The epoch means are kept in the method's state (saved and resumed with the run's).
     Cost: O(T) per step.
+
+    A task absent from a step (no known label: loss 0) adds 0 to its epoch's sum, so the
+    epoch mean is the true one times the share of steps the task was in; that share is
+    about the same from one epoch to the next (the same data, drawn the same way), so it
+    cancels in the ratio r_t.
     """
 
     HYPERPARAMETERS = {"temperature": (2.0, "the softmax temperature T of the paper")}
-    supports_absent_tasks = False
 
     def create_variables(self):
         self.running_sum = self.state_variable("running_sum", (self.task_count,))

@@ -22,13 +22,16 @@ class FAMO(base.Method):
     the next step's loss (another batch), which makes FAMO cost nothing beyond O(T) per
     step, at the price of a noisier signal. The logits, Adam's moments and the last losses
     are the method's state (the same on every replica, saved and resumed with the run).
+
+    A task absent from the step (no known label: loss 0) takes no part: c sums over the
+    tasks present, an absent task weighs 0, its last loss is kept, and its fall is counted
+    from the last step it was present in. A step with one task (task sampling) weighs it 1.
     """
 
     HYPERPARAMETERS = {
         "learning_rate": (0.025, "Adam's learning rate for the task logits"),
         "weight_decay": (0.001, "the logits' weight decay (gamma in the paper)"),
     }
-    supports_absent_tasks = False
 
     def create_variables(self):
         shape = (self.task_count,)
@@ -40,17 +43,22 @@ class FAMO(base.Method):
 
     def objective(self, losses, step):
         # tf.function runs the assignments in program order (automatic control dependencies).
-        losses = tf.maximum(losses, 0.0) + _EPSILON
-        self._learn(losses, learns=tf.cast(step, tf.int64) > 0)
-        self.previous.assign(losses)
-        weights = tf.nn.softmax(self.logits)
-        normaliser = tf.reduce_sum(weights / losses)
+        present = losses > 0
+        # An absent task's placeholder is 1 (log 0); a present loss is at least _EPSILON.
+        losses = tf.where(present, tf.maximum(losses, _EPSILON), 1.0)
+        self._learn(losses, present, learns=tf.cast(step, tf.int64) > 0)
+        self.previous.assign(tf.where(present, losses, self.previous))
+        weights = tf.where(present, tf.nn.softmax(self.logits), 0.0)
+        normaliser = tf.maximum(tf.reduce_sum(weights / losses), _EPSILON)
         return tf.reduce_sum(tf.stop_gradient(weights / normaliser) * tf.math.log(losses))
 
-    def _learn(self, losses, learns):
-        """One Adam step on the logits from the fall of the log losses since the last step
-        (none at the first step, which has no last one)."""
-        fall = tf.math.log(self.previous) - tf.math.log(losses)
+    def _learn(self, losses, present, learns):
+        """One Adam step on the logits from the fall of the log losses since the tasks'
+        last steps (none at the first step, and no fall for a task not present now and
+        before)."""
+        known = present & (self.previous > 0)
+        fall = tf.where(known, tf.math.log(tf.maximum(self.previous, _EPSILON))
+                        - tf.math.log(losses), 0.0)
         weights = tf.nn.softmax(self.logits)
         # The softmax's Jacobian (diag(z) - z z^T) times the fall.
         gradient = weights * fall - weights * tf.reduce_sum(weights * fall)

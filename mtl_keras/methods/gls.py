@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from mtl_keras.methods import base
 
-# Losses below this count as this: the logarithm of an absent task's 0 would be -inf.
+# A present task's loss below this counts as this (its logarithm).
 _FLOOR = 1e-8
 
 
@@ -16,10 +16,14 @@ _FLOOR = 1e-8
 class GeometricLossStrategy(base.Method):
     """Minimises the geometric mean of the losses, (prod_t L_t)^(1/T): task t's weight is
     GM / (T L_t), large for the tasks with small losses. Cost: O(T) per step.
-    """
 
-    supports_absent_tasks = False
+    A task absent from the step (no known label: loss 0) is left out: the mean is over the
+    P tasks present, their weights GM / (P L_t). A step with one task (task sampling)
+    weighs it 1.
+    """
 
     def objective(self, losses, step):
         del step
-        return tf.exp(tf.reduce_mean(tf.math.log(tf.maximum(losses, _FLOOR))))
+        present = tf.cast(losses > 0, tf.float32)
+        logs = tf.math.log(tf.maximum(losses, _FLOOR)) * present
+        return tf.exp(tf.reduce_sum(logs) / tf.maximum(tf.reduce_sum(present), 1.0))

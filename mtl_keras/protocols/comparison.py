@@ -1,9 +1,9 @@
 """Runs grouped by setting, and each setting compared with its single-task baselines (Δm).
 
 A run is a finished run's folder (its flags.txt, config.json and metrics.json). Runs
-that differ only in --seed (and --workdir, --experiment, --checkpoint_minutes) form a
-setting; the single-task runs of one command form one setting over all their --task
-values: the baselines. A setting's baselines are the single-task runs whose other flags
+that differ only in --seed (and --workdir, --experiment, --checkpoint_minutes,
+--max_loss_growth) form a setting; the single-task runs of one command form one setting
+over all their --task values: the baselines. A setting's baselines are the single-task runs whose other flags
 are the same as its own.
 
 Δm (Maninis et al. 2019; Vandenhende et al. 2021) of a run against the baselines of its
@@ -20,7 +20,8 @@ import statistics
 
 LOWER_IS_BETTER = frozenset({"mae", "rmse"})
 NOT_METRICS = frozenset({"examples"})
-NOT_A_SETTING = frozenset({"seed", "workdir", "experiment", "checkpoint_minutes"})
+NOT_A_SETTING = frozenset({"seed", "workdir", "experiment", "checkpoint_minutes",
+                           "max_loss_growth"})
 PROTOCOL_FIELDS = frozenset({"protocol", "task", "sampling", "sampling_temperature"})
 STUDY_RECORD = "study_run.json"  # written beside a run by the study runner
 

@@ -15,15 +15,15 @@ whatever the thread scheduling. An epoch keeps its number of steps (training exa
 batch size). In the step, the other heads' losses are 0 (a head's loss is the mean over its
 known labels, and a head without any is 0); so only the trunk and the
 drawn task's head get gradients. An epoch's logged per-head training loss is the mean over
-that head's known labels, so over the steps that drew it. Multi-task methods that need every
-task's loss in every step (`dwa`, `gls`, `famo`) are refused.
+that head's known labels, so over the steps that drew it. Every multi-task method leaves the
+absent tasks out (`mtl_keras/methods/README.md`); those that combine a step's tasks have one to
+combine here and at most rescale it.
 """
 
 import numpy as np
 import tensorflow as tf
 
 from mtl_keras import errors
-from mtl_keras import methods
 from mtl_keras.data import pipeline
 from mtl_keras.data import source
 from mtl_keras.protocols import base
@@ -105,11 +105,6 @@ class TaskSampling(base.Protocol):
     """Each step, one task's batch."""
 
     def check(self, data, config):
-        if not methods.METHODS.get(config.weighting).supports_absent_tasks:
-            raise errors.UserError(
-                f"--weighting={config.weighting} needs every task's loss in every step, but "
-                f"--protocol=task_sampling gives each step one task; choose another method "
-                f"(equal, uw, rlw or a gradient-level one) or --protocol=joint.")
         if not data.train.in_memory:
             raise errors.UserError(
                 "--protocol=task_sampling builds one pipeline per task from images in memory, "

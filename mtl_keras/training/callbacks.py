@@ -80,6 +80,37 @@ def nonfinite_heads(logs, head_names):
     return heads
 
 
+class LossGrowth:
+    """Finds the heads whose training loss has grown past `limit` times its first value.
+
+    A run can blow up without a NaN: a loss of 1e23 is finite, and methods that divide by a
+    gradient's norm keep it so. A head's first value is its first positive, finite loss
+    seen by this process (a resumed run starts again from its first step). `limit` 0: no
+    limit.
+    """
+
+    def __init__(self, head_names, limit):
+        self.head_names, self.limit = tuple(head_names), limit
+        self.first = {}
+
+    def grown(self, logs):
+        """[(head, loss, its first value)] for the heads past the limit in `logs`."""
+        if not self.limit:
+            return []
+        keys = {name: f"{name}_loss" for name in self.head_names if f"{name}_loss" in logs}
+        if not keys and "loss" in logs:
+            keys = {name: "loss" for name in self.head_names}
+        found = []
+        for name, key in keys.items():
+            value = float(logs[key])
+            if not math.isfinite(value) or value <= 0:
+                continue
+            first = self.first.setdefault(name, value)
+            if value > self.limit * first:
+                found.append((name, value, first))
+        return found
+
+
 class ProgressLogger(keras.callbacks.Callback):
     """Prints a progress line at most every `interval_seconds`, and one per epoch.
 

@@ -1,6 +1,7 @@
 """The callback that keeps a run resumable and its outputs whole.
 
-After every step it checks that the loss is finite (else the run stops: `Diverged`) and
+After every step it checks that the loss is finite and has not grown past
+`max_loss_growth` times its first value (else the run stops: `Diverged`) and
 whether a signal asked the run to stop (it saves the state, then `Interrupted`); every
 `interval_seconds` in an epoch it saves the state. After every epoch it records the logs
 (history.csv and TensorBoard, rewritten from the saved history so that no row is lost or
@@ -34,6 +35,8 @@ class Checkpointer(keras.callbacks.Callback):
       saves_state: whether this process saves the state (a multi-worker run's other
         workers only read the chief's).
       head_names: the model's heads, to name those whose loss went non-finite.
+      max_loss_growth: a head's training loss above this many times its first value
+        stops the run (`callbacks.LossGrowth`); 0 for no limit.
       monitor: (validation log key, "max" or "min") for best.keras, or None.
       progress: the `run_state.Progress` to start from (saved history, best score, step).
       resume_index: the saved state's index (`run_state.load`) when resuming, else None.
@@ -43,7 +46,7 @@ class Checkpointer(keras.callbacks.Callback):
     """
 
     def __init__(self, workdir, run_dir, saves_state, head_names, monitor, progress,
-                 resume_index, clock, interval_seconds, stop=None):
+                 resume_index, clock, interval_seconds, stop=None, max_loss_growth=0.0):
         super().__init__()
         self.workdir, self.run_dir, self.saves_state = workdir, run_dir, saves_state
         self.resume_index = resume_index
@@ -51,6 +54,7 @@ class Checkpointer(keras.callbacks.Callback):
         self.progress, self.clock = progress, clock
         self.interval_seconds = interval_seconds
         self.stop = stop or signals.StopRequest()
+        self.growth = callbacks_lib.LossGrowth(head_names, max_loss_growth)
         self.scalars = tensorboard.EpochScalars(os.path.join(workdir, "tensorboard"))
         # The last state saved: the one resumed from, then this process's own saves.
         self.saved = progress if resume_index is not None else None
@@ -85,6 +89,15 @@ class Checkpointer(keras.callbacks.Callback):
                 f"non-finite at "
                 f"{self.progress.describe()}; {self.where_saved()}; lower --learning_rate and "
                 f"pass a new --workdir, or look at that head's labels and loss.")
+        grown = self.growth.grown(logs or {})
+        if grown:
+            losses = ", ".join(f"{name} ({value:.3g}, first {first:.3g})"
+                               for name, value, first in grown)
+            raise errors.Diverged(
+                f"the training loss of head{'s' if len(grown) > 1 else ''} {losses} grew past "
+                f"--max_loss_growth={self.growth.limit:g} times its first value at "
+                f"{self.progress.describe()}; {self.where_saved()}; lower --learning_rate and "
+                f"pass a new --workdir, or raise --max_loss_growth (0: no limit).")
         if self.stop.signal_number is not None:
             self._save_state()
             folder = os.path.join(self.run_dir, run_state.FOLDER)

@@ -107,7 +107,7 @@ def _callbacks(experiment, progress, index, has_validation, stop):
     saver = checkpointer_lib.Checkpointer(
         experiment.workdir, experiment.run_dir, experiment.saves_state,
         [task.name for task in tasks], monitor, progress, index, clock,
-        60.0 * config.checkpoint_minutes, stop)
+        60.0 * config.checkpoint_minutes, stop, config.max_loss_growth)
     callbacks += [clock, saver]
     if not sys.stdout.isatty():  # Keras' progress bar is for terminals; files get lines.
         callbacks.append(callbacks_lib.ProgressLogger(config.epochs, config.batch_size))
@@ -161,7 +161,8 @@ def train_and_evaluate(experiment, stop=None):
       The metrics dict also written to `workdir/metrics.json`.
 
     Raises:
-      errors.Diverged: a head's training loss became NaN or infinite.
+      errors.Diverged: a head's training loss became NaN or infinite, or grew past
+        --max_loss_growth times its first value.
       errors.Interrupted: a signal stopped the run (its state is saved).
     """
     config, data, workdir = experiment.config, experiment.data, experiment.workdir

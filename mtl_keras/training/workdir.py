@@ -14,8 +14,9 @@ from mtl_keras import size_rule
 CONFIG = "config.json"
 FLAGFILE = "flags.txt"
 METRICS = "metrics.json"
-# Settings a resumed run may change: where it writes, and how often it saves its state.
-NOT_COMPARED = {"workdir", "checkpoint_minutes"}
+# Settings a resumed run may change: where it writes, how often it saves its state, and
+# when it counts as diverged.
+NOT_COMPARED = {"workdir", "checkpoint_minutes", "max_loss_growth"}
 
 
 def _entries(folder, ignore_workers):
