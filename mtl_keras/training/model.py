@@ -239,7 +239,7 @@ class MultiTaskModel(keras.Model):
         model_variables = self._parts.model_variables
         gradients = step_math.gradients_or_zeros(tape, scaled, model_variables)
         self._apply(gradients, model_variables, method_gradients)
-        self._trackers.update_weights(weights)
+        self._trackers.update_weights(weights, losses.global_counts)
         return y_pred, losses
 
     def _gradient_level_step(self, x, y, sample_weight):
@@ -293,8 +293,8 @@ class MultiTaskModel(keras.Model):
         method_gradients = [a + b for a, b in zip(transform_gradients, auxiliary_gradients)]
         self._apply([*shared, *private], [*shared_variables, *parts.private_variables],
                     method_gradients)
-        self._trackers.update_weights(coefficients)
-        self._trackers.update_gradients(gramian)
+        self._trackers.update_weights(coefficients, losses.global_counts)
+        self._trackers.update_gradients(gramian, losses.global_counts)
         return y_pred, losses
 
     def _apply(self, gradients, variables, method_gradients):

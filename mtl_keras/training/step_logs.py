@@ -37,15 +37,20 @@ class StepLogs:
                                       tf.unstack(losses.global_counts)):
             self.losses[name].update_state(value, sample_weight=count)
 
-    def update_weights(self, weights):
-        for name, value in zip(self.names, tf.unstack(weights)):
+    # The diagnostics average over the steps in which the tasks had known labels: a task
+    # absent from a step (task sampling, empty label cells) has no weight or gradient there.
+    def update_weights(self, weights, counts):
+        present = tf.cast(counts > 0, tf.float32)
+        for index, name in enumerate(self.names):
             if name in self.weights:
-                self.weights[name].update_state(value)
+                self.weights[name].update_state(weights[index], sample_weight=present[index])
 
-    def update_gradients(self, gramian):
+    def update_gradients(self, gramian, counts):
+        present = tf.cast(counts > 0, tf.float32)
         norms = tf.sqrt(tf.maximum(tf.linalg.diag_part(gramian), 0.0))
         for index, name in enumerate(self.names):
-            self.norms[name].update_state(norms[index])
+            self.norms[name].update_state(norms[index], sample_weight=present[index])
         for (first, second), metric in self.cosines.items():
             i, j = self.names.index(first), self.names.index(second)
-            metric.update_state(tf.math.divide_no_nan(gramian[i, j], norms[i] * norms[j]))
+            metric.update_state(tf.math.divide_no_nan(gramian[i, j], norms[i] * norms[j]),
+                                sample_weight=present[i] * present[j])
