@@ -32,8 +32,7 @@ def compare_runs(folders, out=None, title=""):
             raise errors.UserError(f"No finished run (a folder with metrics.json and flags.txt) "
                                    f"in {', '.join(folders)}.")
     except errors.UserError as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
+        return errors.refuse(error)
     print(comparison_report.write(comparison.group(finished), out or folders[0], unfinished,
                                   title))
     return 0

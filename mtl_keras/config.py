@@ -6,6 +6,11 @@ import math
 from mtl_keras import errors
 from mtl_keras import tasks as tasks_lib
 
+# How a run is kept, not what it computes: where it writes, how often it saves its state,
+# when it counts as diverged. A resumed run may change them; runs that differ only in
+# them are runs of one setting.
+KEEPING_ONLY = frozenset({"workdir", "checkpoint_minutes", "max_loss_growth"})
+
 CHOICES = {
     "optimizer": ("auto", "sgd", "adamw"),
     "schedule": ("cosine", "onecycle", "constant"),

@@ -1,6 +1,7 @@
 """The exceptions that end a run with a message for people instead of a traceback."""
 
 import signal
+import sys
 
 
 class UserError(ValueError):
@@ -34,3 +35,10 @@ class Interrupted(RunStopped):
     def __init__(self, message, signal_number=signal.SIGINT):
         super().__init__(message)
         self.exit_status = 128 + int(signal_number)
+
+
+def refuse(error):
+    """Prints `error` (a UserError) as one `error:` line on stderr; returns the exit status
+    of bad input, 2."""
+    print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+    return 2

@@ -22,8 +22,7 @@ def evaluate_saved_run(config, workdir, split):
         startup.start_tensorflow_quietly()
         results = evaluation.evaluate_run(config, workdir, split)
     except errors.UserError as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
+        return errors.refuse(error)
     print(json.dumps({key: results[key] for key in ("heads", "tasks") if key in results}, indent=2))
     return 0
 

@@ -212,11 +212,6 @@ def config_from_flagfile(path):
     return config_from_flags()
 
 
-def _refused(error):
-    print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
-    return 2
-
-
 EVALUATE_FLAGS = flags.FlagValues()
 flags.DEFINE_string("workdir", None, "The finished run's folder.", flag_values=EVALUATE_FLAGS)
 flags.DEFINE_enum("split", "test", ["test", "validation"], "The split to evaluate.",
@@ -235,7 +230,7 @@ def evaluate_main(argv):
             raise errors.UserError("--workdir=RUN must be a run's folder (one holding flags.txt).")
         config = config_from_flagfile(os.path.join(workdir, "flags.txt"))
     except errors.UserError as error:
-        return _refused(error)
+        return errors.refuse(error)
     return evaluate.evaluate_saved_run(config, workdir, EVALUATE_FLAGS.split)
 
 
@@ -253,7 +248,7 @@ def compare_main(argv):
     try:
         folders = _parse_own(COMPARE_FLAGS, argv)
     except errors.UserError as error:
-        return _refused(error)
+        return errors.refuse(error)
     return compare.compare_runs(folders, COMPARE_FLAGS.out, COMPARE_FLAGS.title)
 
 
@@ -280,7 +275,7 @@ def study_main(argv):
         seeds = [int(seed) for seed in STUDY_FLAGS.seeds]
         settings = [(path, config_from_flagfile(path)) for path in STUDY_FLAGS.settings]
     except (errors.UserError, ValueError) as error:
-        return _refused(error)
+        return errors.refuse(error)
     return study.plan_and_run(settings, seeds, STUDY_FLAGS.study_dir, STUDY_FLAGS.title,
                               STUDY_FLAGS.dry_run)
 

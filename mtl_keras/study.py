@@ -28,8 +28,7 @@ def plan_and_run(settings, seeds, study_dir, title="", dry_run=False):
     try:
         runs = study.plan(settings, seeds, study_dir, _task_names)
     except (errors.UserError, ValueError) as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
+        return errors.refuse(error)
     if dry_run:
         print("\n".join(" ".join(planned.command("python")) for planned in runs))
         return 0

@@ -81,17 +81,37 @@ def test_a_loss_grown_a_millionfold_stops_the_run_though_finite(run_flags, tmp_p
 
 
 def test_loss_growth_is_measured_per_head_from_its_first_positive_value():
-    growth = callbacks_lib.LossGrowth(["fine", "coarse"], limit=100.0)
-    assert growth.grown({"fine_loss": 0.0, "coarse_loss": 2.0}) == []  # fine: no value yet
-    assert growth.grown({"fine_loss": 3.0, "coarse_loss": 150.0}) == []
-    assert growth.first == {"fine": 3.0, "coarse": 2.0}
-    assert growth.grown({"fine_loss": 301.0, "coarse_loss": 199.0}) == [("fine", 301.0, 3.0)]
-    assert growth.grown({"fine_loss": float("nan"), "coarse_loss": 201.0}) == [
-        ("coarse", 201.0, 2.0)]
-    single = callbacks_lib.LossGrowth(["fine"], limit=10.0)  # the total loss when no head's is logged
-    assert single.grown({"loss": 1.0}) == [] and single.grown({"loss": 11.0}) == [("fine", 11.0, 1.0)]
-    off = callbacks_lib.LossGrowth(["fine"], limit=0.0)
-    assert off.grown({"fine_loss": 1.0}) == [] and off.grown({"fine_loss": 1e30}) == []
+    def grown(divergence, logs):
+        found = divergence.find(logs)
+        assert found is None or found[1] == "raise --max_loss_growth (0: no limit)"
+        return found and found[0]
+
+    divergence = callbacks_lib.Divergence(["fine", "coarse"], max_growth=100.0)
+    assert grown(divergence, {"fine_loss": 0.0, "coarse_loss": 2.0}) is None  # fine: no value yet
+    assert grown(divergence, {"fine_loss": 3.0, "coarse_loss": 150.0}) is None
+    assert divergence.first == {"fine": 3.0, "coarse": 2.0}
+    assert grown(divergence, {"fine_loss": 301.0, "coarse_loss": 199.0}) == (
+        "the training loss of head fine (301, first 3) grew past --max_loss_growth=100 times "
+        "its first value")
+    assert grown(divergence, {"fine_loss": 302.0, "coarse_loss": 201.0}) == (
+        "the training loss of heads fine (302, first 3), coarse (201, first 2) grew past "
+        "--max_loss_growth=100 times its first value")
+    single = callbacks_lib.Divergence(["fine"], max_growth=10.0)  # the total loss when no head's is logged
+    assert grown(single, {"loss": 1.0}) is None
+    assert grown(single, {"loss": 11.0}).startswith("the training loss of head fine (11, first 1)")
+    off = callbacks_lib.Divergence(["fine"], max_growth=0.0)
+    assert grown(off, {"fine_loss": 1.0}) is None and grown(off, {"fine_loss": 1e30}) is None
+
+
+def test_a_non_finite_loss_is_found_before_growth_and_names_its_heads():
+    divergence = callbacks_lib.Divergence(["fine", "coarse"], max_growth=10.0)
+    assert divergence.find({"fine_loss": 1.0, "coarse_loss": 1.0, "loss": 2.0}) is None
+    assert divergence.find({"fine_loss": 1e3, "coarse_loss": float("nan"), "loss": 1e3}) == (
+        "the training loss of head coarse (nan) became non-finite",
+        "look at that head's labels and loss")
+    # Only the total overflowed: every head is named, with its own loss.
+    assert divergence.find({"fine_loss": 2.0, "coarse_loss": 3.0, "loss": float("inf")})[0] == (
+        "the training loss of heads fine (2), coarse (3) became non-finite")
 
 
 @pytest.mark.parametrize("value", ["1", "0.5", "-3", "inf"])

@@ -1,10 +1,10 @@
 """Runs grouped by setting, and each setting compared with its single-task baselines (Δm).
 
 A run is a finished run's folder (its flags.txt, config.json and metrics.json). Runs
-that differ only in --seed (and --workdir, --experiment, --checkpoint_minutes,
---max_loss_growth) form a setting; the single-task runs of one command form one setting
-over all their --task values: the baselines. A setting's baselines are the single-task runs whose other flags
-are the same as its own.
+that differ only in --seed, --experiment and how they are kept (`config.KEEPING_ONLY`:
+--workdir, --checkpoint_minutes, --max_loss_growth) form a setting; the single-task runs
+of one command form one setting over all their --task values: the baselines. A setting's
+baselines are the single-task runs whose other flags are the same as its own.
 
 Δm (Maninis et al. 2019; Vandenhende et al. 2021) of a run against the baselines of its
 own seed, in percent: the mean over tasks of the mean over the task's metrics of
@@ -18,10 +18,11 @@ import json
 import os
 import statistics
 
+from mtl_keras import config as config_lib
+
 LOWER_IS_BETTER = frozenset({"mae", "rmse"})
 NOT_METRICS = frozenset({"examples"})
-NOT_A_SETTING = frozenset({"seed", "workdir", "experiment", "checkpoint_minutes",
-                           "max_loss_growth"})
+NOT_A_SETTING = config_lib.KEEPING_ONLY | {"seed", "experiment"}
 PROTOCOL_FIELDS = frozenset({"protocol", "task", "sampling", "sampling_temperature"})
 STUDY_RECORD = "study_run.json"  # written beside a run by the study runner
 

@@ -68,47 +68,53 @@ class HeadNames(keras.callbacks.Callback):
         self._rename(logs)
 
 
-def nonfinite_heads(logs, head_names):
-    """The heads whose loss in `logs` is NaN or infinite (all heads when only the total
-    loss is, e.g. with a single head)."""
-    def finite(key):
-        return key not in logs or math.isfinite(float(logs[key]))
-
-    heads = [name for name in head_names if not finite(f"{name}_loss")]
-    if not heads and not finite("loss"):
-        heads = list(head_names)
-    return heads
-
-
-class LossGrowth:
-    """Finds the heads whose training loss has grown past `limit` times its first value.
+class Divergence:
+    """Finds a diverged run in a step's logs: a head whose training loss is NaN or
+    infinite, or has grown past `max_growth` times its first value.
 
     A run can blow up without a NaN: a loss of 1e23 is finite, and methods that divide by a
     gradient's norm keep it so. A head's first value is its first positive, finite loss
-    seen by this process (a resumed run starts again from its first step). `limit` 0: no
-    limit.
+    seen by this process (a resumed run starts again from its first step). `max_growth` 0:
+    no limit on growth. With a single head and only the total loss logged, the total is
+    the head's.
     """
 
-    def __init__(self, head_names, limit):
-        self.head_names, self.limit = tuple(head_names), limit
+    def __init__(self, head_names, max_growth):
+        self.head_names, self.max_growth = tuple(head_names), max_growth
         self.first = {}
 
-    def grown(self, logs):
-        """[(head, loss, its first value)] for the heads past the limit in `logs`."""
-        if not self.limit:
-            return []
+    def _losses(self, logs):
         keys = {name: f"{name}_loss" for name in self.head_names if f"{name}_loss" in logs}
         if not keys and "loss" in logs:
             keys = {name: "loss" for name in self.head_names}
-        found = []
-        for name, key in keys.items():
-            value = float(logs[key])
-            if not math.isfinite(value) or value <= 0:
-                continue
-            first = self.first.setdefault(name, value)
-            if value > self.limit * first:
-                found.append((name, value, first))
-        return found
+        return {name: float(logs[key]) for name, key in keys.items()}
+
+    def find(self, logs):
+        """None, or (what happened, as a clause; the remedy beside a lower learning rate)."""
+        losses = self._losses(logs)
+        nonfinite = {name: value for name, value in losses.items() if not math.isfinite(value)}
+        if not nonfinite and not math.isfinite(float(logs.get("loss", 0.0))):
+            nonfinite = losses  # only the total overflowed: every head took part
+        if nonfinite:
+            return (f"the training loss of {_heads(nonfinite, '{value:g}')} became non-finite",
+                    "look at that head's labels and loss")
+        grown = {}
+        for name, value in losses.items():
+            if value > 0:
+                first = self.first.setdefault(name, value)
+                if self.max_growth and value > self.max_growth * first:
+                    grown[name] = (value, first)
+        if grown:
+            return (f"the training loss of {_heads(grown, '{value[0]:.3g}, first {value[1]:.3g}')} "
+                    f"grew past --max_loss_growth={self.max_growth:g} times its first value",
+                    "raise --max_loss_growth (0: no limit)")
+        return None
+
+
+def _heads(values, template):
+    """'head fine (TEMPLATE)' or 'heads fine (...), coarse (...)' for {head: value}."""
+    listed = ", ".join(f"{name} ({template.format(value=value)})" for name, value in values.items())
+    return f"head{'s' if len(values) > 1 else ''} {listed}"
 
 
 class ProgressLogger(keras.callbacks.Callback):

@@ -34,9 +34,9 @@ class Checkpointer(keras.callbacks.Callback):
       run_dir: the folder whose `checkpoints/` hold the run's state (the chief's).
       saves_state: whether this process saves the state (a multi-worker run's other
         workers only read the chief's).
-      head_names: the model's heads, to name those whose loss went non-finite.
+      head_names: the model's heads, to name those whose loss diverged.
       max_loss_growth: a head's training loss above this many times its first value
-        stops the run (`callbacks.LossGrowth`); 0 for no limit.
+        stops the run (`callbacks.Divergence`); 0 for no limit.
       monitor: (validation log key, "max" or "min") for best.keras, or None.
       progress: the `run_state.Progress` to start from (saved history, best score, step).
       resume_index: the saved state's index (`run_state.load`) when resuming, else None.
@@ -50,11 +50,11 @@ class Checkpointer(keras.callbacks.Callback):
         super().__init__()
         self.workdir, self.run_dir, self.saves_state = workdir, run_dir, saves_state
         self.resume_index = resume_index
-        self.head_names, self.monitor = tuple(head_names), monitor
+        self.monitor = monitor
         self.progress, self.clock = progress, clock
         self.interval_seconds = interval_seconds
         self.stop = stop or signals.StopRequest()
-        self.growth = callbacks_lib.LossGrowth(head_names, max_loss_growth)
+        self.divergence = callbacks_lib.Divergence(head_names, max_loss_growth)
         self.scalars = tensorboard.EpochScalars(os.path.join(workdir, "tensorboard"))
         # The last state saved: the one resumed from, then this process's own saves.
         self.saved = progress if resume_index is not None else None
@@ -80,24 +80,12 @@ class Checkpointer(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.progress = dataclasses.replace(self.progress, step=self._offset + batch + 1)
-        heads = callbacks_lib.nonfinite_heads(logs or {}, self.head_names)
-        if heads:
-            losses = ", ".join(f"{name} ({float(logs.get(f'{name}_loss', logs['loss'])):g})"
-                               for name in heads)
+        diverged = self.divergence.find(logs or {})
+        if diverged:
+            what, remedy = diverged
             raise errors.Diverged(
-                f"the training loss of head{'s' if len(heads) > 1 else ''} {losses} became "
-                f"non-finite at "
-                f"{self.progress.describe()}; {self.where_saved()}; lower --learning_rate and "
-                f"pass a new --workdir, or look at that head's labels and loss.")
-        grown = self.growth.grown(logs or {})
-        if grown:
-            losses = ", ".join(f"{name} ({value:.3g}, first {first:.3g})"
-                               for name, value, first in grown)
-            raise errors.Diverged(
-                f"the training loss of head{'s' if len(grown) > 1 else ''} {losses} grew past "
-                f"--max_loss_growth={self.growth.limit:g} times its first value at "
-                f"{self.progress.describe()}; {self.where_saved()}; lower --learning_rate and "
-                f"pass a new --workdir, or raise --max_loss_growth (0: no limit).")
+                f"{what} at {self.progress.describe()}; {self.where_saved()}; lower "
+                f"--learning_rate and pass a new --workdir, or {remedy}.")
         if self.stop.signal_number is not None:
             self._save_state()
             folder = os.path.join(self.run_dir, run_state.FOLDER)

@@ -7,6 +7,7 @@ import json
 import os
 import re
 
+from mtl_keras import config as config_lib
 from mtl_keras import errors
 from mtl_keras import fileio
 from mtl_keras import size_rule
@@ -14,9 +15,8 @@ from mtl_keras import size_rule
 CONFIG = "config.json"
 FLAGFILE = "flags.txt"
 METRICS = "metrics.json"
-# Settings a resumed run may change: where it writes, how often it saves its state, and
-# when it counts as diverged.
-NOT_COMPARED = {"workdir", "checkpoint_minutes", "max_loss_growth"}
+# Settings a resumed run may change.
+NOT_COMPARED = config_lib.KEEPING_ONLY
 
 
 def _entries(folder, ignore_workers):
