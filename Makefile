@@ -65,7 +65,7 @@ benchmark-task-sampling: $(STAMP)
 	$(PY) benchmarks/task_sampling.py $(ARGS)
 
 tensorboard: $(STAMP)
-	$(VENV)/bin/tensorboard --logdir runs --bind_all
+	$(PY) -m mtl_keras.cli.serve_tensorboard --logdir runs --bind_all
 
 clean:
 	rm -rf $(VENV) build *.egg-info

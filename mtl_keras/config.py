@@ -173,9 +173,14 @@ def parse_numbers(text, flag, example, what):
     return numbers
 
 
-def format_loss_weights(weights):
-    """The inverse of `parse_loss_weights`."""
-    return ",".join(f"{name}={weight:g}" for name, weight in weights.items())
+def format_numbers(numbers):
+    """The inverse of `parse_numbers` ({"a": 1.0} → "a=1.0"), exact for every float."""
+    return ",".join(f"{name}={float(value)!r}" for name, value in numbers.items())
+
+
+def format_losses(losses):
+    """The inverse of `parse_losses`."""
+    return ",".join(f"{name}={loss}" for name, loss in losses.items())
 
 
 def parse_losses(text):

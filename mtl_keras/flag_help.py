@@ -1,6 +1,6 @@
-"""The help text of each training flag (`python -m mtl_keras.run --helpfull`), by name.
+"""The help text of each training flag (`mtl-keras train --help`), by name.
 
-Plain data: the flags themselves are defined and read in `mtl_keras.run` only.
+Plain data: `mtl_keras.settings` defines the flags on the FlagValues of the commands that take them.
 """
 
 RUN = {

@@ -2,7 +2,7 @@
 
 `load` takes a run's folder (its `model.keras`) or any `.keras` file our runs saved,
 copies included: the heads' names, kinds and class names are inside the model (its
-`head_descriptions` layer, see `models.build.HeadDescriptions`). Images of any size, grey
+`head_descriptions` layer, see `models.head_descriptions`). Images of any size, grey
 or colour, are resized and converted as the folder datasets' images are in training
 (`data.images`). Models saved before the descriptions existed still answer, with class
 ids for names (`Predictor.note` says so).
@@ -18,7 +18,8 @@ import tensorflow as tf
 from mtl_keras import errors
 from mtl_keras import tasks as tasks_lib
 from mtl_keras.data import images as images_lib
-from mtl_keras.models import build  # registers the model's own layers, for loading
+from mtl_keras.models import build  # noqa: F401  (registers the model's own layers, for loading)
+from mtl_keras.models import head_descriptions
 
 MODEL_FILE = "model.keras"
 BATCH_SIZE = 64
@@ -217,18 +218,13 @@ def tasks_of(model, where):
       model: the loaded Keras model.
       where: its file, for messages.
     """
-    try:
-        described = model.get_layer(build.DESCRIPTIONS).heads
-    except ValueError:  # no such layer: saved before models described their heads
+    tasks = head_descriptions.tasks_of(model)
+    if tasks is None:  # no such layer: saved before models described their heads
         # The output dict keeps the heads' order; output_names is sorted.
         names = list(model.output) if isinstance(model.output, dict) else model.output_names
         tasks = tuple(_inferred_task(model, name) for name in names)
         return tasks, (f"{where} does not name its classes (it was saved by an older version of "
                        f"mtl_keras); classes are named by their ids.")
-    fields = {field.name for field in dataclasses.fields(tasks_lib.Task)}
-    tasks = tuple(tasks_lib.Task(**{key: tuple(value) if isinstance(value, list) else value
-                                    for key, value in head.items() if key in fields})
-                  for head in described)
     if sorted(task.name for task in tasks) != sorted(model.output_names):
         raise errors.UserError(f"{where} describes the heads {[task.name for task in tasks]} "
                                f"but outputs {list(model.output_names)}; it was altered.")

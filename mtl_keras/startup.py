@@ -33,3 +33,12 @@ def start_tensorflow_quietly():
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def child_environment():
+    """The environment for a child process of ours (a study's runs): as this process's, but
+    without the quiet default this module set, so that the child decides as we did."""
+    environment = dict(os.environ)
+    if not NATIVE_LOGS_ASKED:
+        environment.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return environment

@@ -21,6 +21,7 @@ import keras  # noqa: E402
 from mtl_keras.data import hierarchy as hierarchy_lib  # noqa: E402
 
 from helpers import CifarArchiveMaker  # noqa: E402
+from helpers import TrainFlags  # noqa: E402
 
 
 # --------------------------------------------------------------------------- hermeticity
@@ -54,15 +55,13 @@ def fresh_keras_state():
 
 @pytest.fixture
 def run_flags():
-    """The entry point's absl FLAGS, unparsed (all defaults) before and after the test.
-
-    absl FLAGS is global, so a value parsed by one test would otherwise leak into the next.
-    """
-    from mtl_keras import run
-
-    run.FLAGS.unparse_flags()
-    yield run.FLAGS
-    run.FLAGS.unparse_flags()
+    """The train command's flags (`helpers.TrainFlags`), unparsed (all defaults) before and
+    after the test: they are the module's, so a value parsed by one test would otherwise
+    leak into the next."""
+    flag_values = TrainFlags()
+    flag_values.unparse_flags()
+    yield flag_values
+    flag_values.unparse_flags()
 
 
 # --------------------------------------------------------------------------- data helpers

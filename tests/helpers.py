@@ -153,18 +153,51 @@ def _is_tf_log_line(line):
     return re.match(r"[IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] ", line) is not None
 
 
-# --------------------------------------------------------------------------- the entry point
+# --------------------------------------------------------------------------- the train command
+
+class TrainFlags:
+    """The train command's own flags (`mtl_keras.cli.train.FLAGS`) as a test sets them:
+    called with argv, it parses them from their defaults; `main()` then runs the command on
+    the same arguments (SystemExit with its status when that is not 0), `config()` gives
+    the `Config` they describe."""
+
+    def __init__(self):
+        from mtl_keras.cli import train
+
+        self._command = train
+        self.argv = ["prog"]
+
+    def __call__(self, argv):
+        self.argv = list(argv)
+        self._command.FLAGS.unparse_flags()
+        return self._command.FLAGS(self.argv)
+
+    def __getattr__(self, name):  # flag values, unparse_flags, ...
+        return getattr(self._command.FLAGS, name)
+
+    def __getitem__(self, name):
+        return self._command.FLAGS[name]
+
+    def config(self):
+        from mtl_keras import settings
+
+        return settings.to_config(self._command.FLAGS)
+
+    def main(self):
+        import keras
+
+        keras.backend.clear_session()
+        status = self._command.main(self.argv)
+        if status:
+            raise SystemExit(status)
+
 
 def run_main(run_flags, *flags):
-    """Parses `flags` and runs the entry point in this process; returns its exit status
-    (0 when it returned normally). `run_flags` is the fixture of the same name."""
-    import keras
-    from mtl_keras import run
-
+    """Runs the train command on `flags` in this process; returns its exit status.
+    `run_flags` is the fixture of the same name (a `TrainFlags`)."""
     run_flags(["prog", *flags])
-    keras.backend.clear_session()
     try:
-        run.main(["prog"])
+        run_flags.main()
     except SystemExit as exit_info:
         return exit_info.code
     return 0

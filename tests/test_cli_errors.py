@@ -6,15 +6,16 @@ import sys
 
 import pytest
 
-from mtl_keras import errors, run
+from mtl_keras import cli
+from mtl_keras import errors
 from mtl_keras.data import tfds_source
 
 from helpers import REPO, error_lines
 
 
-def _main_exit_code():
+def _main_exit_code(run_flags):
     with pytest.raises(SystemExit) as exit_info:
-        run.main(["prog"])
+        run_flags.main()
     return exit_info.value.code
 
 
@@ -28,7 +29,7 @@ def test_offline_without_data_names_both_ways_forward(run_flags, tmp_path, monke
     monkeypatch.setattr(tfds_source, "check_reachable", offline)
     workdir = tmp_path / "w"
     run_flags(["prog", "--dataset=cifar100", f"--data_dir={tmp_path}", f"--workdir={workdir}"])
-    assert _main_exit_code() == 2
+    assert _main_exit_code(run_flags) == 2
     assert probed == ["https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"]
     out, err = capsys.readouterr()
     assert "Traceback" not in err + out
@@ -44,10 +45,7 @@ def test_offline_without_data_names_both_ways_forward(run_flags, tmp_path, monke
 
 
 def test_unexpected_positional_argument(run_flags, tmp_path, capsys):
-    run_flags(["prog", f"--workdir={tmp_path / 'w'}"])
-    with pytest.raises(SystemExit) as exit_info:
-        run.main(["prog", "train"])
-    assert exit_info.value.code == 2
+    assert cli.run_command("train", ["prog", f"--workdir={tmp_path / 'w'}", "train"]) == 2
     assert capsys.readouterr().err.startswith("error: unexpected arguments train;")
     assert not (tmp_path / "w").exists()
 
@@ -55,7 +53,7 @@ def test_unexpected_positional_argument(run_flags, tmp_path, capsys):
 def test_unknown_loss_weight_head_in_process(run_flags, tmp_path, capsys):
     run_flags(["prog", "--synthetic", "--synthetic_examples=64", "--validation_size=16",
                "--loss_weights=fine=1,superclass=2", f"--workdir={tmp_path / 'w'}"])
-    assert _main_exit_code() == 2
+    assert _main_exit_code(run_flags) == 2
     assert capsys.readouterr().err == (
         "error: --loss_weights names superclass, but the heads are fine, coarse.\n")
     assert not (tmp_path / "w").exists()
@@ -64,7 +62,7 @@ def test_unknown_loss_weight_head_in_process(run_flags, tmp_path, capsys):
 def test_batch_larger_than_the_training_split(run_flags, tmp_path, capsys):
     run_flags(["prog", "--synthetic", "--synthetic_examples=64", "--validation_size=16",
                "--batch_size=64", f"--workdir={tmp_path / 'w'}"])
-    assert _main_exit_code() == 2
+    assert _main_exit_code(run_flags) == 2
     assert "is larger than the 48 training examples" in capsys.readouterr().err
     assert not (tmp_path / "w").exists()
 
@@ -72,7 +70,7 @@ def test_batch_larger_than_the_training_split(run_flags, tmp_path, capsys):
 def test_test_shift_as_large_as_the_image(run_flags, tmp_path, capsys):
     run_flags(["prog", "--synthetic", "--synthetic_examples=64", "--validation_size=16",
                "--batch_size=16", "--test_shift=16", f"--workdir={tmp_path / 'w'}"])
-    assert _main_exit_code() == 2
+    assert _main_exit_code(run_flags) == 2
     assert capsys.readouterr().err == (
         "error: --test_shift=16 moves the 32x32 images out of sight; use a shift below half "
         "their size.\n")
@@ -85,7 +83,7 @@ def test_out_of_range_seed_is_a_user_error(run_flags, tmp_path, capsys, seed):
     run_flags(["prog", "--synthetic", "--synthetic_examples=64", "--validation_size=16",
                "--batch_size=16", "--epochs=1", "--warmup_epochs=0", "--trunk=lenet",
                f"--seed={seed}", f"--workdir={workdir}"])
-    assert _main_exit_code() == 2
+    assert _main_exit_code(run_flags) == 2
     assert capsys.readouterr().err.startswith("error: --seed")
     assert not workdir.exists()
 
@@ -94,7 +92,7 @@ def test_unknown_trunk_is_refused_before_anything_is_written(run_flags, tmp_path
     workdir = tmp_path / "w"
     run_flags(["prog", "--synthetic", "--synthetic_examples=64", "--validation_size=16",
                "--batch_size=16", "--trunk=resnet50", f"--workdir={workdir}"])
-    assert _main_exit_code() == 2
+    assert _main_exit_code(run_flags) == 2
     assert capsys.readouterr().err.startswith("error: Unknown trunk 'resnet50'; choose one of:")
     assert not workdir.exists()
 
@@ -127,12 +125,12 @@ def test_multi_worker_needs_a_shared_workdir_and_tf_config(run_flags, tmp_path, 
     monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["127.0.0.1:1"]}, '
                                     '"task": {"type": "worker", "index": 0}}')
     run_flags(["prog", "--strategy=multi_worker", "--synthetic"])
-    assert _main_exit_code() == 2
+    assert _main_exit_code(run_flags) == 2
     assert capsys.readouterr().err.strip() == ("error: --strategy=multi_worker needs --workdir: "
                                                "give every worker the same folder on storage "
                                                "they share.")
     monkeypatch.delenv("TF_CONFIG")
     run_flags(["prog", "--strategy=multi_worker", "--synthetic", f"--workdir={tmp_path / 'w'}"])
-    assert _main_exit_code() == 2
+    assert _main_exit_code(run_flags) == 2
     assert "needs the TF_CONFIG variable" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []  # nothing written

@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from mtl_keras import config as config_lib
-from mtl_keras import run
-from mtl_keras.protocols import comparison
-from mtl_keras.protocols import study
+from mtl_keras import cli
+from mtl_keras.studies import comparison
+from mtl_keras.studies import runner as study
 
 BASE_FLAGS = ["--dataset=omniglot", "--trunk=lenet", "--epochs=20", "--noaugment"]
 
@@ -86,7 +86,7 @@ def test_runs_group_by_setting_and_compare_with_the_same_seeds_baselines(study_d
 
 
 def test_compare_writes_markdown_and_a_chart(study_dir, capsys):
-    assert run.compare_main(["prog", str(study_dir), f"--out={study_dir / 'out'}"]) == 0
+    assert cli.run_command("compare", ["prog", str(study_dir), f"--out={study_dir / 'out'}"]) == 0
     text = (study_dir / "out" / "comparison.md").read_text()
     assert "| joint (--trunk=lenet) | 2 | 0,1 | +10.00 ± 0.00 (baselines incomplete" in text
     assert text.count(" | – |") == 4  # no history.csv: no epoch times
@@ -95,7 +95,7 @@ def test_compare_writes_markdown_and_a_chart(study_dir, capsys):
     assert "| a | 0.7500 ± 0.0707 | 0.8250 ± 0.0778 |" in text  # accuracy of task a, by setting
     assert (study_dir / "out" / "comparison.png").stat().st_size > 10_000
     assert "Unfinished runs" in text and text in capsys.readouterr().out
-    assert run.compare_main(["prog", str(study_dir / "nowhere")]) == 2
+    assert cli.run_command("compare", ["prog", str(study_dir / "nowhere")]) == 2
 
 
 FAKE_RUN = """#!{python}

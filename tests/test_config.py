@@ -5,7 +5,7 @@ import math
 import pytest
 
 from mtl_keras import errors
-from mtl_keras.config import CHOICES, Config, format_loss_weights, parse_loss_weights
+from mtl_keras.config import CHOICES, Config, format_numbers, parse_loss_weights
 from mtl_keras.tasks import Task
 from mtl_keras.training.compile import resolve_loss_weights
 
@@ -119,10 +119,10 @@ def test_parse_loss_weights_bad(text, fragment):
     assert fragment in str(error.value)
 
 
-def test_format_loss_weights_is_the_inverse_of_parse():
-    weights = {"fine": 1.0, "coarse": 0.5, "extra": 0.001}
-    assert parse_loss_weights(format_loss_weights(weights)) == weights
-    assert format_loss_weights({"fine": 1.0, "coarse": 0.5}) == "fine=1,coarse=0.5"
+def test_format_numbers_is_the_exact_inverse_of_parse():
+    weights = {"fine": 1.0, "coarse": 0.5, "extra": 0.001, "third": 1 / 3}
+    assert parse_loss_weights(format_numbers(weights)) == weights
+    assert format_numbers({"fine": 1.0, "coarse": 0.5}) == "fine=1.0,coarse=0.5"
 
 
 TASKS = (Task("fine", 100), Task("coarse", 20, weight=0.3))

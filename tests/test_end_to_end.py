@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 
 from mtl_keras import data as data_lib
-from mtl_keras import run
 
+from helpers import TrainFlags
 from helpers import SMOKE_FLAGS
 
 TINY = ["--synthetic_examples=512", "--validation_size=128", "--epochs=2", "--batch_size=64",
@@ -39,14 +39,14 @@ def _snapshot(folder):
 def smoke_run(tmp_path_factory):
     """Runs the smoke experiment once (tiny) and returns its workdir and config."""
     workdir = tmp_path_factory.mktemp("smoke") / "run"
-    run.FLAGS.unparse_flags()
+    run_flags = TrainFlags()
     try:
-        run.FLAGS(["prog", f"--flagfile={SMOKE_FLAGS}", *TINY, f"--workdir={workdir}"])
-        config = run.config_from_flags()
+        run_flags(["prog", f"--flagfile={SMOKE_FLAGS}", *TINY, f"--workdir={workdir}"])
+        config = run_flags.config()
         keras.backend.clear_session()
-        run.main(["prog"])
+        run_flags.main()
     finally:
-        run.FLAGS.unparse_flags()
+        TrainFlags().unparse_flags()
     return workdir, config
 
 
@@ -178,7 +178,7 @@ def test_a_finished_run_is_refused(smoke_run, run_flags, capsys):
     before = _snapshot(workdir)
     run_flags(["prog", f"--flagfile={SMOKE_FLAGS}", *TINY, f"--workdir={workdir}"])
     with pytest.raises(SystemExit) as exit_info:
-        run.main(["prog"])
+        run_flags.main()
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == (
         f"error: --workdir={workdir} holds a finished run; pass a new --workdir or remove that one.\n")

@@ -1,12 +1,14 @@
-"""flags.txt reproduces a run: flags → Config → flags_text → --flagfile → the same Config."""
+"""flags.txt reproduces a run: flags → Config → settings.flagfile_text → --flagfile → the same Config."""
 
 import dataclasses
 import re
 
 import pytest
 
-from mtl_keras import errors, run
+from mtl_keras import errors
+from mtl_keras import settings
 from mtl_keras.config import Config
+from mtl_keras.training import runner
 
 from helpers import SMOKE_FLAGS
 
@@ -14,7 +16,7 @@ from helpers import SMOKE_FLAGS
 def _config(flags, argv):
     flags.unparse_flags()
     flags(["prog", *argv])
-    return run.config_from_flags()
+    return flags.config()
 
 
 def test_defaults_give_the_default_config(run_flags):
@@ -41,7 +43,7 @@ def test_smoke_flagfile_with_overrides_round_trips(run_flags, tmp_path):
     assert original.experiment == "round trip" and original.data_dir == "/data/tfds"
     assert original.workdir == str(tmp_path / "run1")
 
-    text = run.flags_text(original)
+    text = settings.flagfile_text(original)
     assert text.startswith("# Reproduces this run:")
     assert not [line for line in text.splitlines() if line.startswith("--workdir")]
     assert "--noaugment" in text.splitlines()
@@ -62,7 +64,7 @@ def test_every_config_field_is_written(run_flags, tmp_path):
                                  "--schedule=onecycle", "--optimizer=sgd", "--momentum=0.8",
                                  "--weight_decay=0", "--validation_size=0", "--batch_size=96",
                                  "--archive=/x/cifar-100-binary.tar.gz"])
-    text = run.flags_text(config)
+    text = settings.flagfile_text(config)
     written = {line.lstrip("-").split("=")[0] for line in text.splitlines() if line.startswith("--")}
     expected = set(Config().to_dict()) - {"workdir"}
     # booleans are written as --name / --noname
@@ -83,11 +85,11 @@ def test_flag_values_do_not_leak_between_parses(run_flags):
 def test_bad_flag_values_are_user_errors(run_flags):
     run_flags(["prog", "--loss_weights=fine"])
     with pytest.raises(errors.UserError, match="is not NAME=NUMBER"):
-        run.config_from_flags()
+        run_flags.config()
     run_flags.unparse_flags()
     run_flags(["prog", "--epochs=0"])
     with pytest.raises(errors.UserError, match="--epochs must be at least 1"):
-        run.config_from_flags()
+        run_flags.config()
 
 
 def test_enum_flags_are_checked_by_absl(run_flags):
@@ -98,5 +100,5 @@ def test_enum_flags_are_checked_by_absl(run_flags):
 
 
 def test_default_workdir_names_the_experiment():
-    assert re.fullmatch(r"runs/cifar100_resnet20-\d{8}-\d{6}", run.default_workdir(Config()))
-    assert re.fullmatch(r"runs/smoke-\d{8}-\d{6}", run.default_workdir(Config(experiment="smoke")))
+    assert re.fullmatch(r"runs/cifar100_resnet20-\d{8}-\d{6}", runner.default_workdir(Config()))
+    assert re.fullmatch(r"runs/smoke-\d{8}-\d{6}", runner.default_workdir(Config(experiment="smoke")))

@@ -11,11 +11,11 @@ import pytest
 
 import custom_losses
 import faces_data
+from helpers import TrainFlags
 from helpers import error_lines, run_main
 from mtl_keras import config as config_lib
 from mtl_keras import data as data_lib
 from mtl_keras import errors
-from mtl_keras import run
 from mtl_keras.data import pipeline
 from mtl_keras.models import build  # noqa: F401  (registers the custom layers for loading)
 from mtl_keras.training import preparation
@@ -39,13 +39,13 @@ def folder_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("faces")
     faces_data.write_csv_folder(folder, count=320, missing_age_every=7)
     workdir = folder / "run"
-    run.FLAGS.unparse_flags()
+    TrainFlags().unparse_flags()
     try:
-        status = _run(lambda argv: run.FLAGS(argv), f"--csv={folder / 'labels.csv'}",
+        status = _run(TrainFlags(), f"--csv={folder / 'labels.csv'}",
                       f"--tasks={TASKS}", "--dataset=folder", "--epochs=12",
                       "--losses=age=custom_losses:doubled_mae", f"--workdir={workdir}", *TRAINING)
     finally:
-        run.FLAGS.unparse_flags()
+        TrainFlags().unparse_flags()
     assert status == 0
     return folder, workdir
 

@@ -16,10 +16,10 @@ import pytest
 
 import expected_figures
 import labelled_folder
+from helpers import TrainFlags
 from helpers import run_main
 from mtl_keras import config as config_lib
 from mtl_keras import data as data_lib
-from mtl_keras import run
 from mtl_keras.models import build
 
 # The validation split is one batch: over several, Keras averages the batches' masked
@@ -52,14 +52,14 @@ def folder_run(tmp_path_factory):
          {"name": "race", "kind": "multiclass", "weight": WEIGHTS["race"]},
          {"name": "gender", "kind": "binary", "weight": WEIGHTS["gender"]}]))
     workdir = folder / "run"
-    run.FLAGS.unparse_flags()
+    TrainFlags().unparse_flags()
     try:
-        status = run_main(lambda argv: run.FLAGS(argv), *FLAGS, f"--csv={folder / 'labels.csv'}",
+        status = run_main(TrainFlags(), *FLAGS, f"--csv={folder / 'labels.csv'}",
                           f"--tasks_file={folder / 'tasks.json'}", f"--label_smoothing={SMOOTHING}",
                           "--test_flip", "--test_shift=1", f"--workdir={workdir}")
         config = config_lib.Config(**json.loads((workdir / "config.json").read_text()))
     finally:
-        run.FLAGS.unparse_flags()
+        TrainFlags().unparse_flags()
     assert status == 0
     by_split = {split: [row for row in rows if row.split == split] for split in COUNTS}
     return {"workdir": workdir, "rows": rows, "by_split": by_split,

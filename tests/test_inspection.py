@@ -7,12 +7,12 @@ import os
 import keras
 import numpy as np
 import pytest
+from helpers import TrainFlags
 import tensorflow as tf
 from PIL import Image
 
 from mtl_keras import data as data_lib
 from mtl_keras import config as config_lib
-from mtl_keras import run
 from mtl_keras import tasks as tasks_lib
 from mtl_keras.training import inspection
 
@@ -23,13 +23,13 @@ FLAGS = ["--synthetic", "--synthetic_examples=512", "--validation_size=128", "--
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("inspection") / "run"
-    run.FLAGS.unparse_flags()
+    run_flags = TrainFlags()
     try:
-        run.FLAGS(["prog", *FLAGS, f"--workdir={workdir}"])
+        run_flags(["prog", *FLAGS, f"--workdir={workdir}"])
         keras.backend.clear_session()
-        run.main(["prog"])
+        run_flags.main()
     finally:
-        run.FLAGS.unparse_flags()
+        TrainFlags().unparse_flags()
     return workdir
 
 

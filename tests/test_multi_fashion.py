@@ -12,7 +12,7 @@ from PIL import Image
 from helpers import fit_briefly, refusal, run_main, write_fashion_mnist_folder
 from mtl_keras import config as config_lib
 from mtl_keras import errors
-from mtl_keras import predict
+from mtl_keras import cli
 from mtl_keras.data import fashion_mnist
 from mtl_keras.data import multi_fashion
 from mtl_keras.training import preparation
@@ -169,7 +169,8 @@ def test_a_synthetic_run_predicts_both_articles_by_name(run_flags, tmp_path, cap
     path = tmp_path / "composite.png"
     Image.fromarray(composite[0, ..., 0]).save(path)
     capsys.readouterr()
-    assert predict.predict_images(str(workdir), [str(path)], top_k=3, as_json=True) == 0
+    assert cli.run_command("predict", ["predict", f"--workdir={workdir}", str(path), "--top_k=3",
+                                       "--json"]) == 0
     answers = json.loads(capsys.readouterr().out)["images"][0]["heads"]
     assert set(answers) == {"left", "right"}
     for head in ("left", "right"):

@@ -12,8 +12,9 @@ from mtl_keras import config as config_lib
 from mtl_keras import data as data_lib
 from mtl_keras import errors
 from mtl_keras import protocols
-from mtl_keras import run
+from mtl_keras import cli
 
+from helpers import TrainFlags
 from helpers import REPO
 from helpers import refusal
 from helpers import run_main
@@ -38,11 +39,11 @@ def runs(tmp_path_factory):
                  "standard": ["--protocol=standard"]}
     workdirs = {}
     for name, flags in protocols.items():
-        run.FLAGS.unparse_flags()
-        status = run_main(lambda argv: run.FLAGS(argv), *TINY, *flags, f"--workdir={folder / name}")
+        TrainFlags().unparse_flags()
+        status = run_main(TrainFlags(), *TINY, *flags, f"--workdir={folder / name}")
         assert status == 0, name
         workdirs[name] = folder / name
-    run.FLAGS.unparse_flags()
+    TrainFlags().unparse_flags()
     return workdirs
 
 
@@ -80,11 +81,11 @@ def test_standard_trains_one_classifier_and_scores_it_per_task(runs):
 @pytest.mark.parametrize("name", ["standard", "task_sampling"])
 def test_evaluate_a_saved_run_gives_its_metrics(runs, name, capsys):
     workdir = runs[name]
-    assert run.evaluate_main(["prog", f"--workdir={workdir}"]) == 0
+    assert cli.run_command("evaluate", ["prog", f"--workdir={workdir}"]) == 0
     written = json.loads((workdir / "evaluation-test.json").read_text())
     metrics = _metrics(workdir)
     assert written["heads"] == metrics["heads"] and written.get("tasks") == metrics.get("tasks")
-    assert run.evaluate_main(["prog", f"--workdir={workdir}", "--split=validation"]) == 0
+    assert cli.run_command("evaluate", ["prog", f"--workdir={workdir}", "--split=validation"]) == 0
     validation = json.loads((workdir / "evaluation-validation.json").read_text())
     assert validation["split"] == "validation"
     assert sum(head.get("examples", 0) for head in (validation.get("tasks") or validation["heads"])
@@ -93,7 +94,7 @@ def test_evaluate_a_saved_run_gives_its_metrics(runs, name, capsys):
 
 
 def test_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
-    assert run.evaluate_main(["prog", f"--workdir={tmp_path}"]) == 2
+    assert cli.run_command("evaluate", ["prog", f"--workdir={tmp_path}"]) == 2
     assert "flags.txt" in capsys.readouterr().err
 
 
@@ -106,7 +107,7 @@ def test_every_protocol_flagfile_parses(run_flags, monkeypatch):
             continue
         run_flags.unparse_flags()
         run_flags(["prog", f"--flagfile={path.relative_to(REPO)}"])
-        config = run.config_from_flags()
+        config = run_flags.config()
         sampled = path.stem.startswith("task_sampling_")
         assert config.protocol == ("task_sampling" if sampled else path.stem)
         assert config.sampling == (path.stem.rpartition("_")[2] if sampled else "uniform")
@@ -128,10 +129,10 @@ def test_bad_protocol_input_is_refused_before_anything_is_written(run_flags, cap
 def test_task_sampling_trains_with_the_methods_that_read_every_tasks_loss(tmp_path, weighting):
     """One task per step: the others' losses are 0, which these methods leave out."""
     workdir = tmp_path / "run"
-    run.FLAGS.unparse_flags()
-    status = run_main(lambda argv: run.FLAGS(argv), *TINY, "--protocol=task_sampling",
+    TrainFlags().unparse_flags()
+    status = run_main(TrainFlags(), *TINY, "--protocol=task_sampling",
                       f"--weighting={weighting}", "--epochs=3", f"--workdir={workdir}")
-    run.FLAGS.unparse_flags()
+    TrainFlags().unparse_flags()
     assert status == 0
     with open(workdir / "history.csv", encoding="utf-8") as history:
         rows = list(csv.DictReader(history))

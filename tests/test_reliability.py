@@ -13,7 +13,6 @@ import pytest
 from mtl_keras import config as config_lib
 from mtl_keras import data as data_lib
 from mtl_keras import fileio
-from mtl_keras import run
 from mtl_keras.training import callbacks as callbacks_lib
 from mtl_keras.training import run_state
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from mtl_keras import run
 from mtl_keras import size_rule
 from mtl_keras.config import Config
 from mtl_keras.data import source
@@ -30,7 +29,7 @@ def _chosen(config, train_examples, validation_examples=0):
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
 def test_large_data_recipes_train_as_before(recipe, run_flags):
     run_flags(["prog", f"--flagfile={REPO / 'experiments' / f'{recipe}.flags'}"])
-    config = run.config_from_flags()
+    config = run_flags.config()
     validation = config.validation_size
     chosen = _chosen(config, RECIPES[recipe], validation)
     assert chosen == {name: getattr(config, name) if run_flags[name].present else before

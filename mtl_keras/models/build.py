@@ -8,29 +8,38 @@ The model also carries its heads' descriptions (names, kinds, class names) in a
 it is copied.
 """
 
-import dataclasses
-
 import keras
 from keras import layers
 from keras import ops
 
 from mtl_keras.models import architectures
 from mtl_keras.models import batch_norm
+from mtl_keras.models import head_descriptions
 from mtl_keras.models import resnet  # noqa: F401  (registers the ResNet trunks)
 from mtl_keras.models import trunks
 from mtl_keras.training import model as model_lib
 
 
-def build_model(tasks, trunk, image_shape, channel_mean, channel_std, batch_norm_momentum=0.99,
-                architecture="hps", architecture_options=None):
+def build_model(tasks, trunk="resnet20", image_shape=(32, 32, 3), channel_mean=None,
+                channel_std=None, batch_norm_momentum=0.99, architecture="hps",
+                architecture_options=None):
     """Returns a `MultiTaskModel` (Functional) whose outputs are a dict keyed by task name.
 
+    Its input is a batch of uint8 images; the trunk reads them standardized per channel,
+    (pixel / 255 - mean) / std. Compiled without `loss` or `metrics`, each head gets its
+    kind's default loss and metrics.
+
     Args:
-      tasks: the heads, a sequence of `tasks.Task`; each becomes a Dense layer named after
-        the task, with its kind's activation.
-      trunk: a registered trunk name (see `trunks.TRUNKS`), or a `trunks.Trunk`.
+      tasks: the heads, a sequence of `mtl_keras.Task`; each becomes a Dense layer named
+        after the task, with its kind's activation.
+      trunk: a registered trunk name (see `mtl_keras.TRUNKS`), a `trunks.Trunk`, or any
+        Keras model or layer mapping float images to features (e.g.
+        `keras.applications.MobileNetV3Small(include_top=False, weights=None)` or your
+        own, with its weights): spatial features are average-pooled. Architectures that
+        copy the trunk (mmoe, cgc) copy its configuration with new weights.
       image_shape: H×W×C of the uint8 input images.
-      channel_mean, channel_std: per-channel statistics of the training images in [0, 1].
+      channel_mean, channel_std: per-channel statistics of the training images in [0, 1]
+        (default 0 and 1: the trunk reads pixel / 255).
       batch_norm_momentum: momentum of the trunk's batch-normalization moving averages
         (a run's comes from `size_rule`).
       architecture: a registered architecture name (see `architectures.ARCHITECTURES`).
@@ -45,11 +54,15 @@ def build_model(tasks, trunk, image_shape, channel_mean, channel_std, batch_norm
     if not 0 < batch_norm_momentum < 1:
         raise ValueError(f"batch_norm_momentum={batch_norm_momentum}: give a momentum between "
                          f"0 and 1 (resolve the config with size_rule.resolve first).")
-    trunk_object = trunk if isinstance(trunk, trunks.Trunk) else trunks.TRUNKS.get(trunk)
+    trunk_object = trunks.resolve(trunk)
+    channels = image_shape[-1]
+    channel_mean = [0.0] * channels if channel_mean is None else channel_mean
+    channel_std = [1.0] * channels if channel_std is None else channel_std
     shape = architectures.make(architecture, architecture_options)
     shape.check(trunk_object)
     images = keras.Input(shape=tuple(image_shape), dtype="uint8", name="image")
-    described = HeadDescriptions([describe(task) for task in tasks], name=DESCRIPTIONS)(images)
+    described = head_descriptions.HeadDescriptions([head_descriptions.describe(task) for task in tasks],
+                                                   name=DESCRIPTIONS)(images)
     built = shape.build(tasks, trunk_object,
                         Standardize(channel_mean, channel_std, name="standardize")(described))
     outputs = {task.name: _head(task, built.features[task.name]) for task in tasks}
@@ -64,42 +77,7 @@ def build_model(tasks, trunk, image_shape, channel_mean, channel_std, batch_norm
     return model
 
 
-# The name of the HeadDescriptions layer; tasks.MODEL_LAYER_NAMES keeps heads from taking it.
-DESCRIPTIONS = "head_descriptions"
-
-
-def describe(task):
-    """`task` as the JSON-ready dict a `HeadDescriptions` layer keeps (every field of the Task)."""
-    return {field: list(value) if isinstance(value, tuple) else value
-            for field, value in dataclasses.asdict(task).items()}
-
-
-@keras.saving.register_keras_serializable(package="mtl_keras")
-class HeadDescriptions(layers.Layer):
-    """Passes the images through unchanged; its configuration holds the heads' descriptions.
-
-    A layer of the model rather than a file beside it or inside the .keras archive: its
-    configuration is saved with every `model.save` (checkpoints included) and comes back
-    from `keras.saving.load_model`, so the names travel with any copy of the model and
-    with any model saved again after loading. It has no weights and computes nothing.
-
-    Attributes:
-      heads: one dict per head, in output order, as `describe` makes them.
-    """
-
-    def __init__(self, heads, **kwargs):
-        super().__init__(**kwargs)
-        self.heads = [dict(head) for head in heads]
-
-    def call(self, images):
-        return images
-
-    def compute_output_spec(self, images):
-        # The images stay uint8; the default spec would claim the layer's float dtype.
-        return keras.KerasTensor(images.shape, dtype=images.dtype)
-
-    def get_config(self):
-        return {**super().get_config(), "heads": self.heads}
+DESCRIPTIONS = head_descriptions.DESCRIPTIONS
 
 
 @keras.saving.register_keras_serializable(package="mtl_keras")

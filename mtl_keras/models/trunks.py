@@ -13,6 +13,7 @@ the small trunks are one stage, which stage-wise architectures (cross-stitch, MT
 
 import dataclasses
 
+import keras
 from keras import layers
 
 from mtl_keras import registry
@@ -53,6 +54,53 @@ def register(name, stages, pool=lambda x: x):
     trunk = Trunk(name, tuple(stages), pool)
     TRUNKS.register(name)(trunk)
     return trunk
+
+
+def resolve(trunk):
+    """The `Trunk` that `trunk` names: a registered name, a `Trunk`, or a Keras layer or
+    model (see `from_keras`).
+
+    Raises:
+      UserError: an unknown name.
+    """
+    if isinstance(trunk, Trunk):
+        return trunk
+    if isinstance(trunk, keras.layers.Layer):
+        return from_keras(trunk)
+    return TRUNKS.get(trunk)
+
+
+def from_keras(layer):
+    """A one-stage `Trunk` from a Keras layer or model of the user's.
+
+    The first call uses `layer` itself (its weights, e.g. loaded from the user's file);
+    later calls (architectures that build the trunk once per expert) use copies of its
+    configuration with new weights. Features of rank 4 are average-pooled, others
+    flattened.
+    """
+    calls = []
+
+    def stage(images):
+        copy = layer if not calls else _copy(layer, f"{layer.name}_{len(calls)}")
+        calls.append(copy)
+        return copy(images)
+
+    def pool(features):
+        if len(features.shape) == 4:
+            return layers.GlobalAveragePooling2D()(features)
+        return layers.Flatten()(features) if len(features.shape) > 2 else features
+
+    return Trunk(layer.name, (stage,), pool)
+
+
+def _copy(layer, name):
+    """A new layer (or model) of `layer`'s configuration named `name`, with new weights
+    (a model's layer names must be unique)."""
+    if isinstance(layer, keras.Model):
+        copy = keras.models.clone_model(layer)
+        copy.name = name
+        return copy
+    return layer.__class__.from_config({**layer.get_config(), "name": name})
 
 
 def _simple_cnn(images):

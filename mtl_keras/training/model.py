@@ -27,6 +27,8 @@ import keras
 import tensorflow as tf
 
 from mtl_keras import methods as methods_lib
+from mtl_keras.models import head_descriptions
+from mtl_keras.training import losses
 from mtl_keras.training import sharing
 from mtl_keras.training import step_logs
 from mtl_keras.training import step_math
@@ -139,17 +141,24 @@ class MultiTaskModel(keras.Model):
                 weighted_metrics=None, weighting="equal", rep_grad=False, **kwargs):
         """Configures training, with dicts keyed by task name.
 
+        Missing labels arrive as Keras sample weights: `fit(x, y, sample_weight={task:
+        weights})` (or a dataset of (x, y, sample_weight)), 0 where a task's label is
+        unknown. A task's loss is its mean over the examples whose weight is above 0.
+
         Args:
           optimizer: a Keras optimizer or its name.
           loss: {task: loss}: a Keras loss object, a registered Keras loss name, or a
             function loss(y_true, y_pred) returning one value per example; one loss for
-            every task is also accepted.
+            every task is also accepted. Default, for a model of `build_model`: each
+            head's own loss (its kind's default).
           loss_weights: {task: weight} multiplying each task's loss before the method
             sees it (default 1).
-          metrics, weighted_metrics: as for `keras.Model.compile`; per-head sample weights
-            (0 where a label is missing) apply to `weighted_metrics`.
-          weighting: a registered method name (`mtl_keras.methods.METHODS`) or a
-            `methods.base.Method` built for these tasks.
+          metrics, weighted_metrics: as for `keras.Model.compile` ({task: [metrics]}),
+            except that the sample weights apply to `metrics` too when no
+            `weighted_metrics` are given: a metric counts the examples whose label is
+            known. Default, for a model of `build_model`: each head's kind's metrics.
+          weighting: a registered method name (`mtl_keras.METHODS`), a (name, {option:
+            value}) pair, or a `methods.base.Method` built for these tasks.
           rep_grad: gradient-level methods: take the task gradients with respect to the
             representation declared by `set_representation` instead of the shared
             variables (one small backward pass per task, then one through the trunk).
@@ -159,11 +168,18 @@ class MultiTaskModel(keras.Model):
           ValueError: a task without a loss, weights or losses for unknown tasks, or
             `rep_grad` without a representation or with a loss-level method.
         """
+        described = head_descriptions.tasks_of(self)
+        if loss is None and described:
+            loss = {task.name: losses.make_loss(task) for task in described}
+        if metrics is None and weighted_metrics is None and described:
+            metrics = {task.name: losses.make_metrics(task) for task in described}
+        if weighted_metrics is None:
+            metrics, weighted_metrics = None, metrics
         super().compile(optimizer=optimizer, metrics=metrics, weighted_metrics=weighted_metrics,
                         **kwargs)
         names = self.task_names
         self._task_losses = task_losses.TaskLosses(names, loss, loss_weights)
-        method = methods_lib.make(weighting, names) if isinstance(weighting, str) else weighting
+        method = _method(weighting, names)
         if not method.built:  # e.g. rebuilt from a saved model's compile configuration
             method.build()
         if tuple(method.task_names) != names:
@@ -305,6 +321,52 @@ class MultiTaskModel(keras.Model):
         method_variables = list(self._method.trainable_variables)
         method_gradients = [g * scale / replicas for g in method_gradients]
         self.optimizer.apply([*gradients, *method_gradients], [*variables, *method_variables])
+
+def _method(weighting, names):
+    """The `Method` that `weighting` (a name, a (name, options) pair or a Method) gives."""
+    if isinstance(weighting, str):
+        return methods_lib.make(weighting, names)
+    if isinstance(weighting, (tuple, list)):
+        name, options = weighting
+        return methods_lib.make(name, names, options=options)
+    return weighting
+
+
+def wrap(model, representation=None):
+    """A `MultiTaskModel` on the graph of a functional Keras model of yours (same layers,
+    same weights), so that `compile(weighting=...)` and `fit` train it with any method.
+
+    Args:
+      model: a functional `keras.Model` whose outputs are a dict keyed by task name, or
+        a list of outputs (each task then named after its output layer).
+      representation: where gradient methods with `rep_grad=True` take the task
+        gradients: a Keras tensor of the model's graph that every head reads, a layer
+        name (its output), or a list of them. Optional.
+
+    Returns:
+      The `MultiTaskModel`.
+
+    Raises:
+      ValueError: not a functional model, outputs without distinct names, or an unknown
+        representation layer.
+    """
+    if not isinstance(model, keras.Model) or not getattr(model, "_outputs_struct", None):
+        raise ValueError("wrap() takes a functional Keras model (keras.Model(inputs, outputs)); "
+                         "build yours with the functional API.")
+    outputs = model._outputs_struct  # noqa: SLF001
+    if not isinstance(outputs, dict):
+        tensors = keras.tree.flatten(outputs)
+        outputs = {tensor._keras_history[0].name: tensor for tensor in tensors}  # noqa: SLF001
+        if len(outputs) != len(tensors):
+            raise ValueError("wrap(): the model's outputs come from layers of the same name; give "
+                             "each output layer a name, or return a dict of outputs.")
+    wrapped = MultiTaskModel(model._inputs_struct, dict(outputs), name=model.name)  # noqa: SLF001
+    if representation is not None:
+        items = representation if isinstance(representation, (list, tuple)) else [representation]
+        wrapped.set_representation([model.get_layer(item).output if isinstance(item, str)
+                                    else item for item in items])
+    return wrapped
+
 
 def _untracked(layer, name, value):
     # Not a sublayer: Keras would save its variables into model.keras a second time.

@@ -66,10 +66,7 @@ def prepare(config, workdir):
     # The multi-worker strategy must be made before anything else starts TensorFlow.
     strategy = strategy_lib.make_strategy(config.strategy)
     process_dir, chief, resumes = _folders(workdir, strategy, config)
-    # An unknown trunk or architecture fails here, not after files are written.
-    trunk = trunks.TRUNKS.get(config.trunk)
-    _check_architecture(config, trunk)
-    _check_method(config)
+    check_parts(config)  # an unknown trunk or method fails here, not after files are written
     protocol = protocols.get(config.protocol)
     data = protocol.training_data(data_lib.load(config), config)
     config = size_rule.apply(config, data)  # the settings left to the dataset's size
@@ -93,6 +90,16 @@ def prepare(config, workdir):
         raise errors.UserError(f"--test_flip averages over mirrored test images, but {data.name}'s "
                                f"heads name positions that a mirror moves; leave --test_flip off.")
     return experiment
+
+
+def check_parts(config):
+    """Raises UserError for a part of the run that the data plays no part in: an unknown
+    dataset, trunk, architecture, method or protocol, options they lack, or --rep_grad where
+    it cannot apply."""
+    data_lib.DATASETS.get(config.dataset.partition(":")[0])
+    _check_architecture(config, trunks.TRUNKS.get(config.trunk))
+    _check_method(config)
+    protocols.get(config.protocol)
 
 
 def _check_method(config):

@@ -158,7 +158,7 @@ def train_and_evaluate(experiment, stop=None):
       stop: the process's `signals.StopRequest`, or None.
 
     Returns:
-      The metrics dict also written to `workdir/metrics.json`.
+      (the metrics dict also written to `workdir/metrics.json`, the trained model).
 
     Raises:
       errors.Diverged: a head's training loss became NaN or infinite, or grew past
@@ -193,7 +193,7 @@ def train_and_evaluate(experiment, stop=None):
     if experiment.saves_state:
         run_state.remove(experiment.run_dir)
     _log(f"test metrics: {json.dumps(fileio.strict(results['heads']))}; written to {workdir}")
-    return results
+    return results, model
 
 
 def evaluate_test(model, experiment, test, split="test"):

@@ -8,20 +8,29 @@ split gives the figures of the run's metrics.json.
 
 import os
 
+import keras
+
+from mtl_keras import data as data_lib
 from mtl_keras import errors
 from mtl_keras import fileio
 from mtl_keras import protocols
+from mtl_keras import settings
 from mtl_keras import size_rule
+from mtl_keras.data import pipeline
+from mtl_keras.models import build  # noqa: F401  (registers the model's layers)
+from mtl_keras.training import preparation
+from mtl_keras.training import train
 
 SPLITS = ("test", "validation")
 
 
-def evaluate_run(config, run_dir, split="test"):
-    """Evaluates the model saved in `run_dir` and writes RUN/evaluation-SPLIT.json.
+def evaluate_run(workdir, split="test"):
+    """Evaluates the model saved in the run folder `workdir` on `split` and writes
+    RUN/evaluation-SPLIT.json. Run it from where the run was started: its flags' paths
+    are relative.
 
     Args:
-      config: the run's Config, from its flags.txt.
-      run_dir: the run's folder.
+      workdir: the run's folder (its flags.txt and model.keras).
       split: "test" or "validation".
 
     Returns:
@@ -29,16 +38,13 @@ def evaluate_run(config, run_dir, split="test"):
       in metrics.json.
 
     Raises:
-      UserError: no model.keras in `run_dir`, an unknown split, or no validation split.
+      UserError: not a run's folder, no model.keras in it, an unknown split, or no
+        validation split.
     """
-    import keras  # noqa: PLC0415  (TensorFlow is slow to import)
-
-    from mtl_keras import data as data_lib  # noqa: PLC0415
-    from mtl_keras.data import pipeline  # noqa: PLC0415
-    from mtl_keras.models import build  # noqa: F401, PLC0415  (registers the model's layers)
-    from mtl_keras.training import preparation  # noqa: PLC0415
-    from mtl_keras.training import train  # noqa: PLC0415
-
+    if not workdir or not os.path.exists(os.path.join(workdir, "flags.txt")):
+        raise errors.UserError("--workdir=RUN must be a run's folder (one holding flags.txt).")
+    config = settings.read_flagfile(os.path.join(workdir, "flags.txt"))
+    run_dir = workdir
     model_path = os.path.join(run_dir, "model.keras")
     if split not in SPLITS:
         raise errors.UserError(f"--split={split} is not one of {', '.join(SPLITS)}.")

@@ -6,7 +6,7 @@ import statistics
 import numpy as np
 
 from mtl_keras import fileio
-from mtl_keras.protocols import comparison
+from mtl_keras.studies import comparison
 
 
 def _format(pair, digits=4, signed=False):

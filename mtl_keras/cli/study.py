@@ -1,0 +1,55 @@
+"""mtl-keras study --settings=FLAGFILE,... [--seeds=0,1,2] --study_dir=DIR [TRAINING FLAGS]
+[--grid=NAME=V1,V2 ...]: settings × grid × seeds, then their comparison.
+
+Runs one training process per (setting, grid combination, seed[, task]) into --study_dir,
+one after another, each printed as a command line that can be pasted into a shell;
+finished runs are skipped and stopped ones resumed, so rerunning the command continues a
+study. Training flags given here (`--epochs=1`) apply to every run, after its flagfile;
+each --grid multiplies the settings by its values (`--grid=weighting=equal,upgrad
+--grid=learning_rate=0.05,0.1`: four runs per setting and seed). It ends with
+comparison.md and comparison.png in --study_dir. Also `python -m mtl_keras.study`; from
+Python, `mtl_keras.run_study(...)`.
+
+Exit status: 0, 1 when a run failed, 2 bad input (nothing run), 130/143 when stopped.
+"""
+
+from absl import flags
+
+from mtl_keras import errors
+from mtl_keras import settings
+from mtl_keras.cli import common
+from mtl_keras.studies import runner
+
+FLAGS = common.new_flags()
+flags.DEFINE_list("settings", [], "Training flagfiles, one per setting; a single-task one without "
+                  "--task becomes one run per head.", flag_values=FLAGS)
+flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds, each run for every setting.",
+                  flag_values=FLAGS)
+flags.DEFINE_string("study_dir", None, "The study's folder: its runs and comparison.",
+                    flag_values=FLAGS)
+flags.DEFINE_string("title", "", "The comparison's title.", flag_values=FLAGS)
+flags.DEFINE_bool("dry_run", False, "Print the runs' command lines, run nothing.",
+                  flag_values=FLAGS)
+flags.DEFINE_multi_string("grid", [], "NAME=V1,V2,...: run every setting with each value of the "
+                          "training flag NAME (several --grid: every combination).",
+                          flag_values=FLAGS)
+# The training flags, without defaults: those given override every setting's flagfile.
+settings.define(FLAGS, defaults=False)
+
+
+def _study(argv):
+    hint = "give the settings as --settings=FLAGFILE,..."
+    if common.parse(FLAGS, argv, __doc__, hint=hint) is None:
+        return 0
+    try:
+        seeds = [int(seed) for seed in FLAGS.seeds]
+    except ValueError:
+        raise errors.UserError(f"--seeds={','.join(FLAGS.seeds)}: give whole numbers, e.g. "
+                               f"--seeds=0,1,2.") from None
+    return runner.study(FLAGS.settings, seeds, FLAGS.study_dir, settings.given(FLAGS),
+                        runner.parse_grid(FLAGS.grid), FLAGS.title, FLAGS.dry_run)
+
+
+def main(argv):
+    """Runs `mtl-keras study` with `argv`; returns the exit status."""
+    return common.run(_study, argv)

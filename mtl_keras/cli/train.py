@@ -1,0 +1,29 @@
+"""mtl-keras train [--flagfile=FILE] [--name=value ...]: trains one run.
+
+Checks the settings and the data, locks the workdir (default runs/EXPERIMENT-TIMESTAMP),
+writes config.json and flags.txt into it (unless it resumes an unfinished run of the same
+settings there), trains, tests and writes model.keras, metrics.json, report.png and
+TensorBoard logs. Also `python -m mtl_keras.run`; from Python, `mtl_keras.train(...)`.
+
+Exit status: 0 done, 2 bad input (one `error:` line, nothing written), 3 a head's loss
+diverged, 130 and 143 stopped by SIGINT and SIGTERM (the state saved: rerun to resume).
+"""
+
+from mtl_keras import settings
+from mtl_keras.cli import common
+from mtl_keras.training import runner
+
+FLAGS = common.new_flags()
+settings.define(FLAGS)
+
+
+def _train(argv):
+    if common.parse(FLAGS, argv, __doc__) is None:
+        return 0
+    runner.train(settings.to_config(FLAGS))
+    return 0
+
+
+def main(argv):
+    """Runs `mtl-keras train` with `argv` (argv[0]: the program); returns the exit status."""
+    return common.run(_train, argv)

@@ -1,0 +1,36 @@
+"""Studies: runs compared by setting (Δm against single-task runs), and the study runner.
+
+- comparison.py: finished runs read and grouped by setting, Δm;
+- report.py: the comparison as comparison.md and comparison.png;
+- evaluation.py: a saved run's metrics on its test or validation split, without training;
+- runner.py: settings × grid × seeds, one run after another into one folder.
+"""
+
+import os
+
+from mtl_keras import errors
+from mtl_keras.studies import comparison
+from mtl_keras.studies import report
+
+
+def compare_runs(folders, out=None, title=""):
+    """Compares the finished runs in `folders` (runs, or folders holding runs).
+
+    Writes comparison.md and comparison.png into `out` (default: the first folder).
+
+    Returns:
+      The comparison as Markdown.
+
+    Raises:
+      UserError: no folder, a missing folder, or no finished run in them.
+    """
+    if not folders:
+        raise errors.UserError("Give one or more run folders (or folders holding runs).")
+    missing = [folder for folder in folders if not os.path.isdir(folder)]
+    if missing:
+        raise errors.UserError(f"{', '.join(missing)}: no such folder.")
+    finished, unfinished = comparison.find_runs(folders)
+    if not finished:
+        raise errors.UserError(f"No finished run (a folder with metrics.json and flags.txt) "
+                               f"in {', '.join(folders)}.")
+    return report.write(comparison.group(finished), out or folders[0], unfinished, title)

@@ -1,0 +1,318 @@
+"""A study: settings (flagfiles) × grid × seeds, run one after another into one folder, then
+compared.
+
+Each run is `python -m mtl_keras.run --flagfile=SETTING [OVERRIDES] [GRID VALUES] --seed=S
+[--task=T] --workdir=STUDY/NAME`, named SETTING[-NAME=VALUE...]-seedS[-T] (the overrides and grid
+values in the name). The overrides
+(training flags given to the study) apply to every setting; a grid (`weighting=equal,upgrad`)
+multiplies every setting by its values, one run per combination. A single-task setting
+without --task becomes one run per head of its dataset. A run whose folder holds
+metrics.json is finished and skipped; an unfinished one resumes from its saved state (the
+run's own resume): rerunning the study's command continues where it stopped. Runs go seed
+by seed, so that a study stopped early has whole seeds. Beside each finished run,
+study_run.json records its command line, the wall time of its processes (summed over
+resumed attempts), the machine and the git commit of the code.
+"""
+
+import dataclasses
+import importlib.metadata
+import itertools
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+from mtl_keras import errors
+from mtl_keras import fileio
+from mtl_keras import settings as settings_lib
+from mtl_keras import startup
+from mtl_keras.studies import comparison
+from mtl_keras.studies import report as comparison_report
+from mtl_keras.training import preparation
+
+ATTEMPTS = ".study_seconds"  # hidden: a run's folder may hold no other file before it ends
+# Flags the study sets for each run itself.
+PER_RUN = ("seed", "workdir")
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One setting of a study: a training flagfile with the arguments put after it.
+
+    Attributes:
+      flagfile: the training flagfile.
+      config: the `Config` it describes with `arguments` applied.
+      arguments: training flags (`--name=value`) put after the flagfile: the study's
+        overrides and the setting's grid values.
+      label: what names its runs after the flagfile's stem, e.g. "-weighting=upgrad".
+    """
+
+    flagfile: str
+    config: object
+    arguments: tuple = ()
+    label: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedRun:
+    """One run of a study."""
+
+    flagfile: str
+    seed: int
+    task: str
+    workdir: str
+    arguments: tuple = ()
+
+    def command(self, python):
+        """The command line that trains (or resumes) the run."""
+        task = [f"--task={self.task}"] if self.task else []
+        return [python, "-m", "mtl_keras.run", f"--flagfile={self.flagfile}", *self.arguments,
+                f"--seed={self.seed}", *task, f"--workdir={self.workdir}"]
+
+    @property
+    def finished(self):
+        return os.path.exists(os.path.join(self.workdir, "metrics.json"))
+
+
+def parse_grid(items):
+    """Parses `--grid` items "NAME=V1,V2,..." into {name: [values as text]}.
+
+    Raises:
+      UserError: an item that is not NAME=VALUES, a name that is not a training flag or is
+        set per run, or a name given twice.
+    """
+    grid = {}
+    for item in items:
+        name, equals, values = (part.strip() for part in item.partition("="))
+        values = [value.strip() for value in values.split(",") if value.strip()]
+        if not equals or not values:
+            raise errors.UserError(f"--grid item {item!r} is not NAME=VALUE,VALUE,...; write e.g. "
+                                   f"--grid=weighting=equal,upgrad.")
+        if name not in settings_lib.NAMES or name in PER_RUN:
+            raise errors.UserError(f"--grid names {name!r}, which is not a training flag the "
+                                   f"study may vary (every flag of mtl-keras train but "
+                                   f"{', '.join(PER_RUN)}).")
+        if name in grid:
+            raise errors.UserError(f"--grid names {name!r} twice; give its values in one item.")
+        grid[name] = values
+    return grid
+
+
+def expand(flagfiles, overrides=None, grid=None):
+    """The study's settings: every flagfile with `overrides`, times every grid combination.
+
+    Args:
+      flagfiles: training flagfiles.
+      overrides: {field: value}, training flags that apply to every setting.
+      grid: {field: [values as text]}, from `parse_grid`.
+
+    Returns:
+      A list of `Setting`, each with its `Config` checked.
+
+    Raises:
+      UserError: an override or grid value a run would refuse, or one the study sets.
+    """
+    overrides, grid = dict(overrides or {}), dict(grid or {})
+    refused = sorted(set(overrides) & set(PER_RUN))
+    if refused:
+        raise errors.UserError(f"The study sets {', '.join('--' + n for n in refused)} for each "
+                               f"run itself: give the seeds as --seeds.")
+    fixed = settings_lib.to_arguments(overrides)
+    combinations = list(itertools.product(*grid.values())) or [()]
+    expanded = []
+    for flagfile in flagfiles:
+        for values in combinations:
+            varied = [f"--{name}={value}" for name, value in zip(grid, values)]
+            config = settings_lib.read_flagfile(flagfile, arguments=[*fixed, *varied])
+            preparation.check_parts(config)
+            # The folder names say what differs from the flagfile: a run of other settings
+            # never takes the folder (and the "finished" mark) of the flagfile's own.
+            label = "".join(f"-{argument.lstrip('-')}" for argument in [*fixed, *varied])
+            expanded.append(Setting(flagfile, config, tuple(fixed + varied), label))
+    return expanded
+
+
+def run_name(flagfile, seed, task="", label=""):
+    """SETTING[LABEL]-seedS[-TASK], SETTING being the flagfile's name without .flags."""
+    stem = os.path.splitext(os.path.basename(flagfile))[0]
+    return f"{stem}{label}-seed{seed}" + (f"-{task}" if task else "")
+
+
+def plan(settings, seeds, study_dir, task_names):
+    """The study's runs, seed by seed.
+
+    Args:
+      settings: `Setting`s (or (flagfile path, its Config) pairs).
+      seeds: the seeds.
+      study_dir: the study's folder.
+      task_names: function Config → the head names of its dataset, for single-task
+        settings without --task.
+    """
+    settings = [setting if isinstance(setting, Setting) else Setting(*setting)
+                for setting in settings]
+    names = [run_name(setting.flagfile, 0, label=setting.label) for setting in settings]
+    if len(set(names)) != len(names):
+        raise errors.UserError("Two settings of the study have flagfiles of the same name; "
+                               "rename one (a run's folder is named after its flagfile).")
+    tasks = [task_names(setting.config)
+             if setting.config.protocol == "single_task" and not setting.config.task
+             else [setting.config.task] for setting in settings]
+    runs = []
+    for seed in seeds:
+        for setting, setting_tasks in zip(settings, tasks):
+            for task in setting_tasks:
+                name = run_name(setting.flagfile, seed, task, setting.label)
+                runs.append(PlannedRun(setting.flagfile, seed, task,
+                                       os.path.join(study_dir, name), setting.arguments))
+    return runs
+
+
+def machine():
+    """The CPU's model name and core count, and the versions that matter."""
+    cpu = platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo
+                        if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    versions = []
+    for package in ("tensorflow", "keras"):
+        try:
+            versions.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return f"{cpu}, {os.cpu_count()} cores, {', '.join(versions)}"
+
+
+def commit():
+    """The git commit of the code that runs, with "+changes" when the tree differs; "" outside git."""
+    folder = os.path.dirname(os.path.abspath(__file__))
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                 cwd=folder, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return head + ("+changes" if changed.strip() else "")
+
+
+def _attempt_seconds(workdir):
+    path = os.path.join(workdir, ATTEMPTS)
+    if not os.path.exists(path):
+        return 0.0
+    with open(path, encoding="utf-8") as attempts:
+        return float(attempts.read() or 0)
+
+
+class _Terminated(Exception):
+    """SIGTERM reached the study: its run is asked to stop and save its state."""
+
+
+def _raise_terminated(signal_number, frame):
+    del signal_number, frame
+    raise _Terminated
+
+
+def run_one(planned, python, log=print):
+    """Trains (or resumes) one run in a child process; returns its exit status.
+
+    A SIGTERM or Ctrl-C to the study is passed to the run, which saves its state and
+    stops; the study then stops too (status 143 or 130).
+    """
+    command = planned.command(python)
+    log("$ " + shlex.join(command))
+    start = time.perf_counter()
+    child = subprocess.Popen(command, env=startup.child_environment())  # pylint: disable=consider-using-with
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        status = child.wait()
+    except (KeyboardInterrupt, _Terminated) as stop:
+        child.send_signal(signal.SIGINT if isinstance(stop, KeyboardInterrupt) else signal.SIGTERM)
+        child.wait()
+        status = 130 if isinstance(stop, KeyboardInterrupt) else 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    seconds = _attempt_seconds(planned.workdir) + time.perf_counter() - start
+    if planned.finished:
+        fileio.write_json(os.path.join(planned.workdir, comparison.STUDY_RECORD), {
+            "command": command[1:], "command_line": shlex.join(command), "process_seconds": round(seconds, 1), "machine": machine(),
+            "commit": commit()})
+        if os.path.exists(os.path.join(planned.workdir, ATTEMPTS)):
+            os.remove(os.path.join(planned.workdir, ATTEMPTS))
+    elif os.path.isdir(planned.workdir):
+        fileio.write_text(os.path.join(planned.workdir, ATTEMPTS), f"{seconds:.1f}")
+    return status
+
+
+def run_study(runs, study_dir, python, title="", log=print):
+    """Runs the unfinished runs one after another, then writes the comparison of every
+    run in `study_dir`. Returns the exit status: 0, 1 when a run failed, or the status of
+    a run stopped by a signal (the study stops with it)."""
+    failed = []
+    for number, planned in enumerate(runs, 1):
+        if planned.finished:
+            log(f"[study] {number}/{len(runs)} {os.path.basename(planned.workdir)}: finished, skipped")
+            continue
+        log(f"[study] {number}/{len(runs)} {os.path.basename(planned.workdir)}")
+        status = run_one(planned, python, log)
+        if status in (130, 143):
+            log(f"[study] stopped; rerun the same command to resume from {planned.workdir}.")
+            return status
+        if status:
+            failed.append(f"{os.path.basename(planned.workdir)} (exit status {status})")
+    finished, unfinished = comparison.find_runs([study_dir])
+    if finished:
+        log(comparison_report.write(comparison.group(finished), study_dir, unfinished, title))
+        log(f"[study] written {os.path.join(study_dir, 'comparison.md')} and comparison.png")
+    if failed:
+        log(f"[study] failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def _task_names(config, log):
+    from mtl_keras import data  # noqa: PLC0415  (the datasets: only single-task settings need them)
+
+    log(f"[study] reading {config.dataset} for its heads")
+    return [task.name for task in data.load(config).tasks]
+
+
+def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_run=False,
+          python=None, log=print):
+    """Plans the study's runs and runs the unfinished ones, then writes the comparison.
+
+    Args:
+      flagfiles: training flagfiles, one per setting.
+      seeds: the seeds, each run for every setting.
+      study_dir: the study's folder.
+      overrides: {field: value}: training settings applied to every run (`epochs=1`).
+      grid: {field: [values as text]}: every setting is run with each combination.
+      title: the comparison's title.
+      dry_run: print the runs' command lines, run nothing.
+      python: the interpreter of the runs (default: this one).
+      log: where progress lines go.
+
+    Returns:
+      The exit status: 0, 1 when a run failed, or 130/143 when a signal stopped it.
+
+    Raises:
+      UserError: no study folder or setting, or a setting, override or grid value that a
+        run would refuse (nothing is run then).
+    """
+    if not study_dir or not flagfiles:
+        raise errors.UserError("--study_dir and --settings are required.")
+    if not seeds:
+        raise errors.UserError("--seeds names no seed; give e.g. --seeds=0,1,2.")
+    python = python or sys.executable
+    settings = expand(flagfiles, overrides, grid)
+    runs = plan(settings, seeds, study_dir, lambda config: _task_names(config, log))
+    if dry_run:
+        log("\n".join(shlex.join(planned.command(python)) for planned in runs))
+        return 0
+    log(f"[study] {len(runs)} runs ({len(settings)} settings × {len(seeds)} seeds) into "
+        f"{study_dir}")
+    return run_study(runs, study_dir, python, title, log)
