@@ -22,12 +22,15 @@ def make(name, task_count, **options):
     return methods.make(name, [f"task{index}" for index in range(task_count)], options=options)
 
 
-def weights_of(method, jacobian, losses=None, step=0):
-    """The method's weights for the gradients in the rows of `jacobian` (float64 numpy)."""
+def weights_of(method, jacobian, losses=None, step=0, present=None):
+    """The method's weights for the gradients in the rows of `jacobian` (float64 numpy);
+    `present`: the tasks present in the step (default: all)."""
     jacobian = np.asarray(jacobian, np.float64)
     gramian = tf.constant(jacobian @ jacobian.T, tf.float32)
     losses = tf.ones([len(jacobian)]) if losses is None else tf.constant(losses, tf.float32)
-    result = tf.function(method.task_weights)(gramian, losses, tf.constant(step, tf.int64))
+    present = tf.ones([len(jacobian)], tf.bool) if present is None else tf.constant(present)
+    result = tf.function(method.task_weights)(gramian, losses, tf.constant(step, tf.int64),
+                                              present=present)
     return result.numpy().astype(np.float64)
 
 
@@ -169,7 +172,7 @@ def test_imtl_g_update_has_equal_projections_on_the_unit_gradients(task_count, d
 def test_imtl_g_leaves_out_an_absent_task_and_stops_between_opposite_gradients():
     jacobian = random_jacobian(7, 3, 4)
     jacobian[1] = 0.0
-    weights = weights_of(make("imtl", 3), jacobian)
+    weights = weights_of(make("imtl", 3), jacobian, present=[True, False, True])
     update = weights @ jacobian
     assert weights[1] == 0 and weights.sum() == pytest.approx(1, abs=1e-5)
     assert (jacobian[0] @ update / np.linalg.norm(jacobian[0])) == pytest.approx(
@@ -192,26 +195,56 @@ def test_imtl_l_scales_the_losses_towards_one():
 
 # --------------------------------------------------------------------------- Nash-MTL
 
+def numpy_bargaining_weights(gramian):
+    """alpha > 0 with G alpha = 1 / alpha: Newton's method on a^T G a / 2 - sum log a in the
+    gradients' own scale, a backtracking line search keeping a > 0; checked by its residual."""
+    gramian = np.asarray(gramian, np.float64)
+
+    def objective(alpha):
+        return alpha @ gramian @ alpha / 2 - np.log(alpha).sum()
+
+    alpha = 1 / np.sqrt(np.diag(gramian))
+    for _ in range(500):
+        gradient = gramian @ alpha - 1 / alpha
+        step = -np.linalg.solve(gramian + np.diag(alpha ** -2.0), gradient)
+        size = 1.0
+        while size > 1e-12 and (np.any(alpha + size * step <= 0) or objective(
+                alpha + size * step) > objective(alpha) + 0.25 * size * gradient @ step):
+            size /= 2
+        alpha = alpha + size * step
+        if np.abs(alpha * (gramian @ alpha) - 1).max() < 1e-14:
+            break
+    assert np.abs(alpha * (gramian @ alpha) - 1).max() < 1e-10
+    return alpha
+
+
+def float32_gramian(jacobian):
+    """The Gramian as the method receives it (float32), back in float64."""
+    return (jacobian @ jacobian.T).astype(np.float32).astype(np.float64)
+
+
 @pytest.mark.parametrize("seed", [8, 9])
 def test_nash_mtl_solves_the_bargaining_equation(seed):
     jacobian = random_jacobian(seed, 3, 5)
     weights = weights_of(make("nash_mtl", 3, max_norm=0), jacobian)
-    gramian = jacobian @ jacobian.T
-    normalized = gramian / np.linalg.norm(gramian)  # the paper's code normalises G
     assert np.all(weights > 0)
-    np.testing.assert_allclose(normalized @ weights, 1 / weights, rtol=1e-4)
+    # Of the Gramian itself: the paper's code normalises G for its solver only.
+    gramian = float32_gramian(jacobian)
+    np.testing.assert_allclose(gramian @ weights, 1 / weights, rtol=1e-4)
+    np.testing.assert_allclose(weights, numpy_bargaining_weights(gramian), rtol=1e-4)
 
 
 def test_nash_mtl_clips_the_update_norm():
-    jacobian = 10 * random_jacobian(10, 3, 5)
-    free = weights_of(make("nash_mtl", 3, max_norm=0), jacobian)
-    clipped = weights_of(make("nash_mtl", 3), jacobian)
-    assert np.linalg.norm(free @ jacobian) > 1
-    assert np.linalg.norm(clipped @ jacobian) == pytest.approx(1, rel=1e-4)
-    np.testing.assert_allclose(clipped / clipped.sum(), free / free.sum(), rtol=1e-5)
-    small = jacobian / 100
-    np.testing.assert_allclose(weights_of(make("nash_mtl", 3), small),
-                               weights_of(make("nash_mtl", 3, max_norm=0), small), rtol=1e-5)
+    # |d|^2 = alpha^T G alpha = T whatever the gradients' scale: sqrt(3) here, at either size.
+    jacobian = random_jacobian(10, 3, 5)
+    for scale in (10.0, 0.01):
+        free = weights_of(make("nash_mtl", 3, max_norm=0), scale * jacobian)
+        assert np.linalg.norm(free @ (scale * jacobian)) == pytest.approx(np.sqrt(3), rel=1e-5)
+        clipped = weights_of(make("nash_mtl", 3), scale * jacobian)
+        assert np.linalg.norm(clipped @ (scale * jacobian)) == pytest.approx(1, rel=1e-5)
+        np.testing.assert_allclose(clipped * np.sqrt(3), free, rtol=1e-5)
+        np.testing.assert_allclose(weights_of(make("nash_mtl", 3, max_norm=2), scale * jacobian),
+                                   free, rtol=1e-5)
 
 
 # ------------------------------------------------------------------------ Aligned-MTL
@@ -266,10 +299,12 @@ def test_upgrad_update_conflicts_with_no_task():
 
 # --------------------------------------------------------------------------- GradNorm
 
-def auxiliary_gradient(method, jacobian, losses):
+def auxiliary_gradient(method, jacobian, losses, present=None):
     gramian = tf.constant(jacobian @ jacobian.T, tf.float32)
+    present = np.ones(len(jacobian), bool) if present is None else np.array(present)
     with tf.GradientTape() as tape:
-        loss = method.auxiliary_loss(gramian, tf.constant(losses, tf.float32), 0)
+        loss = method.auxiliary_loss(gramian, tf.constant(losses, tf.float32), 0,
+                                     present=tf.constant(present))
     return tape.gradient(loss, method.logits).numpy()
 
 
@@ -290,7 +325,7 @@ def test_gradnorm_raises_the_weight_of_the_task_that_trains_slower():
 
 def test_gradnorm_records_an_absent_tasks_initial_loss_when_it_appears():
     method = make("gradnorm", 2)
-    auxiliary_gradient(method, np.array([[1.0, 0.0], [0.0, 0.0]]), [3.0, 0.0])
+    auxiliary_gradient(method, np.array([[1.0, 0.0], [0.0, 0.0]]), [3.0, 0.0], [True, False])
     auxiliary_gradient(method, np.array([[1.0, 0.0], [0.0, 2.0]]), [2.0, 5.0])
     np.testing.assert_allclose(method.initial_losses.numpy(), [3.0, 5.0])
 

@@ -1,5 +1,6 @@
 """Every gradient-level method: no NaN on degenerate Gramians, the same weights with and
-without XLA, and convergence to a Pareto-stationary point on two conflicting quadratics."""
+without XLA, and convergence to a Pareto-stationary point on two conflicting quadratics.
+Gradients of very different sizes and absent tasks: `test_gradient_methods_scales.py`."""
 
 import numpy as np
 import pytest
@@ -16,6 +17,11 @@ def test_the_gradient_methods_are_registered():
                                      "aligned_mtl", "upgrad", "gradnorm"}
 
 
+# The tasks present in these cases (the others, absent from the step, have zero gradients);
+# in the other cases every task is present.
+PRESENT = {"one absent": [True, False, True], "all absent but one": [False, False, True]}
+
+
 def degenerate_jacobians():
     """{name: rows of task gradients} that break naive formulas."""
     vector = np.array([1.0, -2.0, 0.5, 3.0])
@@ -24,6 +30,9 @@ def degenerate_jacobians():
         "generic": np.stack([vector, other, np.array([-1.0, 0.5, 2.0, 1.0])]),
         "all zero": np.zeros((3, 4)),
         "one absent": np.stack([vector, np.zeros(4), other]),
+        "one zero, present": np.stack([vector, np.zeros(4), other]),
+        "all absent but one": np.stack([np.zeros(4), np.zeros(4), other]),
+        "tiny": np.stack([vector, 1e-7 * other, other[::-1]]),
         "identical": np.stack([vector, vector, vector]),
         "opposite": np.stack([vector, -vector, other]),
         "opposite, scaled": np.stack([vector, -2 * vector, 0 * other]),
@@ -31,7 +40,7 @@ def degenerate_jacobians():
         "more tasks than dimensions": np.stack([vector[:2], other[:2], vector[:2] + other[:2]]),
         "not finite": np.full((3, 4), np.nan),
         "one task": vector[None],
-        "one absent task": np.zeros((1, 4)),
+        "one task, zero gradient": np.zeros((1, 4)),
     }
 
 
@@ -45,17 +54,19 @@ def test_degenerate_gramians_give_finite_weights_with_and_without_xla(name):
         if task_count not in compiled:
             method = methods.make(name, [f"task{index}" for index in range(task_count)])
 
-            def weights_and_auxiliary(gramian, losses, step, method=method):
-                return (method.task_weights(gramian, losses, step),
-                        method.auxiliary_loss(gramian, losses, step))
+            def weights_and_auxiliary(gramian, losses, step, present, method=method):
+                return (method.task_weights(gramian, losses, step, present=present),
+                        method.auxiliary_loss(gramian, losses, step, present=present))
 
             compiled[task_count] = [tf.function(weights_and_auxiliary, jit_compile=jit)
                                     for jit in (False, True)]
         with np.errstate(invalid="ignore"):
             gramian = tf.constant(jacobian @ jacobian.T, tf.float32)
+        present = np.array(PRESENT.get(case, [True] * task_count))
         results = []
         for function in compiled[task_count]:
-            weights, auxiliary = function(gramian, tf.ones([task_count]), tf.constant(5, tf.int64))
+            weights, auxiliary = function(gramian, tf.ones([task_count]), tf.constant(5, tf.int64),
+                                          tf.constant(present))
             results.append(weights.numpy())
             assert weights.shape == (task_count,) and weights.dtype == tf.float32
             assert np.all(np.isfinite(weights.numpy())), (case, weights)
@@ -104,9 +115,10 @@ def test_descent_on_two_conflicting_quadratics_reaches_a_pareto_stationary_point
                                             tf.constant(losses, tf.float32),
                                             tf.constant(step, tf.int64)).numpy()
         point = point - 0.05 * weights @ jacobian
-    # Nash-MTL's step keeps the gradients' scale (the paper's normalisation): it ends
-    # within about the learning rate of the Pareto set (1% here); the others within 0.2%.
-    tolerance = 0.02 if name == "nash_mtl" else 0.005
+    # Nash-MTL's update has a fixed norm (sqrt(T), clipped to max_norm = 1), so with a fixed
+    # learning rate it keeps moving about the Pareto set, within about the learning rate
+    # (up to 1.7% over the last 50 steps here); the others end within 0.2%.
+    tolerance = 0.03 if name == "nash_mtl" else 0.005
     assert min_norm_in_hull(*(curvatures * (point - centers))) < tolerance * start
 
 

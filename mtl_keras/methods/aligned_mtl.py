@@ -22,8 +22,8 @@ class AlignedMTL(base.Method):
     sigma_min U V^T = sqrt(lambda_min) U Lambda^{-1/2} U^T J, so the weights are
     w = sqrt(lambda_min) U Lambda^{-1/2} U^T 1 over the eigenvalues above the rank
     threshold (lambda > lambda_max * T * float32 eps, the paper's code). A task with a zero
-    gradient has a zero row in G, hence in every kept eigenvector: weight 0. A zero
-    Gramian gives zero weights.
+    gradient (among them the tasks absent from the step) has a zero row in G, hence in
+    every kept eigenvector: weight 0. A zero Gramian gives zero weights.
 
     Note the method's discontinuity, inherited from the paper: two nearly parallel
     gradients give a tiny lambda_min and a near-zero update, exactly parallel ones (rank
@@ -35,7 +35,7 @@ class AlignedMTL(base.Method):
 
     level = "gradient"
 
-    def task_weights(self, gramian, losses, step):
+    def task_weights(self, gramian, losses, step, present=None):
         del losses, step
         gramian, _ = gramian_lib.prepare(gramian)
         eigenvalues, eigenvectors = tf.linalg.eigh(gramian)
@@ -50,4 +50,6 @@ class AlignedMTL(base.Method):
         along = tf.linalg.matvec(eigenvectors, tf.ones([task_count], tf.float64),
                                  transpose_a=True)
         weights = tf.sqrt(smallest) * tf.linalg.matvec(eigenvectors, inverse_roots * along)
-        return gramian_lib.to_weights(weights)
+        # Exactly 0 for an absent task (eigh's vectors carry rounding in its zero row).
+        present = tf.cast(gramian_lib.presence(present, gramian), tf.float64)
+        return gramian_lib.to_weights(weights * present)

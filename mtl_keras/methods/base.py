@@ -7,9 +7,12 @@ shared variables. There are two levels:
   losses into one scalar. The train step differentiates it with respect to the losses,
   which gives each task's weight, and with respect to the method's own trainable
   variables (uncertainty weighting's log-variances), which the model's optimizer updates.
-- **gradient level** (`level = "gradient"`): `task_weights(gramian, losses, step)` turns
-  the Gramian of the task gradients (T×T inner products, G[i, j] = <g_i, g_j>) into one
-  weight per task; the update of the shared variables is sum_i w_i g_i. Every gradient
+- **gradient level** (`level = "gradient"`): `task_weights(gramian, losses, step, present)`
+  turns the Gramian of the task gradients (T×T inner products, G[i, j] = <g_i, g_j>) into
+  one weight per task; the update of the shared variables is sum_i w_i g_i. `present`
+  (boolean [T]) marks the tasks with a known label in the global batch: an absent task's
+  gradient is zero and it gets weight 0, leaving the others' weights as if it were not
+  there; a present task keeps its part however small its gradient. Every gradient
   method listed in the README (MGDA, PCGrad, CAGrad, IMTL-G, Nash-MTL, Aligned-MTL,
   UPGrad, GradNorm) is such a linear combination whose coefficients depend on the
   gradients only through their inner products, so that the Gramian (summed across
@@ -20,15 +23,19 @@ shared variables. There are two levels:
   step with respect to the method's trainable variables only.
 
 The train step (`training/model.py`) hands every method *global* values: the losses of
-the whole global batch and the Gramian of the whole batch's gradients, identical on every
-replica. A method's state variables are therefore updated the same way on every replica
-(`state_variable` makes them so). Random choices (RLW's weights, PCGrad's order) come
-from `random_seed(step)`: the same on every replica, and again after a resume.
+the whole global batch, the Gramian of the whole batch's gradients and the tasks present
+in it, identical on every replica. A method's state variables are therefore updated the
+same way on every replica (`state_variable` makes them so). Random choices (RLW's
+weights, PCGrad's order) come from `random_seed(step)`: the same on every replica, and
+again after a resume.
 
 Adding a method: one file in this folder with a subclass registered under its name
 (`@METHODS.register("name")`), its paper cited in the docstring and its hyperparameters
 with the paper's defaults in `HYPERPARAMETERS`; one import line in `__init__.py`; a test.
 """
+
+import functools
+import inspect
 
 import keras
 import tensorflow as tf
@@ -59,6 +66,8 @@ class Method(keras.layers.Layer):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        for name in ("task_weights", "auxiliary_loss"):
+            _accept_presence(cls, name)
         # Serializable by class name, so that a saved model's compile configuration
         # brings its method back.
         keras.saving.register_keras_serializable(package="mtl_keras.methods")(cls)
@@ -103,20 +112,45 @@ class Method(keras.layers.Layer):
         """Per-task rescaled losses, elementwise in `losses` (default: unchanged)."""
         return losses
 
-    def task_weights(self, gramian, losses, step):
-        """The weight of each task's gradient in the update, a float32 [T] (no gradient)."""
+    def task_weights(self, gramian, losses, step, present=None):
+        """The weight of each task's gradient in the update, a float32 [T] (no gradient).
+
+        Args:
+          gramian: float32 [T, T], the Gramian of the global batch's task gradients.
+          losses: float32 [T], the global task losses (after `transform`).
+          step: the optimizer's step.
+          present: boolean [T], the tasks with a known label in the global batch; None
+            (a call on a bare Gramian) means every task.
+        """
         raise NotImplementedError
 
-    def auxiliary_loss(self, gramian, losses, step):
+    def auxiliary_loss(self, gramian, losses, step, present=None):
         """A scalar whose gradient trains the method's own trainable variables (GradNorm's
-        weights); the model's variables never see it. Default: none (0)."""
-        del gramian, losses, step
+        weights); the model's variables never see it. Default: none (0). Arguments as
+        `task_weights`'s."""
+        del gramian, losses, step, present
         return tf.constant(0.0)
 
     def get_config(self):
         return {**super().get_config(), "task_names": list(self.task_names),
                 "steps_per_epoch": self.steps_per_epoch, "seed": self.seed,
                 "options": dict(self.options)}
+
+
+def _accept_presence(method_class, name):
+    """Lets the train step pass `present` to a method whose `name` (`task_weights` or
+    `auxiliary_loss`) was written without it, as Keras passes `training` only to the layers
+    whose `call` takes it: such a method ignores which tasks are present."""
+    function = method_class.__dict__.get(name)
+    if function is None or "present" in inspect.signature(function).parameters:
+        return
+
+    @functools.wraps(function)
+    def ignoring_presence(self, gramian, losses, step, present=None):
+        del present
+        return function(self, gramian, losses, step)
+
+    setattr(method_class, name, ignoring_presence)
 
 
 def resolve_options(method_class, options):

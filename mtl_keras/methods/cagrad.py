@@ -22,8 +22,9 @@ class CAGrad(base.Method):
 
     Solver: pairwise Frank-Wolfe on the simplex (`gramian.simplex_descent`), whose line
     search along g_w + h (g_t - g_s) has a closed form (F on a line is a linear term plus
-    c |g0| times a hyperbola). Cost: O(T^2) per iteration. Tasks with a zero gradient
-    (absent from the step) are left out of both g0 and the simplex.
+    c |g0| times a hyperbola). Cost: O(T^2) per iteration. Tasks absent from the step are
+    left out of both g0 and the simplex; a present task stays in both however small its
+    gradient (a zero g_w leaves the mean gradient, as TorchJD's).
 
     The update is at the scale of the mean gradient, as in the paper. Under
     tf.distribute it sees only the global Gramian: exact.
@@ -36,10 +37,10 @@ class CAGrad(base.Method):
                     (0, 1, 2)),
     }
 
-    def task_weights(self, gramian, losses, step):
+    def task_weights(self, gramian, losses, step, present=None):
         del losses, step
         gramian, _ = gramian_lib.prepare(gramian)
-        present = gramian_lib.present_tasks(gramian)
+        present = gramian_lib.presence(present, gramian)
         present_float = tf.cast(present, tf.float64)
         average = present_float / tf.maximum(tf.reduce_sum(present_float), 1.0)
         radius = self.options["c"] * tf.sqrt(tf.maximum(

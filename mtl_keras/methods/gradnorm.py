@@ -21,13 +21,14 @@ class GradNorm(base.Method):
     updates theta. The weights sum to T by construction (the paper renormalises them to T
     after each step; LibMTL uses the same softmax).
 
-    "Initial" loss L_i(0): the task's loss at the first step in which its gradient is not
-    zero, kept in a state variable (so it survives a resume). LibMTL instead averages the
+    "Initial" loss L_i(0): the task's loss at the first step in which it is present, kept
+    in a state variable (so it survives a resume). LibMTL instead averages the
     first epoch's losses and weighs equally during that epoch.
 
-    A task with a zero gradient (absent from the step) takes no part in the averages and
-    adds nothing to L_grad. Cost: O(T). Under tf.distribute it sees only the global
-    Gramian and losses, and its state variables get the same values on every replica.
+    A task absent from the step takes no part in the averages and adds nothing to L_grad
+    (its weight, a learned variable, is unchanged: its gradient is zero). Cost: O(T).
+    Under tf.distribute it sees only the global Gramian and losses, and its state
+    variables get the same values on every replica.
     """
 
     level = "gradient"
@@ -46,15 +47,15 @@ class GradNorm(base.Method):
         """T softmax(theta), differentiable in theta."""
         return self.task_count * tf.nn.softmax(self.logits)
 
-    def task_weights(self, gramian, losses, step):
-        del gramian, losses, step
+    def task_weights(self, gramian, losses, step, present=None):
+        del gramian, losses, step, present
         return tf.stop_gradient(self.current_weights())
 
-    def auxiliary_loss(self, gramian, losses, step):
+    def auxiliary_loss(self, gramian, losses, step, present=None):
         del step
         gramian = tf.stop_gradient(tf.cast(gramian_lib.finite(gramian), tf.float32))
         losses = tf.stop_gradient(tf.cast(losses, tf.float32))
-        present = gramian_lib.present_tasks(gramian)
+        present = gramian_lib.presence(present, gramian)
         initial = self._record_initial_losses(losses, present)
         present_float = tf.cast(present, tf.float32)
         count = tf.maximum(tf.reduce_sum(present_float), 1.0)

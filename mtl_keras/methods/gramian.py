@@ -3,17 +3,18 @@
 Every gradient method turns the T×T Gramian G[i, j] = <g_i, g_j> into one weight per task.
 The helpers here work in float64 (T×T numbers: the cost is nil, and the solvers' answers
 depend on the Gramian's conditioning), on a Gramian rescaled to a mean diagonal of 1 (all
-the methods but Nash-MTL are invariant to its scale), and with tasks whose gradient is zero
-(absent from the step, e.g. under task sampling) marked so that a method can leave them out.
-Everything is plain TensorFlow: it runs inside `tf.function`, also with `jit_compile=True`.
+the methods but Nash-MTL are invariant to its scale), and with the tasks present in the step
+marked so that a method can leave the others out. Everything is plain TensorFlow: it runs
+inside `tf.function`, also with `jit_compile=True`.
+
+A task is absent from a step when the global batch holds no known label for it (task
+sampling, a label column with empty cells): the train step says which, from the counts of
+known labels summed over the replicas. A small gradient never makes a task absent: the
+methods' updates then change continuously as a task's gradient shrinks to zero.
 """
 
 import tensorflow as tf
 
-# A task whose squared gradient norm is below this fraction of the largest one is absent:
-# its gradient is zero up to float32 rounding (a real gradient 1e-6 times the others' norm
-# is indistinguishable from zero in their sum).
-ABSENT_FRACTION = 1e-12
 # Smallest positive number the float64 maths divides by.
 TINY = 1e-30
 
@@ -45,10 +46,21 @@ def prepare(gramian):
     return gramian / scale, scale
 
 
-def present_tasks(gramian):
-    """Boolean [T]: the tasks whose gradient is not zero."""
-    squared_norms = tf.linalg.diag_part(gramian)
-    return squared_norms > ABSENT_FRACTION * tf.reduce_max(squared_norms) + TINY
+def presence(present, gramian):
+    """Boolean [T]: the tasks present in the step.
+
+    Args:
+      present: what the train step passes, one entry per task (boolean, or a number that is
+        nonzero for a present task); None, as when a method is called on a bare Gramian,
+        means that every task is present.
+      gramian: the [T, T] Gramian, for T.
+    """
+    if present is None:
+        return tf.ones(tf.shape(gramian)[:1], tf.bool)
+    present = tf.convert_to_tensor(present)
+    if present.dtype == tf.bool:
+        return present
+    return tf.not_equal(present, tf.zeros_like(present))
 
 
 def to_weights(weights):

@@ -6,8 +6,8 @@ from mtl_keras.methods import base
 from mtl_keras.methods import gramian as gramian_lib
 
 # Singular values of the (T+1)×(T+1) system below this fraction of the largest are treated
-# as zero: the Gramian carries float32 rounding (about 1e-7), and a solve that trusted them
-# would return weights of that noise's size.
+# as zero: the Gramian carries float32 rounding (about 1e-7 of each inner product), and a
+# solve that trusted them would return weights of that noise's size.
 RELATIVE_CONDITION = 1e-6
 
 
@@ -19,13 +19,18 @@ class IMTL(base.Method):
     Liu et al., "Towards Impartial Multi-task Learning", ICLR 2021.
 
     IMTL-G: find w, sum_i w_i = 1, such that d = sum_j w_j g_j has <d, u_i> equal for all
-    i, u_i = g_i / |g_i|. Since <d, g_i> = (G w)_i, this is G w = c n for some scalar c,
-    with n_i = |g_i| = sqrt(G_ii): the (T+1)×(T+1) linear system [[G, -n], [1^T, 0]]
-    [w; c] = [0; 1]. With G invertible, w is proportional to G^{-1} n (the paper's closed
-    form). The system stays solvable when G is singular (more tasks than gradient
-    dimensions, exactly opposite gradients: then d = 0): it is solved by pseudo-inverse,
-    which gives the minimum-norm w when gradients are parallel and any w works. A task
-    whose gradient is zero (absent from the step) gets w_i = 0 and leaves the constraint.
+    i, u_i = g_i / |g_i|. With n_i = |g_i| = sqrt(G_ii), the cosines C = N^-1 G N^-1 and
+    d = sum_i v_i u_i (v = N w), the condition is C v = c 1 for some scalar c: the
+    (T+1)×(T+1) linear system [[C, -1], [1^T, 0]] [v; c] = [0; 1], then w = N^-1 v,
+    divided by its sum. With G invertible, w is proportional to G^{-1} n (the paper's
+    closed form). The system is that of the unit gradients, whose conditioning does not
+    depend on the gradients' norms: a task whose gradient is 1e-6 times the others' keeps
+    its exact weight (the update shrinks with it continuously). The system stays solvable
+    when C is singular (more tasks than gradient dimensions, exactly opposite gradients:
+    then d = 0): it is solved by pseudo-inverse, which gives the minimum-norm v when
+    gradients are parallel and any v works. A task absent from the step gets w_i = 0 and
+    leaves the constraint; so does a present task with a zero gradient, which has no
+    direction u_i (as with TorchJD's pseudo-inverse of G).
 
     IMTL-L (`loss_scales=1`): `transform` turns each loss L_i into e^{s_i} L_i - s_i with
     a trainable s_i (starting at 0), which the train step trains on the sum of the
@@ -59,23 +64,30 @@ class IMTL(base.Method):
             return losses
         return tf.exp(self.log_scales) * losses - self.log_scales
 
-    def task_weights(self, gramian, losses, step):
+    def task_weights(self, gramian, losses, step, present=None):
         del losses, step
-        gramian, _ = gramian_lib.prepare(gramian)
-        return gramian_lib.to_weights(impartial_weights(gramian))
+        gramian = gramian_lib.finite(gramian)
+        present = gramian_lib.presence(present, gramian)
+        return gramian_lib.to_weights(impartial_weights(gramian, present))
 
 
-def impartial_weights(gramian):
-    """IMTL-G's w (float64 [T]) from a normalised Gramian (see the class docstring)."""
+def impartial_weights(gramian, present):
+    """IMTL-G's w (float64 [T]) from a float64 Gramian (see the class docstring)."""
     task_count = gramian.shape[0]
-    present = gramian_lib.present_tasks(gramian)
-    present_float = tf.cast(present, tf.float64)
-    norms = tf.sqrt(tf.maximum(tf.linalg.diag_part(gramian), 0.0)) * present_float
-    top = tf.concat([gramian, -norms[:, None]], axis=1)
-    # An absent task's row and column are zero and it is left out of the sum: its weight
-    # appears nowhere, and the pseudo-inverse's minimum-norm solution gives it 0.
-    bottom = tf.concat([present_float, tf.zeros([1], tf.float64)], axis=0)[None, :]
+    squared_norms = tf.linalg.diag_part(gramian)
+    kept = present & (squared_norms > 0.0)
+    kept_float = tf.cast(kept, tf.float64)
+    inverse_norms = tf.where(kept, tf.math.rsqrt(tf.where(kept, squared_norms, 1.0)), 0.0)
+    cosines = gramian * inverse_norms[:, None] * inverse_norms[None, :]
+    # A task left out has a zero row and column and is left out of the sum: its v_i appears
+    # nowhere, and the pseudo-inverse's minimum-norm solution gives it 0.
+    top = tf.concat([cosines, -kept_float[:, None]], axis=1)
+    bottom = tf.concat([kept_float, tf.zeros([1], tf.float64)], axis=0)[None, :]
     system = tf.concat([top, bottom], axis=0)
     right_side = tf.one_hot(task_count, task_count + 1, dtype=tf.float64)
     solution = tf.linalg.matvec(tf.linalg.pinv(system, rcond=RELATIVE_CONDITION), right_side)
-    return solution[:task_count] * present_float
+    weights = solution[:task_count] * inverse_norms
+    total = tf.reduce_sum(weights)
+    # No w of sum 1 has equal projections (the weights for them sum to 0): none, as TorchJD.
+    usable = tf.abs(total) > 1e-12 * tf.reduce_sum(tf.abs(weights))
+    return tf.where(usable, weights / tf.where(usable, total, 1.0), tf.zeros_like(weights))

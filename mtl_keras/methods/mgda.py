@@ -29,8 +29,10 @@ class MGDA(base.Method):
 
     Solver: pairwise Frank-Wolfe with exact line search (`gramian.simplex_descent`), O(T^2)
     per iteration, converging linearly (to float64 precision, at most 1,000 iterations);
-    for two tasks one step reaches the closed form. Tasks with a zero gradient (absent
-    from the step) are left out of the hull, else their zero would be its min-norm point.
+    for two tasks one step reaches the closed form. Tasks absent from the step are left
+    out of the hull. A present task stays in it however small its gradient, so the update
+    shrinks continuously with it; a zero one is the min-norm point (update 0), as for the
+    exact solution.
 
     Weights sum to 1 (a convex combination, the scale of a mean of the gradients). Under
     tf.distribute the method sees only the global Gramian (and the global losses for the
@@ -47,17 +49,18 @@ class MGDA(base.Method):
         super().__init__(*args, **kwargs)
         self.normalization = NORMALIZATIONS[int(self.options["normalization"])]
 
-    def task_weights(self, gramian, losses, step):
+    def task_weights(self, gramian, losses, step, present=None):
         del step
         original = gramian_lib.finite(gramian)
         normalizers = self._normalizers(original, tf.cast(losses, tf.float64))
         scaled = original / (normalizers[:, None] * normalizers[None, :])
         scaled, _ = gramian_lib.prepare(scaled)
-        weights = min_norm_weights(scaled, gramian_lib.present_tasks(scaled))
+        weights = min_norm_weights(scaled, gramian_lib.presence(present, scaled))
         return gramian_lib.to_weights(weights / normalizers)
 
     def _normalizers(self, gramian, losses):
-        """Each task's normaliser, 1 for "none"; never zero (an absent task keeps 1)."""
+        """Each task's normaliser, 1 for "none"; never zero (a zero gradient or loss keeps 1,
+        its row of the Gramian stays zero)."""
         norms = tf.sqrt(tf.maximum(tf.linalg.diag_part(gramian), 0.0))
         normalizers = {"none": tf.ones_like(losses), "l2": norms, "loss": losses,
                        "loss+": losses * norms}[self.normalization]

@@ -21,19 +21,21 @@ class PCGrad(base.Method):
     The order is drawn per task and per step with stateless random ops from
     `random_seed(step)`: identical on every replica and after a resume.
 
-    Cost: T rounds of a T×T by T×T product, O(T^3), no iteration. Weights sum to about T
-    (the sum of the gradients when none conflict). Under tf.distribute it sees only the
-    global Gramian: exact.
+    A task absent from the step has a zero gradient, which conflicts with none; its weight
+    is 0. Cost: T rounds of a T×T by T×T product, O(T^3), no iteration. Weights sum to
+    about T (the sum of the gradients when none conflict). Under tf.distribute it sees
+    only the global Gramian: exact.
     """
 
     level = "gradient"
 
-    def task_weights(self, gramian, losses, step):
+    def task_weights(self, gramian, losses, step, present=None):
         del losses
         gramian, _ = gramian_lib.prepare(gramian)
         order = random_orders(self.task_count, self.random_seed(step))
-        return gramian_lib.to_weights(tf.reduce_sum(projection_coefficients(gramian, order),
-                                                    axis=0))
+        weights = tf.reduce_sum(projection_coefficients(gramian, order), axis=0)
+        return gramian_lib.to_weights(
+            weights * tf.cast(gramian_lib.presence(present, gramian), tf.float64))
 
 
 def random_orders(task_count, seed):

@@ -24,15 +24,17 @@ class UPGrad(base.Method):
     Quinton & Rey, "Jacobian Descent for Multi-Objective Optimization", 2024 (TorchJD's
     `UPGrad`, its defaults). By the paper's Proposition 1 the projection of J^T u onto the
     dual cone is J^T v with v = argmin v^T G v subject to v >= u; UPGrad's weights are the
-    sum over i of the v for u = e_i / T. As TorchJD, G is first divided by its trace (a
-    trace below `norm_eps` makes it zero: the weights are then the mean's, 1/T) and
-    `reg_eps` * I is added, so that it is positive definite.
+    sum over i of the v for u = e_i / P, over the P tasks present in the step (all T but
+    under task sampling or missing labels: an absent task gets weight 0, and the others
+    average as if it were not there). As TorchJD, G is first divided by its trace (a trace
+    below `norm_eps` makes it zero: the weights are then the mean's, 1/P) and `reg_eps` * I
+    is added, so that it is positive definite.
 
     Solver: the T QPs are solved together by a primal active-set method
     (`dual_cone_projections`), exact in finitely many iterations (about 2 T), each a
     batch of T Cholesky solves of T×T: O(T^4) per iteration, nothing next to the task
-    gradients for the task counts of multi-task learning. A task with a zero gradient adds
-    no constraint and keeps the weight 1/T of its own (zero) gradient.
+    gradients for the task counts of multi-task learning. A present task with a zero
+    gradient adds no constraint and keeps the weight 1/P of its own (zero) gradient.
 
     Weights sum to at least 1 (the scale of the mean gradient). Under tf.distribute it
     sees only the global Gramian: exact.
@@ -45,7 +47,7 @@ class UPGrad(base.Method):
                     "it keeps the Gramian positive definite", SMALLEST_REGULARIZATION),
     }
 
-    def task_weights(self, gramian, losses, step):
+    def task_weights(self, gramian, losses, step, present=None):
         del losses, step
         gramian = gramian_lib.finite(gramian)
         trace = tf.linalg.trace(gramian)
@@ -53,7 +55,10 @@ class UPGrad(base.Method):
                            gramian / tf.maximum(trace, gramian_lib.TINY), tf.zeros_like(gramian))
         task_count = gramian.shape[0]
         gramian += self.options["reg_eps"] * tf.eye(task_count, dtype=tf.float64)
-        lower_bounds = tf.eye(task_count, dtype=tf.float64) / task_count
+        present = tf.cast(gramian_lib.presence(present, gramian), tf.float64)
+        # An absent task's row is 0: its projection is 0, and its zero gradient adds no
+        # constraint to the others'.
+        lower_bounds = tf.linalg.diag(present) / tf.maximum(tf.reduce_sum(present), 1.0)
         projections = dual_cone_projections(gramian, lower_bounds)
         return gramian_lib.to_weights(tf.reduce_sum(projections, axis=0))
 

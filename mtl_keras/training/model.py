@@ -288,9 +288,13 @@ class MultiTaskModel(keras.Model):
         gramian = step_math.task_gramian(task_gradients, summed_later=not self.rep_grad)
         gramian = gramian / tf.square(scale)
         gramian = gramian * scales[:, None] * scales[None, :]
+        # A task is absent when the global batch has no known label for it, never because
+        # its gradient is small; the counts are summed over the replicas.
+        present = losses.global_counts > 0
         with tf.GradientTape() as inner:
-            weights = tf.stop_gradient(method.task_weights(gramian, transformed, step))
-            auxiliary = method.auxiliary_loss(gramian, transformed, step)
+            weights = tf.stop_gradient(method.task_weights(gramian, transformed, step,
+                                                           present=present))
+            auxiliary = method.auxiliary_loss(gramian, transformed, step, present=present)
         auxiliary_gradients = step_math.gradients_or_zeros(inner, auxiliary,
                                                            method.trainable_variables)
         coefficients = weights * scales
