@@ -34,7 +34,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
-import keras  # noqa: E402
 
 from mtl_keras import methods  # noqa: E402
 import timing  # noqa: E402  (benchmarks/timing.py)

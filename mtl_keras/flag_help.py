@@ -1,25 +1,17 @@
 """The help text of each training flag (`mtl-keras train --help`), by name.
 
-Plain data: `mtl_keras.settings` defines the flags on the FlagValues of the commands that take them.
+Plain data: `mtl_keras.settings` defines the flags on the FlagValues of the commands that take
+them, and adds the registered names (and options) to the flags that choose among them.
 """
 
 RUN = {
     "experiment": "Name of the experiment; names the default workdir. Default: DATASET_TRUNK.",
-    "dataset": "Registered dataset: cifar100, cifar10, fashion_mnist, multi_fashion, folder, "
-               "utkface; task families: cifar100_tasks, cifar10_ovr, fashion_mnist_ovr, omniglot; "
-               "or tfds:NAME, a TensorFlow Datasets dataset whose features --tasks maps to heads "
-               "(e.g. tfds:celeb_a).",
+    "dataset": 'The dataset (tfds:NAME: a TensorFlow Datasets dataset whose features --tasks maps to heads, e.g. tfds:celeb_a).',
     "heads": "Hierarchical datasets: the label levels to train as heads, e.g. fine,coarse,top "
              "(default: the dataset's own); multi_fashion: left, right or both (default).",
-    "trunk": "Registered trunk: simple_cnn, lenet, resnet20, resnet56, resnet18, resnet9.",
-    "architecture": "Which layers the heads share: hps (the trunk, read by every head), mmoe "
-                    "(trunks as experts, a gate per head), cgc, ple (experts of each head's own "
-                    "and shared ones, PLE in levels over the trunk's stages), cross_stitch (a "
-                    "trunk per head, mixed between stages), mtan (a shared trunk, per-head "
-                    "attention at each stage). cross_stitch, mtan and ple need a trunk in "
-                    "stages (the ResNets). See README.",
-    "architecture_options": "Hyperparameters of the --architecture, NAME=NUMBER,... e.g. "
-                            "experts=4 for mmoe (default: the paper's).",
+    "trunk": 'The trunk the heads share (stage-wise architectures need one in stages).',
+    "architecture": 'Which layers the heads share (README: Multi-task architectures).',
+    "architecture_options": "Hyperparameters of the --architecture, NAME=NUMBER,... e.g. experts=4 for mmoe (default: the paper's).",
     "epochs": "Training epochs.",
     "batch_size": "Global batch size, split over the replicas of the strategy (0: chosen by "
                   "the dataset's size, 128 from 3,840 training images on).",
@@ -35,11 +27,8 @@ RUN = {
     "warmup_epochs": "Epochs of linear warm-up for the cosine schedule.",
     "loss_weights": "Per-head loss weights, e.g. fine=1.0,coarse=0.5; unnamed heads weigh 1. "
                     "They multiply the losses before the --weighting method sees them.",
-    "weighting": "The multi-task method that turns the heads' losses into one update: "
-                 "loss level (equal, uw, dwa, rlw, gls, famo) or gradient level (gradnorm, "
-                 "mgda, pcgrad, cagrad, imtl, nash_mtl, aligned_mtl, upgrad). See README.",
-    "weighting_options": "Hyperparameters of the --weighting method, NAME=NUMBER,... e.g. "
-                         "c=0.4 for cagrad (default: the paper's).",
+    "weighting": "The multi-task method that turns the heads' losses into one update (mtl_keras/methods/README.md).",
+    "weighting_options": "Hyperparameters of the --weighting method, NAME=NUMBER,... e.g. c=0.4 for cagrad (default: the paper's).",
     "rep_grad": "Gradient-level methods: take each head's gradient with respect to the "
                 "trunk's output (one small backward pass per head, then one through the "
                 "trunk) instead of the trunk's variables (one backward pass per head).",
@@ -105,10 +94,7 @@ RUN = {
     "max_loss_growth": "Stop the run as diverged (exit status 3) when a head's training loss "
                        "grows past this many times its first value, as well as when it turns "
                        "NaN or infinite. 0: no limit. A resumed run may change it.",
-    "protocol": "How the heads train (mtl_keras/protocols): joint (every head every step), "
-                "single_task (the head --task alone, on the images that have its label), "
-                "task_sampling (each step one task's batch, drawn by --sampling) or standard "
-                "(task families: one classifier over all their classes, scored per task).",
+    "protocol": "How the heads train: single_task trains the head --task alone, on the images that have its label; task_sampling draws each step's task by --sampling; standard needs a task family.",
     "task": "--protocol=single_task: the head to train (a study trains one run per head).",
     "sampling": "--protocol=task_sampling: how each step's task is drawn: uniform, proportional "
                 "to its training images (with --sampling_temperature), or annealed from "

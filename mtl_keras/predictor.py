@@ -2,13 +2,12 @@
 
 `load` takes a run's folder (its `model.keras`) or any `.keras` file our runs saved,
 copies included: the heads' names, kinds and class names are inside the model (its
-`head_descriptions` layer, see `models.head_descriptions`). Images of any size, grey
+`head_descriptions` layer, see `heads.descriptions`). Images of any size, grey
 or colour, are resized and converted as the folder datasets' images are in training
 (`data.images`). Models saved before the descriptions existed still answer, with class
 ids for names (`Predictor.note` says so).
 """
 
-import dataclasses
 import os
 
 import keras
@@ -19,7 +18,7 @@ from mtl_keras import errors
 from mtl_keras import tasks as tasks_lib
 from mtl_keras.data import images as images_lib
 from mtl_keras.models import build  # noqa: F401  (registers the model's own layers, for loading)
-from mtl_keras.models import head_descriptions
+from mtl_keras.heads import descriptions as head_descriptions
 
 MODEL_FILE = "model.keras"
 BATCH_SIZE = 64
@@ -45,7 +44,7 @@ def load(path):
     model_file = find_model_file(os.fspath(path))
     try:
         # compile=False: predicting needs no loss, and a head's custom loss module is
-        # never imported on loading (see training/losses.py).
+        # never imported on loading (see heads/losses.py).
         model = keras.saving.load_model(model_file, compile=False)
     except Exception as error:  # pylint: disable=broad-except  (zip, HDF5, JSON, Keras errors)
         detail = (str(error).strip().splitlines() or ["no message"])[0][:200]
@@ -192,23 +191,22 @@ def _checked(array, dimensions):
 
 
 def answer(task, output, top_k=5):
-    """One head's answer for one image (see `Predictor.predict`), from its output row."""
-    if task.kind == "regression":
-        return {"kind": task.kind, "value": round(float(output[0]), DECIMALS)}
+    """One head's answer for one image (see `Predictor.predict`), from its output row: the
+    head kind's, probabilities and values rounded to DECIMALS."""
     # A Task made in code may have no class names: its classes are then named by their ids.
     class_names = task.class_names or tuple(map(str, range(max(task.num_classes, 2))))
-    if task.kind == "binary":
-        return {"kind": task.kind, "name": class_names[1],
-                "probability": round(float(output[0]), DECIMALS)}
-    # A stable sort: equal probabilities keep the classes' order.
-    order = np.argsort(-output, kind="stable")
-    if task.kind == "multiclass":
-        order = order[:top_k or None]
-    else:
-        order = [index for index in order if output[index] > MULTILABEL_THRESHOLD]
-    named = [{"name": class_names[index],
-              "probability": round(float(output[index]), DECIMALS)} for index in order]
-    return {"kind": task.kind, "classes" if task.kind == "multiclass" else "labels": named}
+    return _rounded({"kind": task.kind,
+                     **task.head_kind.answer(task, output, class_names, top_k)})
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return round(value, DECIMALS)
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value
 
 
 def tasks_of(model, where):

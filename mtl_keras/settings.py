@@ -11,6 +11,11 @@ from absl import flags
 from mtl_keras import config as config_lib
 from mtl_keras import errors
 from mtl_keras import flag_help
+from mtl_keras.data import source
+from mtl_keras.methods import base as methods_base
+from mtl_keras.models import architectures
+from mtl_keras.models import trunks
+from mtl_keras.protocols import base as protocols_base
 
 _DEFAULTS = config_lib.Config()
 # Fields given on the command line as NAME=VALUE,... lists: field → (parse, format).
@@ -23,6 +28,26 @@ _MAPPINGS = {
         text, "--architecture_options", "experts=4", "option"), config_lib.format_numbers),
 }
 NAMES = tuple(_DEFAULTS.to_dict())
+# Fields that name a registered entry: their help lists the registry's names.
+_CHOOSERS = {"dataset": source.DATASETS, "trunk": trunks.TRUNKS,
+             "architecture": architectures.ARCHITECTURES, "weighting": methods_base.METHODS,
+             "protocol": protocols_base.PROTOCOLS}
+_OPTIONS = {"architecture_options": architectures.ARCHITECTURES,
+            "weighting_options": methods_base.METHODS}
+
+
+def help_text(name):
+    """The help of the training flag `name`: its text, and for the flags that choose a
+    registered entry (or set its options) what the registry holds."""
+    text = flag_help.RUN[name]
+    if name in _CHOOSERS:
+        return f"{text} Registered: {_CHOOSERS[name].help()}."
+    if name in _OPTIONS:
+        per_entry = [f"{entry.name}: " + ", ".join(f"{option} ({spec.default:g})"
+                                                   for option, spec in entry.options.items())
+                     for entry in _OPTIONS[name].entries() if entry.options]
+        return f"{text} Options: {'; '.join(per_entry)}."
+    return text
 
 
 def define(flag_values, defaults=True):
@@ -35,20 +60,19 @@ def define(flag_values, defaults=True):
     """
     for name, default in _DEFAULTS.to_dict().items():
         shown = (default if name not in _MAPPINGS else "") if defaults else None
-        help_text = flag_help.RUN[name]
+        text = help_text(name)
         if name in _MAPPINGS:
-            flags.DEFINE_string(name, shown, help_text, flag_values=flag_values)
+            flags.DEFINE_string(name, shown, text, flag_values=flag_values)
         elif name in config_lib.CHOICES:
-            flags.DEFINE_enum(name, shown, config_lib.CHOICES[name], help_text,
-                              flag_values=flag_values)
+            flags.DEFINE_enum(name, shown, config_lib.CHOICES[name], text, flag_values=flag_values)
         elif isinstance(default, bool):
-            flags.DEFINE_bool(name, shown, help_text, flag_values=flag_values)
+            flags.DEFINE_bool(name, shown, text, flag_values=flag_values)
         elif isinstance(default, int):
-            flags.DEFINE_integer(name, shown, help_text, flag_values=flag_values)
+            flags.DEFINE_integer(name, shown, text, flag_values=flag_values)
         elif isinstance(default, float):
-            flags.DEFINE_float(name, shown, help_text, flag_values=flag_values)
+            flags.DEFINE_float(name, shown, text, flag_values=flag_values)
         else:
-            flags.DEFINE_string(name, shown, help_text, flag_values=flag_values)
+            flags.DEFINE_string(name, shown, text, flag_values=flag_values)
 
 
 def _value(name, raw):

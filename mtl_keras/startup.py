@@ -1,13 +1,16 @@
 """Starting TensorFlow without its C++ start-up lines on the user's terminal.
 
-Imported first by the entry points: it notes whether the user set TF_CPP_MIN_LOG_LEVEL
-before setting a quiet default.
+Imported first by the package: it notes whether the user asked for TensorFlow's lines
+(TF_CPP_MIN_LOG_LEVEL=0 or 1) before setting a quiet default.
 """
 
 import os
 import sys
 
-NATIVE_LOGS_ASKED = "TF_CPP_MIN_LOG_LEVEL" in os.environ
+# The lines are shown when the user asks for TensorFlow's informational or warning lines
+# (TF_CPP_MIN_LOG_LEVEL 0 or 1); a quiet level (2, 3, or our own default inherited by a
+# child process such as a study's run) keeps them hidden.
+NATIVE_LOGS_ASKED = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2").strip() in ("0", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -17,7 +20,7 @@ def start_tensorflow_quietly():
     TensorFlow's C++ code prints start-up lines (oneDNN notices, a cuInit "error" on
     machines without a GPU) before it reads TF_CPP_MIN_LOG_LEVEL; they would bury the
     program's own lines. Python exceptions still reach the user: stderr is restored before
-    they propagate. Setting TF_CPP_MIN_LOG_LEVEL yourself shows the lines again.
+    they propagate. TF_CPP_MIN_LOG_LEVEL=0 (or 1) shows the lines again.
     """
     if NATIVE_LOGS_ASKED:
         return
@@ -34,11 +37,3 @@ def start_tensorflow_quietly():
         os.dup2(saved, 2)
         os.close(saved)
 
-
-def child_environment():
-    """The environment for a child process of ours (a study's runs): as this process's, but
-    without the quiet default this module set, so that the child decides as we did."""
-    environment = dict(os.environ)
-    if not NATIVE_LOGS_ASKED:
-        environment.pop("TF_CPP_MIN_LOG_LEVEL", None)
-    return environment

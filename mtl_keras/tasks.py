@@ -5,14 +5,7 @@ import math
 import re
 
 from mtl_keras import errors
-
-# kind → (output activation, default loss, default metrics)
-KINDS = {
-    "multiclass": ("softmax", "sparse_categorical_crossentropy", ("accuracy",)),
-    "binary": ("sigmoid", "binary_crossentropy", ("accuracy", "auc")),
-    "regression": ("linear", "mse", ("mae", "rmse")),
-    "multilabel": ("sigmoid", "binary_crossentropy", ("accuracy", "auc")),
-}
+from mtl_keras import heads
 
 # A head's name becomes a Keras layer name, a TensorFlow name scope, the stem of its log
 # names (history.csv columns, TensorBoard tags) and a key in flags (--loss_weights=NAME=1).
@@ -96,10 +89,11 @@ class Task:
         names of 0 and 1).
       loss: a registered loss name or an import path `package.module:function`;
         empty means the kind's default.
-      metrics: registered metric names; empty means the kind's defaults (multiclass
-        heads of more than 5 classes also get top-5 accuracy).
+      metrics: metric names its kind has (`heads`); empty means the kind's defaults
+        (multiclass heads of more than 5 classes also get top-5 accuracy).
       weight: the head's weight in the summed loss.
-      kind: "multiclass", "binary", "regression" or "multilabel".
+      kind: a registered head kind (`mtl_keras.heads.KINDS`): "multiclass", "binary",
+        "regression" or "multilabel".
       target_mean, target_std: regression targets are standardised with these for the
         loss; the model's output is in the original units.
     """
@@ -116,34 +110,32 @@ class Task:
 
     def __post_init__(self):
         check_name(self.name)
-        if self.kind not in KINDS:
-            raise errors.UserError(
-                f"Head {self.name!r} has kind {self.kind!r}; choose one of {', '.join(KINDS)}.")
-        if self.kind in ("multiclass", "multilabel") and self.num_classes < 2:
-            raise errors.UserError(
-                f"Head {self.name!r} ({self.kind}) needs at least 2 classes, not {self.num_classes}.")
+        if self.kind not in heads.KINDS:
+            raise errors.UserError(f"Head {self.name!r} has kind {self.kind!r}; choose one of "
+                                   f"{', '.join(heads.KINDS.names())}.")
+        self.head_kind.check(self)
+
+    @property
+    def head_kind(self):
+        """The `heads.base.HeadKind` that decides what this head answers and how."""
+        return heads.kind_of(self.kind)
 
     @property
     def units(self):
         """Width of the head's output layer."""
-        return self.num_classes if self.kind in ("multiclass", "multilabel") else 1
+        return self.head_kind.units(self)
 
     @property
     def activation(self):
         """The output layer's activation."""
-        return KINDS[self.kind][0]
+        return self.head_kind.activation
 
     @property
     def loss_name(self):
         """The loss to use: the task's own, else its kind's default."""
-        return self.loss or KINDS[self.kind][1]
+        return self.loss or self.head_kind.default_loss
 
     @property
     def metric_names(self):
-        """The metrics to report: the task's own, else its kind's defaults."""
-        if self.metrics:
-            return tuple(self.metrics)
-        defaults = KINDS[self.kind][2]
-        if self.kind == "multiclass" and self.num_classes > 5:
-            defaults += ("top5_accuracy",)
-        return defaults
+        """The metrics it logs: the task's own, else its kind's defaults."""
+        return tuple(self.metrics) or self.head_kind.default_metrics(self)

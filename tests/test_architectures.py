@@ -224,7 +224,7 @@ def test_options_are_checked():
                                                "--architecture=mmoe does not have; its options "
                                                "are: experts \\(default 8\\).$"):
         architectures.make("mmoe", {"expert": 2})
-    with pytest.raises(errors.UserError, match="experts must be a whole number of at least 1"):
+    with pytest.raises(errors.UserError, match="experts must be a whole number from 1 to 64"):
         architectures.make("mmoe", {"experts": 2.5})
     with pytest.raises(errors.UserError, match="self_weight must be a number from 0 to 1"):
         architectures.make("cross_stitch", {"self_weight": 1.5})

@@ -92,7 +92,7 @@ def _graph():
 
 def test_the_import_graph_has_no_cycle():
     graph = _graph()
-    assert "mtl_keras.training.model" in graph["mtl_keras"]  # the scanner sees imports
+    assert "mtl_keras.step.model" in graph["mtl_keras"]  # the scanner sees imports
     # A cycle through a package's __init__ and its own submodules is how packages are built:
     # a module importing its parent package is left out of the search.
     edges = {module: {name for name in names if not module.startswith(name + ".")}
@@ -177,3 +177,24 @@ def test_a_study_refuses_a_bad_value_or_a_per_run_flag_before_running(tmp_path, 
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and all(line.startswith(shlex.quote(sys.executable)) for line in lines)
     assert all("--epochs=1" in line for line in lines)
+
+
+# The package's layers, upper first: a module imports its own layer and those below only.
+LAYERS = [("cli",), ("studies",), ("training",), ("settings", "predictor"), ("protocols",),
+          ("reporting", "models"), ("data", "step"), ("methods",), ("config",),
+          ("heads", "tasks"), ("size_rule", "registry", "fileio", "flag_help"),
+          ("errors", "startup")]
+
+
+def _layer(module):
+    parts = module.split(".")
+    if len(parts) == 1 or parts[1] in ("__main__", "run", "predict", "evaluate", "compare",
+                                       "study"):
+        return -1  # the package's front door and the `python -m` aliases: above everything
+    return next(index for index, names in enumerate(LAYERS) if parts[1] in names)
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    upward = sorted(f"{module} imports {name}" for module, names in _graph().items()
+                    for name in names if _layer(name) < _layer(module))
+    assert upward == []

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from mtl_keras.methods import base
-from mtl_keras.training import model as model_lib
+from mtl_keras.step import model as model_lib
 from mtl_keras.training import strategy as strategy_lib
 from test_gradient_methods import float32_gramian
 from test_gradient_methods import make

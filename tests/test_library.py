@@ -45,7 +45,9 @@ def _subset(loader, train, test):
 def test_the_readme_python_examples_train_on_real_fashion_mnist(tmp_path, monkeypatch, capsys):
     # The README's code as written, on the first 2,048 real training images (time).
     entries = source.DATASETS._entries  # noqa: SLF001
-    monkeypatch.setitem(entries, "fashion_mnist", _subset(entries["fashion_mnist"], 2048, 1000))
+    original = entries["fashion_mnist"]
+    monkeypatch.setitem(entries, "fashion_mnist", dataclasses.replace(
+        original, value=_subset(original.value, 2048, 1000)))
     monkeypatch.chdir(tmp_path)
     blocks = _python_blocks("Use it from Python")
     assert len(blocks) == 3 and len(blocks[0].splitlines()) <= 25

@@ -7,8 +7,9 @@ import pytest
 import faces_data
 from helpers import refusal
 from mtl_keras import errors
+from mtl_keras import heads
 from mtl_keras import tasks as tasks_lib
-from mtl_keras.training import losses
+from mtl_keras.heads import losses
 
 SYNTHETIC = ["--synthetic", "--synthetic_examples=64", "--validation_size=16", "--batch_size=16"]
 FACES = ["--dataset=folder", "--trunk=simple_cnn", "--image_size=16", "--batch_size=4",
@@ -16,10 +17,11 @@ FACES = ["--dataset=folder", "--trunk=simple_cnn", "--image_size=16", "--batch_s
          "--tasks=age:regression,gender:binary,tags:multilabel:" + "|".join(faces_data.TAGS)]
 
 
-def test_every_registered_loss_says_which_kinds_it_fits():
-    assert set(losses.LOSS_KINDS) == set(losses.LOSSES.names())
-    for kind, (_, default_loss, _) in tasks_lib.KINDS.items():
-        assert kind in losses.LOSS_KINDS[default_loss]
+def test_every_registered_loss_fits_some_kind_and_every_kind_its_default():
+    fitting = {name for entry in heads.KINDS.entries() for name in entry.value.fitting_losses}
+    assert fitting == set(losses.LOSSES.names())
+    for entry in heads.KINDS.entries():
+        assert entry.value.default_loss in entry.value.fitting_losses
 
 
 @pytest.mark.parametrize("flags,expected", [

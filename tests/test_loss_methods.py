@@ -133,8 +133,8 @@ def test_famo_weights_and_logit_update():
 def test_unknown_option_names_the_known_ones():
     with pytest.raises(errors.UserError) as error:
         methods.make("dwa", ["a", "b"], options={"temprature": 1.0})
-    assert str(error.value) == ("--weighting_options names temprature, which the method does "
-                                "not have; its options are: temperature (default 2.0).")
+    assert str(error.value) == ("--weighting_options names temprature, which --weighting=dwa "
+                                "does not have; its options are: temperature (default 2).")
 
 
 def test_unknown_method_lists_the_registered_ones():
@@ -151,8 +151,9 @@ def test_every_method_is_documented_and_cites_its_paper():
         assert module.__doc__ and method_class.__doc__, name
         if name != "equal":
             assert any(str(year) in module.__doc__ for year in range(2016, 2026)), name
-        for option, (default, text, *_) in method_class.HYPERPARAMETERS.items():
-            assert isinstance(default, (int, float)) and text, (name, option)
+        for option, spec in method_class.HYPERPARAMETERS.items():
+            assert isinstance(spec.default, (int, float)) and spec.description, (name, option)
+            spec.check(option, spec.default, "--weighting_options")  # the default is allowed
 
 
 def test_a_method_is_one_registration():
@@ -172,8 +173,8 @@ SMOKE = ("--flagfile=experiments/smoke.flags", "--epochs=1")
 @pytest.mark.parametrize("flags, message", [
     (("--weighting=nope",), "Unknown weighting method 'nope'; choose one of: "),
     (("--weighting=dwa", "--weighting_options=temprature=1"),
-     "--weighting_options names temprature, which the method does not have; its options "
-     "are: temperature (default 2.0)."),
+     "--weighting_options names temprature, which --weighting=dwa does not have; its options "
+     "are: temperature (default 2)."),
     (("--weighting=dwa", "--weighting_options=temperature"),
      "--weighting_options item 'temperature' is not NAME=NUMBER; write e.g. "
      "--weighting_options=c=0.4."),

@@ -7,7 +7,7 @@ import pytest
 from mtl_keras import errors
 from mtl_keras.config import Config
 from mtl_keras.tasks import Task
-from mtl_keras.training import losses
+from mtl_keras.heads import losses
 
 LABELS = np.array([2, 0, 1])
 PROBABILITIES = np.array([[0.1, 0.2, 0.7], [0.6, 0.3, 0.1], [0.25, 0.5, 0.25]], np.float32)

@@ -10,7 +10,7 @@ import pytest
 from mtl_keras import tasks as tasks_lib
 from mtl_keras.models import build
 from mtl_keras.training import compile as compile_lib
-from mtl_keras.training import losses  # noqa: F401  (registers HeadLoss for loading)
+from mtl_keras.heads import losses  # noqa: F401  (registers HeadLoss for loading)
 
 MODULE = "loss_that_tells_on_import"
 SOURCE = '''

@@ -55,7 +55,7 @@ def _assert_identical_weights(workdir):
     import keras
 
     import mtl_keras.models.build  # noqa: F401  (registers the custom layers)
-    import mtl_keras.training.losses  # noqa: F401
+    import mtl_keras.heads.losses  # noqa: F401
 
     chief = keras.saving.load_model(workdir / "model.keras", compile=False)
     other = keras.saving.load_model(workdir / "worker-1" / "model.keras", compile=False)

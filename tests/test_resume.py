@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 import mtl_keras.models.build  # noqa: F401  (registers the custom layers for loading)
-import mtl_keras.training.losses  # noqa: F401
+import mtl_keras.heads.losses  # noqa: F401
 import mtl_keras.training.optimizers  # noqa: F401
 
 from mtl_keras.training import strategy as strategy_lib

@@ -24,7 +24,7 @@ def test_parse_tasks_flag_kinds_and_classes():
     ("age:ordinal", "kind 'ordinal'"),
     ("age:regression:3", "regression head takes no classes"),
     ("tags:multilabel", "multilabel head needs its classes"),
-    ("gender:binary:3", "exactly 2 for binary"),
+    ("gender:binary:3", "a binary head needs exactly 2"),
     ("race:multiclass:a|a", "distinct names"),
     (":binary", "no head name"),
     ("", "declares no head"),

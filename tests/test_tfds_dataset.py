@@ -57,14 +57,17 @@ def _load(tmp_path, tasks, **settings):
                                            data_dir=str(tmp_path / "tfds"), **settings))
 
 
-def test_features_become_heads_with_their_labels_in_order(celeb_a, tmp_path):
-    data = _load(tmp_path, HEADS)
+@pytest.mark.parametrize("in_memory", ["false", "true"])
+def test_features_become_heads_with_their_labels_in_order(celeb_a, tmp_path, in_memory):
+    # Streamed from TFDS' shards, or decoded into memory once: the same labels and images.
+    data = _load(tmp_path, HEADS, in_memory=in_memory)
     assert data.name == "tfds:celeb_a"
     assert [(task.name, task.kind) for task in data.tasks] == [
         ("smiling", "binary"), ("male", "binary"), ("glasses", "binary"), ("nose_x", "regression")]
     assert data.tasks[0].class_names == ("no", "yes")
     assert (len(data.train), len(data.validation), len(data.test)) == (240, 40, 80)
-    assert data.image_shape == (16, 16, 3) and not data.train.in_memory
+    assert data.image_shape == (16, 16, 3)
+    assert data.train.in_memory == data.test.in_memory == (in_memory == "true")
     for split in ("train", "validation", "test"):
         made, labels = _examples(split), getattr(data, split).labels
         np.testing.assert_array_equal(labels["smiling"][:, 0], made["attributes"]["Smiling"])

@@ -10,7 +10,7 @@ from mtl_keras import methods
 from mtl_keras import tasks as tasks_lib
 from mtl_keras.methods import base
 from mtl_keras.models import build
-from mtl_keras.training import model as model_lib
+from mtl_keras.step import model as model_lib
 from mtl_keras.training import run_state
 from mtl_keras.training import strategy as strategy_lib
 

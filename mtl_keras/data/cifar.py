@@ -51,14 +51,16 @@ def read_cifar10(config):
                         {"fine": "label"}, config)
 
 
-@source.DATASETS.register("cifar100")
+@source.DATASETS.register("cifar100",
+                         description="32x32 colour, heads fine (100), coarse (20), top (8)")
 def load_cifar100(config):
     """Returns CIFAR-100 as a `DataSource`, heads from --heads (default fine, coarse)."""
     return hierarchical.make_source("cifar100", read_cifar100(config), config,
                                     synthetic_data=config.synthetic)
 
 
-@source.DATASETS.register("cifar10")
+@source.DATASETS.register("cifar10",
+                         description="32x32 colour, heads fine (10), mid (7), coarse (2)")
 def load_cifar10(config):
     """Returns CIFAR-10 as a `DataSource`, heads from --heads (default fine, mid, coarse)."""
     return hierarchical.make_source("cifar10", read_cifar10(config), config,

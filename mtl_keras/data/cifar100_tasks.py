@@ -30,7 +30,8 @@ def superclass_tasks(hierarchy):
     return tuple(tasks), members
 
 
-@source.DATASETS.register("cifar100_tasks")
+@source.DATASETS.register("cifar100_tasks",
+                         description="task family: 20 five-way tasks, one per CIFAR-100 superclass")
 def load_cifar100_tasks(config):
     """Returns CIFAR-100's superclass task family as a `DataSource`."""
     hierarchy = hierarchy_lib.load("cifar100", ("fine", "coarse"))

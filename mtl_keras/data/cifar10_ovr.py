@@ -12,7 +12,8 @@ from mtl_keras.data import hierarchy
 from mtl_keras.data import source
 
 
-@source.DATASETS.register("cifar10_ovr")
+@source.DATASETS.register("cifar10_ovr",
+                         description="task family: CIFAR-10 as 10 one-vs-rest binary tasks")
 def load_cifar10_ovr(config):
     """Returns CIFAR-10's one-vs-rest task family as a `DataSource`."""
     class_names = hierarchy.load("cifar10", ("fine",)).class_names["fine"]

@@ -21,7 +21,8 @@ _NAME = re.compile(r"^(\d{1,3})_([01])_(?:([0-4])_)?\d+")
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
-@source.DATASETS.register("utkface")
+@source.DATASETS.register("utkface",
+                         description="faces with age, gender and race in the file names")
 def load_utkface(config):
     """Returns the faces in `config.image_dir` with heads age, gender and race."""
     if not config.image_dir:

@@ -63,7 +63,7 @@ class Family:
         outputs = {}
         for task in self.tasks:
             columns = probabilities[:, list(self.members[task.name])]
-            if task.kind != "binary":
+            if task.head_kind.exclusive_classes:  # a choice among its own classes
                 columns = columns / np.maximum(columns.sum(axis=1, keepdims=True), 1e-12)
             outputs[task.name] = columns
         return outputs
@@ -172,7 +172,7 @@ def _class_names(tasks, members):
     task's name where tasks share class names, as Omniglot's alphabets do)."""
     names, prefixed = {}, {}
     for task in tasks:
-        if task.kind == "binary":
+        if not task.head_kind.exclusive_classes:  # one-vs-rest: its one positive class
             names[members[task.name][0]] = prefixed[members[task.name][0]] = task.class_names[1]
             continue
         for index, name in zip(members[task.name], task.class_names):
@@ -188,7 +188,7 @@ def _task_split(split, tasks, members):
     for index, task in enumerate(tasks):
         mine = owners == index
         task_classes = np.asarray(members[task.name])
-        if task.kind == "binary":
+        if not task.head_kind.exclusive_classes:  # one-vs-rest
             labels[task.name] = (classes == task_classes[0]).astype(np.float32)[:, None]
         else:
             position = np.zeros(max(classes.max(), task_classes.max()) + 1, np.int64)

@@ -99,7 +99,8 @@ def read_splits(config):
     return read_or_download(config.data_dir)
 
 
-@source.DATASETS.register("fashion_mnist")
+@source.DATASETS.register("fashion_mnist",
+                         description="28x28 grey articles, heads fine (10), mid (6), coarse (2)")
 def load_fashion_mnist(config):
     """Returns Fashion-MNIST as a `DataSource`, heads from --heads (default fine, mid, coarse)."""
     return hierarchical.make_source("fashion_mnist", read_splits(config), config,

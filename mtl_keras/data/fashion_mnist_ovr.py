@@ -12,7 +12,8 @@ from mtl_keras.data import hierarchy
 from mtl_keras.data import source
 
 
-@source.DATASETS.register("fashion_mnist_ovr")
+@source.DATASETS.register("fashion_mnist_ovr",
+                         description="task family: Fashion-MNIST as 10 one-vs-rest binary tasks")
 def load_fashion_mnist_ovr(config):
     """Returns Fashion-MNIST's one-vs-rest task family as a `DataSource`."""
     class_names = hierarchy.load("fashion_mnist", ("fine",)).class_names["fine"]

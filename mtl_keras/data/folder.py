@@ -43,7 +43,8 @@ class Row:
     split: str = ""
 
 
-@source.DATASETS.register("folder")
+@source.DATASETS.register("folder",
+                         description="your images and a CSV of labels, heads declared by --tasks")
 def load_folder(config):
     """Returns the images and labels a CSV describes, as a `DataSource`."""
     if not config.csv:

@@ -7,6 +7,7 @@ of 0 for that head, so that head ignores it while the other heads still learn fr
 import numpy as np
 
 from mtl_keras import errors
+from mtl_keras import heads
 from mtl_keras import tasks as tasks_lib
 
 _TRUE = {"1", "true", "yes"}
@@ -26,27 +27,30 @@ def encode(spec, cells, wheres):
       1.0 (known) / 0.0 (unknown), and the class names (declared or found).
     """
     mask = np.array([cell != "" for cell in cells], dtype=np.float32)
-    if spec.kind == "regression":
-        return _regression(cells, wheres), mask, ()
+    kind = heads.kind_of(spec.kind)
+    if not kind.takes_classes:
+        return _values(cells, wheres), mask, ()
     names = spec.class_names
     if not names and spec.num_classes:
         names = tuple(str(index) for index in range(spec.num_classes))
-    if not names and spec.kind == "binary":
-        return _binary_flags(spec, cells, wheres), mask, ("0", "1")
+    if not names and kind.class_count == 2:
+        return kind.encode([[_flag(spec, cell, where)] if cell else []
+                            for cell, where in zip(cells, wheres)], 2), mask, ("0", "1")
     if not names:
         names = _found_classes(spec, (cell for cell in cells if cell))
     index = {name: position for position, name in enumerate(names)}
-    if spec.kind == "multilabel":
-        labels = np.zeros((len(cells), len(names)), np.float32)
-        for row, (cell, where) in enumerate(zip(cells, wheres)):
-            for label in filter(None, (part.strip() for part in cell.split(";"))):
-                labels[row, _lookup(index, label, spec, where)] = 1.0
-        return labels, mask, names
-    ids = np.array([_lookup(index, cell, spec, where) if cell else 0
-                    for cell, where in zip(cells, wheres)], dtype=np.int64)
-    if spec.kind == "binary":
-        return ids.astype(np.float32)[:, None], mask, names
-    return ids, mask, names
+    # A cell may join several labels with ";" (multilabel); a single-label kind takes one.
+    ids = [[_lookup(index, label, spec, where) for label in _labels_of(kind, cell)]
+           for cell, where in zip(cells, wheres)]
+    return kind.encode(ids, len(names)), mask, names
+
+
+def _labels_of(kind, cell):
+    if not cell:
+        return []
+    if kind.units_per_class:
+        return [label for label in (part.strip() for part in cell.split(";")) if label]
+    return [cell]
 
 
 def make_task(spec, class_names, train_labels, train_mask):
@@ -55,7 +59,7 @@ def make_task(spec, class_names, train_labels, train_mask):
     if not known.any():
         raise errors.UserError(f"Head {spec.name!r} has no known label in the training split.")
     mean, std = 0.0, 1.0
-    if spec.kind == "regression":
+    if not heads.kind_of(spec.kind).takes_classes:  # values: standardised for the loss
         values = train_labels[known]
         mean, std = float(values.mean()), float(values.std()) or 1.0
     return tasks_lib.Task(spec.name, num_classes=len(class_names) or 1, class_names=class_names,
@@ -63,7 +67,7 @@ def make_task(spec, class_names, train_labels, train_mask):
                           target_mean=mean, target_std=std)
 
 
-def _regression(cells, wheres):
+def _values(cells, wheres):
     values = np.zeros((len(cells), 1), np.float32)
     for row, (cell, where) in enumerate(zip(cells, wheres)):
         if cell:
@@ -77,16 +81,15 @@ def _regression(cells, wheres):
     return values
 
 
-def _binary_flags(spec, cells, wheres):
-    values = np.zeros((len(cells), 1), np.float32)
-    for row, (cell, where) in enumerate(zip(cells, wheres)):
-        if cell.lower() in _TRUE:
-            values[row, 0] = 1.0
-        elif cell and cell.lower() not in _FALSE:
-            raise errors.UserError(
-                f"{where}: binary label {cell!r} of head {spec.name!r} is not 0/1, true/false or "
-                f"yes/no; name the two classes in --tasks ({spec.name}:binary:NAME0|NAME1).")
-    return values
+def _flag(spec, cell, where):
+    """1 for 1/true/yes, 0 for 0/false/no."""
+    if cell.lower() in _TRUE:
+        return 1
+    if cell.lower() not in _FALSE:
+        raise errors.UserError(
+            f"{where}: binary label {cell!r} of head {spec.name!r} is not 0/1, true/false or "
+            f"yes/no; name the two classes in --tasks ({spec.name}:binary:NAME0|NAME1).")
+    return 0
 
 
 def _found_classes(spec, cells):

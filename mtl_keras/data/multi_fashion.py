@@ -90,7 +90,8 @@ def _heads(config):
     return heads
 
 
-@source.DATASETS.register("multi_fashion")
+@source.DATASETS.register("multi_fashion",
+                         description="two Fashion-MNIST articles per image, heads left and right")
 def load_multi_fashion(config):
     """Returns Multi-Fashion as a `DataSource`; --heads picks among left and right."""
     heads = _heads(config)

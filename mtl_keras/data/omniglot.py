@@ -113,7 +113,8 @@ def _paths(config):
             f"github.com/brendenlake/omniglot, e.g. from /work/shared/data/omniglot).") from None
 
 
-@source.DATASETS.register("omniglot")
+@source.DATASETS.register("omniglot",
+                         description="task family: one task per alphabet of the Omniglot archives")
 def load_omniglot(config):
     """Returns Omniglot's alphabets as a task family, split by drawer."""
     if config.synthetic:

@@ -36,6 +36,13 @@ class Split:
         """Whether the images are a numpy array (else a stream read by tf.data)."""
         return isinstance(self.images, np.ndarray)
 
+    def known(self, name):
+        """Which examples' labels of head `name` are known: a boolean array (every one when
+        the split has no masks). The one place that reads the masks so."""
+        if self.masks is None:
+            return np.ones(len(self), bool)
+        return self.masks[name] > 0
+
     def first_images(self, count):
         """The first `count` images, as a uint8 array."""
         return self.images[:count] if self.in_memory else self.images.first(count)
@@ -158,4 +165,4 @@ class ChannelMoments:
         return mean.astype(np.float32), std.astype(np.float32)
 
 
-DATASETS = registry.Registry("dataset")
+DATASETS = registry.Registry("dataset", flag="--dataset")

@@ -16,6 +16,7 @@ import dataclasses
 import json
 
 from mtl_keras import errors
+from mtl_keras import heads
 from mtl_keras import tasks as tasks_lib
 
 
@@ -93,26 +94,11 @@ def _make(name, kind, classes, where, sources_name_classes=False):
     if not name:
         raise errors.UserError(f"{where} has no head name; write NAME:KIND[:CLASSES].")
     tasks_lib.check_name(name, where)
-    if kind not in tasks_lib.KINDS:
+    if kind not in heads.KINDS:
         raise errors.UserError(
-            f"{where} has kind {kind!r}; choose one of {', '.join(tasks_lib.KINDS)}.")
-    if classes is None:
-        if kind == "multilabel" and not sources_name_classes:
-            raise errors.UserError(f"{where}: a multilabel head needs its classes (a count or names).")
-        return TaskSpec(name, kind)
-    if kind == "regression":
-        raise errors.UserError(f"{where}: a regression head takes no classes.")
-    if classes.isdigit():
-        count = int(classes)
-        if kind == "binary" and count != 2 or count < 2:
-            raise errors.UserError(f"{where} declares {count} classes; a head needs at least 2 "
-                                   f"(exactly 2 for binary).")
-        return TaskSpec(name, kind, num_classes=count)
-    names = tuple(part.strip() for part in classes.split("|"))
-    if len(set(names)) != len(names) or len(names) < 2 or (kind == "binary" and len(names) != 2):
-        raise errors.UserError(f"{where} declares classes {classes!r}; give distinct names, at "
-                               f"least 2 (exactly 2 for binary).")
-    return TaskSpec(name, kind, class_names=names, num_classes=len(names))
+            f"{where} has kind {kind!r}; choose one of {', '.join(heads.KINDS.names())}.")
+    count, names = heads.kind_of(kind).declared_classes(classes, where, sources_name_classes)
+    return TaskSpec(name, kind, class_names=names, num_classes=count)
 
 
 def _check_unique(specs, where):

@@ -8,7 +8,8 @@
 The images (feature "image") are read from TFDS' own shards, decoded and resized to
 --image_size in tf.data while training, never gathered into numpy; only the labels are,
 once, by a pass that leaves the images encoded. With --in_memory (auto: at most 1 GiB of
-decoded images) tf.data keeps the decoded images after the first pass. Splits: TFDS'
+decoded images) they are decoded into memory once instead, like a folder's: every protocol
+(task sampling too) and pipeline then treats them as in-memory data. Splits: TFDS'
 train, validation (else the last --validation_size training examples) and test. A dataset
 that is not prepared is downloaded; offline, the error says how to prepare it elsewhere.
 """
@@ -44,7 +45,6 @@ class TfdsStream(streams.ImageStream):
       image_size: the side of the square the images are resized to.
       labels: the tf function of an example → {head: label} (`tfds_features`).
       mean, std: the training images' per-channel statistics.
-      cached: keep the decoded images in memory after the first pass.
     """
 
     builder: object
@@ -54,7 +54,6 @@ class TfdsStream(streams.ImageStream):
     labels: object
     mean: np.ndarray
     std: np.ndarray
-    cached: bool = False
 
     # TFDS' shards are files: AUTO splits them over workers by file when it can.
     training_shard_policy = tf.data.experimental.AutoShardPolicy.AUTO
@@ -77,11 +76,8 @@ class TfdsStream(streams.ImageStream):
         dataset = self._examples(training, seed).map(
             lambda example: (self._image(example), self.labels(example)),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        if self.cached:
-            dataset = dataset.cache()
         if training:
-            buffer = self.count if self.cached else streams.shuffle_buffer(
-                self.count, int(np.prod(self.image_shape)))
+            buffer = streams.shuffle_buffer(self.count, int(np.prod(self.image_shape)))
             dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
         return dataset
 
@@ -99,7 +95,8 @@ class TfdsStream(streams.ImageStream):
         return moments.statistics()
 
 
-@source.DATASETS.register("tfds")
+@source.DATASETS.register("tfds", description="tfds:NAME, a TensorFlow Datasets dataset whose "
+                                              "features --tasks maps to heads")
 def load_tfds(config):
     """Returns the TFDS dataset `--dataset=tfds:NAME` names, heads from --tasks."""
     name = config.dataset.partition(":")[2].strip()
@@ -126,9 +123,14 @@ def load_tfds(config):
                                  3 * config.image_size ** 2)
     mean, std = TfdsStream(builder, split_names["train"], 0, config.image_size, label_function,
                            None, None).measure(STATISTICS_IMAGES)
-    splits = {split: source.Split(TfdsStream(builder, split_names[split], sizes[split],
-                                             config.image_size, label_function, mean, std, cached),
-                                  values) for split, values in labels.items()}
+    streams_of = {split: TfdsStream(builder, split_names[split], sizes[split], config.image_size,
+                                    label_function, mean, std) for split in labels}
+    if cached:  # decoded into memory once, as a folder's images are: a Split like any other
+        print(f"[mtl_keras] decoding {sum(sizes.values())} images of tfds:{name} into memory "
+              f"(--in_memory)", flush=True)
+    splits = {split: source.Split(streams_of[split].first(sizes[split]) if cached
+                                  else streams_of[split], values)
+              for split, values in labels.items()}
     return source.DataSource(name=f"tfds:{name}", tasks=tasks, train=splits["train"],
                              validation=splits.get("validation"), test=splits["test"])
 

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from mtl_keras import errors
+from mtl_keras import heads
 
 _BINARY_NAMES = ("no", "yes")
 
@@ -51,23 +52,24 @@ def class_names(spec, feature):
     """The classes of head `spec` (a `task_spec.TaskSpec`) read from `feature`."""
     where = f"head {spec.name!r} (feature {spec.source_name!r})"
     declared = spec.class_names or tuple(str(index) for index in range(spec.num_classes))
-    if spec.kind == "regression":
+    kind = heads.kind_of(spec.kind)
+    if not kind.takes_classes:
         _check_scalar(feature, where)
         return ()
-    if spec.kind == "multilabel":
+    if kind.units_per_class:
         if hasattr(feature, "keys"):
             return declared or tuple(feature.keys())
         if len(feature.shape) != 1 or feature.shape[0] is None:
-            raise errors.UserError(f"{where}: a multilabel head needs a dict of features or a "
+            raise errors.UserError(f"{where}: a {kind.name} head needs a dict of features or a "
                                    f"vector of fixed length.")
         return declared or tuple(str(index) for index in range(feature.shape[0]))
     _check_scalar(feature, where)
     names = declared or tuple(getattr(feature, "names", None) or ())
-    if spec.kind == "binary":
+    if kind.class_count == 2:
         return names or _BINARY_NAMES
     if not names:
         raise errors.UserError(f"{where}: declare its classes (a count or names, "
-                               f"{spec.name}=...:multiclass:N); the feature does not name them.")
+                               f"{spec.name}=...:{kind.name}:N); the feature does not name them.")
     return names
 
 
@@ -97,9 +99,10 @@ def _converter(spec, feature):
             example = example[part]
         return example
 
-    if spec.kind == "multiclass":
+    kind = heads.kind_of(spec.kind)
+    if kind.exclusive_classes:  # class ids
         return lambda example: tf.cast(value(example), tf.int32)
-    if spec.kind != "multilabel":
+    if not kind.units_per_class:  # one number
         return lambda example: tf.reshape(tf.cast(value(example), tf.float32), [1])
     if hasattr(feature, "keys"):
         keys = list(feature.keys())
@@ -113,11 +116,13 @@ def check_labels(tasks, labels, split):
     for task in tasks:
         values = labels[task.name]
         where = f"The {split} split's head {task.name!r}"
-        if task.kind == "multiclass" and len(values) and not (
+        kind = task.head_kind
+        if kind.exclusive_classes and len(values) and not (
                 0 <= values.min() and values.max() < task.num_classes):
             raise errors.UserError(f"{where} has class ids from {values.min()} to {values.max()}, "
                                    f"outside 0..{task.num_classes - 1}; declare its classes.")
-        if task.kind in ("binary", "multilabel") and not np.isin(values, (0.0, 1.0)).all():
+        if (kind.takes_classes and not kind.exclusive_classes
+                and not np.isin(values, (0.0, 1.0)).all()):
             raise errors.UserError(f"{where} has values other than 0 and 1; a {task.kind} head "
                                    f"needs true/false features.")
         if not np.isfinite(values).all():

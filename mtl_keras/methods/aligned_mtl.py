@@ -33,6 +33,9 @@ class AlignedMTL(base.Method):
     the global Gramian: exact.
     """
 
+    description = ("Aligned-MTL: the gradients aligned to a well-conditioned matrix "
+                   "(Senushkin et al. 2023)")
+
     level = "gradient"
 
     def task_weights(self, gramian, losses, step, present=None):

@@ -22,7 +22,7 @@ shared variables. There are two levels:
   variables of the method (GradNorm's weights). Both are differentiated by the train
   step with respect to the method's trainable variables only.
 
-The train step (`training/model.py`) hands every method *global* values: the losses of
+The train step (`step/model.py`) hands every method *global* values: the losses of
 the whole global batch, the Gramian of the whole batch's gradients and the tasks present
 in it, identical on every replica. A method's state variables are therefore updated the
 same way on every replica (`state_variable` makes them so). Random choices (RLW's
@@ -40,10 +40,10 @@ import inspect
 import keras
 import tensorflow as tf
 
-from mtl_keras import errors
 from mtl_keras import registry
 
-METHODS = registry.Registry("weighting method")
+METHODS = registry.Registry("weighting method", docs="mtl_keras/methods/README.md",
+                            flag="--weighting")
 
 
 class Method(keras.layers.Layer):
@@ -58,8 +58,7 @@ class Method(keras.layers.Layer):
     """
 
     level = "loss"
-    # name → (default, one-line description[, allowed: a minimum, or a tuple of the values]);
-    # settable as --weighting_options=name=value.
+    # name → registry.Option; settable as --weighting_options=name=value.
     HYPERPARAMETERS = {}
     # Whether the train step logs the effective task weights (not for equal: always 1).
     logs_weights = True
@@ -160,31 +159,9 @@ def resolve_options(method_class, options):
       UserError: `options` names a hyperparameter the method does not have, or gives one a
         value outside what it allows.
     """
-    known = method_class.HYPERPARAMETERS
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        choices = ", ".join(f"{name} (default {spec[0]})" for name, spec in known.items())
-        raise errors.UserError(
-            f"--weighting_options names {', '.join(unknown)}, which the method does not have; "
-            f"its options are: {choices or 'none'}.")
-    values = {name: float(options.get(name, spec[0])) for name, spec in known.items()}
-    for name, (_, description, *allowed) in known.items():
-        _check_option(name, values[name], description, *allowed)
-    return values
-
-
-def _check_option(name, value, description, allowed=None):
-    """Raises UserError when `value` is not `allowed`: a minimum, or a tuple of the values."""
-    if allowed is None:
-        return
-    if isinstance(allowed, tuple) and value not in allowed:
-        wanted = f"one of {', '.join(f'{choice:g}' for choice in allowed)}"
-    elif not isinstance(allowed, tuple) and value < allowed:
-        wanted = f">= {allowed:g}"
-    else:
-        return
-    raise errors.UserError(f"--weighting_options: {name} must be {wanted} ({description}), "
-                           f"not {value:g}.")
+    name = METHODS.name_of(method_class)
+    return registry.resolve_options(method_class.HYPERPARAMETERS, options, METHODS.options_flag,
+                                    f"--weighting={name}" if name else "the method")
 
 
 def make(name, task_names, steps_per_epoch=1, seed=0, options=None):

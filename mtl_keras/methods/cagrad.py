@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from mtl_keras import registry
 from mtl_keras.methods import base
 from mtl_keras.methods import gramian as gramian_lib
 
@@ -30,11 +31,14 @@ class CAGrad(base.Method):
     tf.distribute it sees only the global Gramian: exact.
     """
 
+    description = "CAGrad: the best worst-case improvement near the mean gradient (Liu et al. 2021)"
+
     level = "gradient"
     HYPERPARAMETERS = {
-        "c": (0.4, "radius of the ball around the mean gradient, in units of its norm", 0),
-        "rescale": (1, "divide the update by 0: 1, 1: 1 + c^2 (paper, LibMTL), 2: 1 + c",
-                    (0, 1, 2)),
+        "c": registry.Option(0.4, "radius of the ball around the mean gradient, in units of "
+                             "its norm", minimum=0),
+        "rescale": registry.Option(1, "divide the update by 0: 1, 1: 1 + c^2 (paper, LibMTL), "
+                                   "2: 1 + c", choices=(0, 1, 2)),
     }
 
     def task_weights(self, gramian, losses, step, present=None):

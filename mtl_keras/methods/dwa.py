@@ -5,6 +5,7 @@ Liu, Johns and Davison, "End-to-End Multi-Task Learning with Attention", CVPR 20
 
 import tensorflow as tf
 
+from mtl_keras import registry
 from mtl_keras.methods import base
 
 
@@ -22,7 +23,11 @@ class DynamicWeightAverage(base.Method):
     cancels in the ratio r_t.
     """
 
-    HYPERPARAMETERS = {"temperature": (2.0, "the softmax temperature T of the paper")}
+    description = ("Dynamic Weight Average: weights from the losses' rates of descent (Liu"
+                   " et al. 2019)")
+
+    HYPERPARAMETERS = {"temperature": registry.Option(2.0, "the softmax temperature T of the "
+                                                      "paper", minimum=1e-6)}
 
     def create_variables(self):
         self.running_sum = self.state_variable("running_sum", (self.task_count,))

@@ -8,4 +8,6 @@ class Equal(base.Method):
     """The plain sum of the losses: every task weighs 1 (the losses arrive already
     multiplied by the user's --loss_weights). The default."""
 
+    description = "the plain sum of the losses"
+
     logs_weights = False

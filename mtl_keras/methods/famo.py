@@ -5,6 +5,7 @@ Liu, Liang, Yang, Kuo and Ji, "FAMO: Fast Adaptive Multitask Optimization", Neur
 
 import tensorflow as tf
 
+from mtl_keras import registry
 from mtl_keras.methods import base
 
 _EPSILON = 1e-8
@@ -28,9 +29,14 @@ class FAMO(base.Method):
     from the last step it was present in. A step with one task (task sampling) weighs it 1.
     """
 
+    description = ("FAMO: fast adaptive weights balancing the losses' rates of descent "
+                   "(Liu et al. 2023)")
+
     HYPERPARAMETERS = {
-        "learning_rate": (0.025, "Adam's learning rate for the task logits"),
-        "weight_decay": (0.001, "the logits' weight decay (gamma in the paper)"),
+        "learning_rate": registry.Option(0.025, "Adam's learning rate for the task logits",
+                                         minimum=0),
+        "weight_decay": registry.Option(0.001, "the logits' weight decay (gamma in the paper)",
+                                        minimum=0),
     }
 
     def create_variables(self):

@@ -22,6 +22,9 @@ class GeometricLossStrategy(base.Method):
     weighs it 1.
     """
 
+    description = ("geometric loss strategy: the geometric mean of the losses (Chennupati "
+                   "et al. 2019)")
+
     def objective(self, losses, step):
         del step
         present = tf.cast(losses > 0, tf.float32)

@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from mtl_keras import registry
 from mtl_keras.methods import base
 from mtl_keras.methods import gramian as gramian_lib
 
@@ -31,9 +32,13 @@ class GradNorm(base.Method):
     variables get the same values on every replica.
     """
 
+    description = ("GradNorm: learned weights equalising gradient norms and training rates"
+                   " (Chen et al. 2018)")
+
     level = "gradient"
     HYPERPARAMETERS = {
-        "alpha": (1.5, "strength of the pull towards a common training rate", 0),
+        "alpha": registry.Option(1.5, "strength of the pull towards a common training rate",
+                                 minimum=0),
     }
 
     def create_variables(self):

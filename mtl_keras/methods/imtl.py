@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from mtl_keras import registry
 from mtl_keras.methods import base
 from mtl_keras.methods import gramian as gramian_lib
 
@@ -43,10 +44,13 @@ class IMTL(base.Method):
     loss scales are variables the train step updates like the model's: exact.
     """
 
+    description = ("IMTL: gradients of equal projection on the update, learned loss scales"
+                   " (Liu et al. 2021)")
+
     level = "gradient"
     HYPERPARAMETERS = {
-        "loss_scales": (1, "1: IMTL (IMTL-G with IMTL-L's learned loss scales), 0: IMTL-G",
-                        (0, 1)),
+        "loss_scales": registry.Option(1, "1: IMTL (IMTL-G with IMTL-L's learned loss scales), "
+                                       "0: IMTL-G", choices=(0, 1)),
     }
 
     def __init__(self, *args, **kwargs):

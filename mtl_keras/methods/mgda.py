@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from mtl_keras import registry
 from mtl_keras.methods import base
 from mtl_keras.methods import gramian as gramian_lib
 
@@ -39,10 +40,13 @@ class MGDA(base.Method):
     loss normalisations): exact.
     """
 
+    description = "MGDA: the min-norm point of the gradients' convex hull (Sener & Koltun 2018)"
+
     level = "gradient"
     HYPERPARAMETERS = {
-        "normalization": (0, "gradient normalisation: 0 none, 1 l2, 2 loss, 3 loss+ (LibMTL)",
-                          tuple(range(len(NORMALIZATIONS)))),
+        "normalization": registry.Option(0, "gradient normalisation: 0 none, 1 l2, 2 loss, 3 "
+                                         "loss+ (LibMTL)",
+                                         choices=tuple(range(len(NORMALIZATIONS)))),
     }
 
     def __init__(self, *args, **kwargs):

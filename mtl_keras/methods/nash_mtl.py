@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from mtl_keras import registry
 from mtl_keras.methods import base
 from mtl_keras.methods import gramian as gramian_lib
 
@@ -56,10 +57,12 @@ class NashMTL(base.Method):
     Gramian). Under tf.distribute it sees only the global Gramian: exact.
     """
 
+    description = "Nash-MTL: the Nash bargaining solution among the tasks (Navon et al. 2022)"
+
     level = "gradient"
     HYPERPARAMETERS = {
-        "max_norm": (1.0, "clip the update to this norm (0: no clipping), as the paper's code",
-                     0),
+        "max_norm": registry.Option(1.0, "clip the update to this norm (0: no clipping), as the "
+                                    "paper's code", minimum=0),
     }
 
     def task_weights(self, gramian, losses, step, present=None):

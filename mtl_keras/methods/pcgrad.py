@@ -27,6 +27,9 @@ class PCGrad(base.Method):
     only the global Gramian: exact.
     """
 
+    description = ("PCGrad: conflicting gradients projected on each other's normal planes "
+                   "(Yu et al. 2020)")
+
     level = "gradient"
 
     def task_weights(self, gramian, losses, step, present=None):

@@ -16,6 +16,8 @@ class RandomLossWeighting(base.Method):
     same on every replica and again after a resume. Cost: T random numbers per step.
     """
 
+    description = "random loss weighting: weights drawn anew every step (Lin et al. 2022)"
+
     def objective(self, losses, step):
         logits = tf.random.stateless_normal([self.task_count], seed=self.random_seed(step))
         return tf.reduce_sum(tf.nn.softmax(logits) * losses)

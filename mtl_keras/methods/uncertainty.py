@@ -20,6 +20,9 @@ class UncertaintyWeighting(base.Method):
     replica, and the train step scales it so that the optimizer's sum over replicas is it.
     """
 
+    description = ("uncertainty weighting: learned homoscedastic task variances (Kendall "
+                   "et al. 2018)")
+
     def create_variables(self):
         self.log_variance = self.add_weight(name="log_variance", shape=(self.task_count,),
                                             initializer="zeros", trainable=True)

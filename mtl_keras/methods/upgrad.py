@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from mtl_keras import registry
 from mtl_keras.methods import base
 from mtl_keras.methods import gramian as gramian_lib
 
@@ -40,11 +41,15 @@ class UPGrad(base.Method):
     sees only the global Gramian: exact.
     """
 
+    description = "UPGrad: each gradient projected onto the dual cone of all (Quinton & Rey 2024)"
+
     level = "gradient"
     HYPERPARAMETERS = {
-        "norm_eps": (1e-4, "a Gramian whose trace is below this is treated as zero (TorchJD)"),
-        "reg_eps": (1e-4, "added to the diagonal of the trace-normalised Gramian (TorchJD); "
-                    "it keeps the Gramian positive definite", SMALLEST_REGULARIZATION),
+        "norm_eps": registry.Option(1e-4, "a Gramian whose trace is below this is treated as "
+                                    "zero (TorchJD)", minimum=0),
+        "reg_eps": registry.Option(1e-4, "added to the diagonal of the trace-normalised Gramian "
+                                   "(TorchJD); it keeps the Gramian positive definite",
+                                   minimum=SMALLEST_REGULARIZATION),
     }
 
     def task_weights(self, gramian, losses, step, present=None):

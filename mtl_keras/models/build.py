@@ -14,10 +14,10 @@ from keras import ops
 
 from mtl_keras.models import architectures
 from mtl_keras.models import batch_norm
-from mtl_keras.models import head_descriptions
+from mtl_keras.heads import descriptions as head_descriptions
 from mtl_keras.models import resnet  # noqa: F401  (registers the ResNet trunks)
 from mtl_keras.models import trunks
-from mtl_keras.training import model as model_lib
+from mtl_keras.step import model as model_lib
 
 
 def build_model(tasks, trunk="resnet20", image_shape=(32, 32, 3), channel_mean=None,
@@ -42,7 +42,8 @@ def build_model(tasks, trunk="resnet20", image_shape=(32, 32, 3), channel_mean=N
         (default 0 and 1: the trunk reads pixel / 255).
       batch_norm_momentum: momentum of the trunk's batch-normalization moving averages
         (a run's comes from `size_rule`).
-      architecture: a registered architecture name (see `architectures.ARCHITECTURES`).
+      architecture: a registered architecture name (see `mtl_keras.ARCHITECTURES`), or an
+        `Architecture` made with its options.
       architecture_options: its hyperparameters, {name: value} (default: the paper's).
 
     Raises:
@@ -58,15 +59,16 @@ def build_model(tasks, trunk="resnet20", image_shape=(32, 32, 3), channel_mean=N
     channels = image_shape[-1]
     channel_mean = [0.0] * channels if channel_mean is None else channel_mean
     channel_std = [1.0] * channels if channel_std is None else channel_std
-    shape = architectures.make(architecture, architecture_options)
+    shape = (architecture if isinstance(architecture, architectures.base.Architecture)
+             else architectures.make(architecture, architecture_options))
     shape.check(trunk_object)
     images = keras.Input(shape=tuple(image_shape), dtype="uint8", name="image")
-    described = head_descriptions.HeadDescriptions([head_descriptions.describe(task) for task in tasks],
-                                                   name=DESCRIPTIONS)(images)
+    descriptions = [head_descriptions.describe(task) for task in tasks]
+    described = head_descriptions.HeadDescriptions(descriptions, name=DESCRIPTIONS)(images)
     built = shape.build(tasks, trunk_object,
                         Standardize(channel_mean, channel_std, name="standardize")(described))
     outputs = {task.name: _head(task, built.features[task.name]) for task in tasks}
-    prefix = "" if architecture == "hps" else f"{architecture}_"  # hps: the name of old
+    prefix = "" if shape.name == "hps" else f"{shape.name}_"  # hps: the name of old
     name = f"{prefix}{trunk_object.name}_" + "_".join(task.name for task in tasks)
     model = model_lib.MultiTaskModel(images, outputs, name=name)
     if built.representation:  # what every head reads: --rep_grad's target
@@ -108,17 +110,5 @@ class Standardize(layers.Layer):
 
 
 def _head(task, features):
-    """The task's output layer, named after the task.
-
-    Heads compute in float32 even under mixed precision: the activation and the loss
-    need the range. A regression head ends in a fixed rescaling by the training targets'
-    mean and standard deviation, so that its Dense layer works on standardised values
-    while the model (and the saved model) answers in the original units.
-    """
-    if task.kind != "regression":
-        return layers.Dense(task.units, activation=task.activation, dtype="float32",
-                            name=task.name)(features)
-    standardised = layers.Dense(task.units, dtype="float32", name=f"{task.name}_standardised")(
-        features)
-    return layers.Rescaling(task.target_std, offset=task.target_mean, dtype="float32",
-                            name=task.name)(standardised)
+    """The task's output layer, named after the task (its kind's, see `heads`)."""
+    return task.head_kind.output(task, features)

@@ -76,7 +76,9 @@ def _register_resnet(name, stem_filters, stage_filters, blocks_per_stage, projec
                                 stride=1 if index == 0 else 2, projection=projection,
                                 stem_filters=stem_filters if index == 0 else 0)
               for index, filters in enumerate(stage_filters)]
-    return trunks.register(name, stages, lambda x: layers.GlobalAveragePooling2D()(x))
+    return trunks.register(name, stages, lambda x: layers.GlobalAveragePooling2D()(x),
+                           description=f"CIFAR ResNet, {blocks_per_stage * len(stage_filters)} "
+                                       f"residual blocks")
 
 
 # He et al.'s CIFAR ResNet-20 and ResNet-56 (3 and 9 blocks per stage), and the usual CIFAR
@@ -110,4 +112,5 @@ def _resnet9_third(x):
 
 # A quarter-width ResNet-9 (16, 32, 64, 128 filters), sized for CPUs: one stage per pooling.
 resnet9 = trunks.register("resnet9", [_resnet9_first, _resnet9_second, _resnet9_third],
-                          lambda x: layers.GlobalMaxPooling2D()(x))
+                          lambda x: layers.GlobalMaxPooling2D()(x),
+                          description="a quarter-width ResNet-9, sized for CPUs")

@@ -19,7 +19,7 @@ from keras import layers
 from mtl_keras import registry
 from mtl_keras.models import batch_norm
 
-TRUNKS = registry.Registry("trunk")
+TRUNKS = registry.Registry("trunk", docs="experiments/README.md#the-data", flag="--trunk")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,10 +49,11 @@ class Trunk:
         return outputs
 
 
-def register(name, stages, pool=lambda x: x):
+def register(name, stages, pool=lambda x: x, description=""):
     """Registers the trunk `name` made of `stages` then `pool`; returns the `Trunk`."""
     trunk = Trunk(name, tuple(stages), pool)
-    TRUNKS.register(name)(trunk)
+    staged = f"{len(stages)} stages" if len(stages) > 1 else "one stage"
+    TRUNKS.register(name, description=f"{description}, {staged}" if description else staged)(trunk)
     return trunk
 
 
@@ -123,8 +124,8 @@ def _lenet(images):
     return layers.Dense(500, activation="relu")(x)
 
 
-simple_cnn = register("simple_cnn", [_simple_cnn])
-lenet = register("lenet", [_lenet])
+simple_cnn = register("simple_cnn", [_simple_cnn], description="the Keras two-head notebook's CNN")
+lenet = register("lenet", [_lenet], description="LeNet")
 
 
 def conv_bn_relu(x, filters, strides=1, relu=True):

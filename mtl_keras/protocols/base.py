@@ -2,7 +2,7 @@
 
 from mtl_keras import registry
 
-PROTOCOLS = registry.Registry("protocol")
+PROTOCOLS = registry.Registry("protocol", flag="--protocol")
 
 
 class Protocol:

@@ -15,7 +15,7 @@ def own_images(split, name):
     head's labels only; None when there are none."""
     if split is None:
         return None
-    known = slice(None) if split.masks is None else split.masks[name] > 0
+    known = split.known(name)
     restricted = source.Split(split.images[known], {name: split.labels[name][known]})
     return restricted if len(restricted) else None
 

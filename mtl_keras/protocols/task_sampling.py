@@ -33,8 +33,7 @@ ANNEALED_FLOOR = 0.8  # alpha falls from 1 by this much over the run
 
 def task_sizes(split, tasks):
     """The number of training examples with a known label, per task."""
-    return np.array([len(split) if split.masks is None else int(np.count_nonzero(
-        split.masks[task.name])) for task in tasks], np.float64)
+    return np.array([np.count_nonzero(split.known(task.name)) for task in tasks], np.float64)
 
 
 def probabilities(sizes, sampling, temperature=1.0, epochs=1):
@@ -75,7 +74,7 @@ def task_choices(table, steps_per_epoch, seed):
 
 def task_examples(split, name, names):
     """`split` restricted to the examples of head `name`, every other head's mask 0."""
-    known = np.ones(len(split), bool) if split.masks is None else split.masks[name] > 0
+    known = split.known(name)
     masks = {other: (np.ones(int(known.sum()), np.float32) if other == name
                      else np.zeros(int(known.sum()), np.float32)) for other in names}
     return source.Split(split.images[known], {key: y[known] for key, y in split.labels.items()},

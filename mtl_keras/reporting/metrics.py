@@ -2,28 +2,18 @@
 
 import numpy as np
 
-
-def top_k_accuracy(probabilities, labels, k):
-    """Share of examples whose label is among the k most probable classes."""
-    top = np.argpartition(-probabilities, k - 1, axis=1)[:, :k]
-    return float(np.mean(np.any(top == labels[:, None], axis=1)))
+from mtl_keras.heads import base as heads_base
+from mtl_keras.heads import multiclass
 
 
-def binary_auc(scores, labels):
-    """Area under the ROC curve: the Mann-Whitney statistic, tied scores counted half."""
-    labels = labels.astype(bool)
-    positives, negatives = int(labels.sum()), int((~labels).sum())
-    if not positives or not negatives:
-        return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    _, first, counts = np.unique(scores[order], return_index=True, return_counts=True)
-    ranks = np.empty(len(scores))
-    ranks[order] = np.repeat(first + (counts + 1) / 2, counts)  # mean 1-based rank of each tie
-    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+# The kinds' own figures, for callers that compute one directly.
+top_k_accuracy = multiclass.top_k_accuracy
+binary_auc = heads_base.binary_auc
 
 
 def head_metrics(task, predictions, labels):
-    """Returns {metric name: value} for one head, on the examples given.
+    """Returns {metric name: value} for one head, on the examples given: the figures its
+    kind reports (the same definitions as the training logs', `mtl_keras.heads`).
 
     Args:
       task: the head.
@@ -31,24 +21,9 @@ def head_metrics(task, predictions, labels):
         targets' units for regression).
       labels: the true labels, shaped as in `source.Split`.
     """
-    if task.kind == "regression":
-        errors = predictions.reshape(len(labels), -1) - labels.reshape(len(labels), -1)
-        return {"mae": float(np.mean(np.abs(errors))),
-                "rmse": float(np.sqrt(np.mean(np.square(errors))))}
-    if task.kind in ("binary", "multilabel"):
-        truth = labels.reshape(len(labels), -1) > 0.5
-        scores = predictions.reshape(len(labels), -1)
-        results = {"accuracy": float(np.mean((scores > 0.5) == truth))}
-        aucs = [binary_auc(scores[:, column], truth[:, column]) for column in range(truth.shape[1])]
-        results["auc"] = float(np.nanmean(aucs)) if not np.all(np.isnan(aucs)) else float("nan")
-        if task.kind == "multilabel":
-            results["exact_match"] = float(np.mean(np.all((scores > 0.5) == truth, axis=1)))
-        return results
-    results = {"accuracy": float(np.mean(np.argmax(predictions, axis=1) == labels))}
-    for name in task.metric_names:
-        if name.startswith("top") and name.endswith("_accuracy"):
-            results[name] = top_k_accuracy(predictions, labels, int(name[3:-len("_accuracy")]))
-    return results
+    kind = task.head_kind
+    return {name: kind.metric(name).compute(task, predictions, labels)
+            for name in kind.report_metrics(task)}
 
 
 def hierarchy_metrics(hierarchy, predictions, labels):

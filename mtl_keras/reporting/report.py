@@ -14,7 +14,7 @@ plt = figures.plt
 
 def coarsest_multiclass(tasks):
     """The multiclass head with the fewest classes (ties: the last), or None."""
-    heads = [task for task in tasks if task.kind == "multiclass"]
+    heads = [task for task in tasks if task.head_kind.exclusive_classes]
     return min(reversed(heads), key=lambda task: task.num_classes) if heads else None
 
 

@@ -8,7 +8,7 @@ baselines are the single-task runs whose other flags are the same as its own.
 
 Δm (Maninis et al. 2019; Vandenhende et al. 2021) of a run against the baselines of its
 own seed, in percent: the mean over tasks of the mean over the task's metrics of
-(-1)^l (M - B) / B, where l is 1 when lower is better (mae, rmse); a positive Δm is
+(-1)^l (M - B) / B, where l is 1 when lower is better (the head kinds say which: mae, rmse); a positive Δm is
 better than training each task alone. A setting's Δm is the mean ± std of its runs'.
 """
 
@@ -19,8 +19,8 @@ import os
 import statistics
 
 from mtl_keras import config as config_lib
+from mtl_keras import heads
 
-LOWER_IS_BETTER = frozenset({"mae", "rmse"})
 NOT_METRICS = frozenset({"examples"})
 NOT_A_SETTING = config_lib.KEEPING_ONLY | {"seed", "experiment"}
 PROTOCOL_FIELDS = frozenset({"protocol", "task", "sampling", "sampling_temperature"})
@@ -198,7 +198,7 @@ def delta_m(scores, baseline):
             base = baseline.get(task, {}).get(metric)
             if value is None or base is None or base == 0:
                 continue
-            sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+            sign = -1.0 if heads.lower_is_better(metric) else 1.0
             changes.append(sign * (value - base) / abs(base))
         if changes:
             per_task.append(statistics.fmean(changes))

@@ -13,7 +13,6 @@ import keras
 from mtl_keras import data as data_lib
 from mtl_keras import errors
 from mtl_keras import fileio
-from mtl_keras import protocols
 from mtl_keras import settings
 from mtl_keras import size_rule
 from mtl_keras.data import pipeline
@@ -50,12 +49,14 @@ def evaluate_run(workdir, split="test"):
         raise errors.UserError(f"--split={split} is not one of {', '.join(SPLITS)}.")
     if not os.path.exists(model_path):
         raise errors.UserError(f"{run_dir} holds no model.keras: the run has not finished.")
-    data = protocols.get(config.protocol).training_data(data_lib.load(config), config)
+    parts = preparation.check_parts(config)
+    data = parts.protocol.training_data(data_lib.load(config), config)
     if getattr(data, split) is None:
         raise errors.UserError(f"The run in {run_dir} has no {split} split.")
     config = size_rule.apply(config, data)
     model = keras.saving.load_model(model_path, compile=False)
-    experiment = preparation.Experiment(config, None, data, {}, run_dir)
+    experiment = preparation.Experiment(config, None, data, {}, run_dir,
+                                        parts=parts)
     images = pipeline.make_dataset(getattr(data, split), config.batch_size, False)
     results, _ = train.evaluate_test(model, experiment, images, split)
     results = {"dataset": data.name, "split": split, "synthetic": data.synthetic, **results}

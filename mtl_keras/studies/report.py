@@ -6,6 +6,7 @@ import statistics
 import numpy as np
 
 from mtl_keras import fileio
+from mtl_keras import heads
 from mtl_keras.studies import comparison
 
 
@@ -112,7 +113,7 @@ def _relative_changes(setting, metric):
                     if r.seed == run.seed and task in r.scores]
             value = run.scores.get(task, {}).get(metric)
             if base and base[0] and value is not None:
-                sign = -1.0 if metric in comparison.LOWER_IS_BETTER else 1.0
+                sign = -1.0 if heads.lower_is_better(metric) else 1.0
                 values.append(100.0 * sign * (value - base[0]) / abs(base[0]))
         if values:
             changes[task] = statistics.fmean(values)

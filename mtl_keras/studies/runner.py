@@ -28,7 +28,6 @@ import time
 from mtl_keras import errors
 from mtl_keras import fileio
 from mtl_keras import settings as settings_lib
-from mtl_keras import startup
 from mtl_keras.studies import comparison
 from mtl_keras.studies import report as comparison_report
 from mtl_keras.training import preparation
@@ -227,7 +226,7 @@ def run_one(planned, python, log=print):
     command = planned.command(python)
     log("$ " + shlex.join(command))
     start = time.perf_counter()
-    child = subprocess.Popen(command, env=startup.child_environment())  # pylint: disable=consider-using-with
+    child = subprocess.Popen(command)  # pylint: disable=consider-using-with
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         status = child.wait()
@@ -315,4 +314,6 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
         return 0
     log(f"[study] {len(runs)} runs ({len(settings)} settings × {len(seeds)} seeds) into "
         f"{study_dir}")
+    if overrides:  # the comparison says that its runs are not the flagfiles' own
+        title = f"{title or study_dir} ({' '.join(settings_lib.to_arguments(overrides))})"
     return run_study(runs, study_dir, python, title, log)

@@ -3,7 +3,7 @@
 import dataclasses
 
 from mtl_keras import errors
-from mtl_keras.training import losses
+from mtl_keras.heads import losses
 
 
 def resolve_loss_weights(tasks, overrides):

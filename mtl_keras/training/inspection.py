@@ -18,27 +18,7 @@ GRID_IMAGES = 16
 
 def caption(task, prediction, label, known):
     """One caption line for one head of one image: (text, correct or None)."""
-    names = task.class_names
-    if task.kind == "multiclass":
-        guess = int(np.argmax(prediction))
-        text = f"{task.name}: {_name(names, guess)} {prediction[guess]:.2f}"
-        if known and guess != int(label):
-            text += f" (true: {_name(names, int(label))})"
-        return text, (guess == int(label)) if known else None
-    if task.kind == "binary":
-        guess = int(prediction[0] > 0.5)
-        return (f"{task.name}: {_name(names, guess)} {max(prediction[0], 1 - prediction[0]):.2f}",
-                (guess == int(np.ravel(label)[0] > 0.5)) if known else None)
-    if task.kind == "multilabel":
-        chosen = [_name(names, index) for index in np.flatnonzero(prediction > 0.5)]
-        correct = bool(np.all((prediction > 0.5) == (np.ravel(label) > 0.5)))
-        return f"{task.name}: {', '.join(chosen) or '-'}", correct if known else None
-    truth = f" (true {float(np.ravel(label)[0]):.3g})" if known else ""
-    return f"{task.name}: {float(np.ravel(prediction)[0]):.3g}{truth}", None
-
-
-def _name(names, index):
-    return str(names[index]) if index < len(names) else str(index)
+    return task.head_kind.caption(task, prediction, label, known)
 
 
 class ValidationInspector(keras.callbacks.Callback):
@@ -68,30 +48,24 @@ class ValidationInspector(keras.callbacks.Callback):
         if images_due:
             self._write_images(epoch, predictions)
 
-    def _known(self, name):
-        masks = self.split.masks
-        return np.ones(len(self.split), bool) if masks is None else masks[name] > 0
-
     def _write_images(self, epoch, predictions):
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(os.path.join(self.folder,
                                                                       "validation_images"))
         pictures = {}
         for task in self.tasks:
-            if task.kind not in ("multiclass", "binary"):
+            known = self.split.known(task.name)
+            classes = task.head_kind.predicted_classes(
+                task, predictions[task.name][known], self.split.labels[task.name][known])
+            if classes is None:  # not one class per image: no confusion matrix
                 continue
-            known = self._known(task.name)
-            labels, outputs = self.split.labels[task.name][known], predictions[task.name][known]
-            if task.kind == "binary":  # two classes: the label and the output above 0.5 or not
-                labels, guesses, classes = np.ravel(labels) > 0.5, np.ravel(outputs) > 0.5, 2
-            else:
-                guesses, classes = np.argmax(outputs, axis=1), task.num_classes
+            labels, guesses, classes = classes
             pictures[f"confusion_{task.name}"] = figures.confusion_figure(
                 figures.confusion_matrix(labels, guesses, classes), task.class_names,
                 f"{task.name}, validation, epoch {epoch + 1}")
         shown = range(min(GRID_IMAGES, len(self.split)))
         captions = [[caption(task, predictions[task.name][index], self.split.labels[task.name][index],
-                             self._known(task.name)[index]) for task in self.tasks]
+                             self.split.known(task.name)[index]) for task in self.tasks]
                     for index in shown]
         pictures["predictions"] = figures.prediction_grid(self.split.first_images(len(shown)),
                                                           captions)

@@ -20,6 +20,24 @@ from mtl_keras.training import workdir as workdir_lib
 
 
 @dataclasses.dataclass(frozen=True)
+class Parts:
+    """A run's registered parts, resolved and checked once, before training.
+
+    Attributes:
+      trunk: the `trunks.Trunk`.
+      architecture: the `Architecture`, its options resolved.
+      method: the method's class; `method_options` its options, resolved and checked.
+      protocol: the `Protocol`.
+    """
+
+    trunk: object
+    architecture: object
+    method: object
+    method_options: dict
+    protocol: object
+
+
+@dataclasses.dataclass(frozen=True)
 class Experiment:
     """A checked run: its config, strategy, data, resolved loss weights and folders.
 
@@ -38,6 +56,7 @@ class Experiment:
     run_dir: str = ""
     saves_state: bool = True
     resumes: bool = False
+    parts: Parts = None
 
     @property
     def steps_per_epoch(self):
@@ -66,8 +85,8 @@ def prepare(config, workdir):
     # The multi-worker strategy must be made before anything else starts TensorFlow.
     strategy = strategy_lib.make_strategy(config.strategy)
     process_dir, chief, resumes = _folders(workdir, strategy, config)
-    check_parts(config)  # an unknown trunk or method fails here, not after files are written
-    protocol = protocols.get(config.protocol)
+    parts = check_parts(config)  # an unknown trunk or method fails here, before any writing
+    protocol = parts.protocol
     data = protocol.training_data(data_lib.load(config), config)
     config = size_rule.apply(config, data)  # the settings left to the dataset's size
     if resumes:
@@ -77,7 +96,7 @@ def prepare(config, workdir):
     data = dataclasses.replace(data, tasks=compile_lib.override_losses(data.tasks, config.losses))
     loss_weights = compile_lib.resolve_loss_weights(data.tasks, config.loss_weights)
     experiment = Experiment(config, strategy, data, loss_weights, process_dir, run_dir=workdir,
-                            saves_state=chief, resumes=resumes)
+                            saves_state=chief, resumes=resumes, parts=parts)
     if experiment.steps_per_epoch < 1:
         raise errors.UserError(
             f"--batch_size={config.batch_size} is larger than the {len(data.train)} training "
@@ -93,30 +112,33 @@ def prepare(config, workdir):
 
 
 def check_parts(config):
-    """Raises UserError for a part of the run that the data plays no part in: an unknown
-    dataset, trunk, architecture, method or protocol, options they lack, or --rep_grad where
-    it cannot apply."""
+    """Resolves the run's registered parts, which the data plays no part in.
+
+    Returns:
+      The `Parts`.
+
+    Raises:
+      UserError: an unknown dataset, trunk, architecture, method or protocol, options they
+        lack or values they refuse, or --rep_grad where it cannot apply.
+    """
     data_lib.DATASETS.get(config.dataset.partition(":")[0])
-    _check_architecture(config, trunks.TRUNKS.get(config.trunk))
-    _check_method(config)
-    protocols.get(config.protocol)
-
-
-def _check_method(config):
-    """Raises UserError for an unknown --weighting, options it lacks, or --rep_grad with a
-    loss-level method."""
-    method_class = methods.METHODS.get(config.weighting)
-    methods.base.resolve_options(method_class, config.weighting_options)
-    if config.rep_grad and method_class.level != "gradient":
+    trunk = trunks.TRUNKS.get(config.trunk)
+    architecture = _check_architecture(config, trunk)
+    method = methods.METHODS.get(config.weighting)
+    options = methods.METHODS.options(config.weighting, config.weighting_options)
+    if config.rep_grad and method.level != "gradient":
+        gradient = [entry.name for entry in methods.METHODS.entries()
+                    if entry.value.level == "gradient"]
         raise errors.UserError(
             f"--rep_grad applies to gradient-level methods; --weighting={config.weighting} "
-            f"weights the losses. Drop --rep_grad, or choose one of "
-            f"{', '.join(n for n in methods.METHODS.names() if methods.METHODS.get(n).level == 'gradient')}.")
+            f"weights the losses. Drop --rep_grad, or choose one of {', '.join(gradient)}.")
+    return Parts(trunk, architecture, method, options, protocols.get(config.protocol))
 
 
 def _check_architecture(config, trunk):
-    """Raises UserError for an unknown --architecture, options it lacks, a trunk without
-    the stages it needs, or --rep_grad when the heads share no representation."""
+    """The --architecture, its options resolved; UserError for an unknown one, options it
+    lacks, a trunk without the stages it needs, or --rep_grad when the heads share no
+    representation."""
     architecture = architectures.make(config.architecture, config.architecture_options)
     architecture.check(trunk)
     if config.rep_grad and not architecture.shares_representation:
@@ -126,3 +148,4 @@ def _check_architecture(config, trunk):
             f"--rep_grad needs a representation that every head reads; the heads of "
             f"--architecture={config.architecture} share none. Drop --rep_grad, or choose "
             f"one of {', '.join(sharing)}.")
+    return architecture

@@ -12,11 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from mtl_keras import fileio
-from mtl_keras import methods
-from mtl_keras import protocols
 from mtl_keras.data import pipeline
 from mtl_keras.data import source
-from mtl_keras.models import architectures
 from mtl_keras.models import build
 from mtl_keras.reporting import figures
 from mtl_keras.reporting import metrics as metrics_lib
@@ -50,12 +47,13 @@ def build_and_compile(experiment):
     jit_compile = strategy_lib.resolve_jit_compile(config.jit_compile)
     mean, std = source.channel_statistics(data.train.images)
     with experiment.strategy.scope():
-        model = build.build_model(data.tasks, config.trunk, data.image_shape, mean, std,
-                                  config.batch_norm_momentum, config.architecture,
-                                  config.architecture_options)
+        parts = experiment.parts
+        model = build.build_model(data.tasks, parts.trunk, data.image_shape, mean, std,
+                                  config.batch_norm_momentum, parts.architecture)
         optimizer = optimizers.make_optimizer(config, experiment.steps_per_epoch)
-        method = methods.make(config.weighting, model.task_names, experiment.steps_per_epoch,
-                              config.seed, config.weighting_options)
+        method = parts.method(model.task_names, steps_per_epoch=experiment.steps_per_epoch,
+                              seed=config.seed, options=parts.method_options)
+        method.build()
         compile_lib.compile_model(model, data.tasks, optimizer, experiment.loss_weights,
                                   jit_compile, config.label_smoothing, method, config.rep_grad)
     return model, precision
@@ -72,8 +70,7 @@ def make_datasets(experiment):
                                      flip=data.mirror_keeps_labels)
 
     validation = make(data.validation, False) if data.validation is not None else None
-    train = protocols.get(config.protocol).training_dataset(data, config,
-                                                            experiment.steps_per_epoch)
+    train = experiment.parts.protocol.training_dataset(data, config, experiment.steps_per_epoch)
     return train or make(data.train, True), validation, make(data.test, False)
 
 
@@ -173,7 +170,7 @@ def train_and_evaluate(experiment, stop=None):
          f"validation={len(data.validation) if data.validation is not None else 0} "
          f"test={len(data.test)} heads={','.join(t.name for t in data.tasks)}"
          f"{'' if data.mirror_keeps_labels else ' (never flipped: its heads name positions)'}")
-    shape = architectures.make(config.architecture, config.architecture_options).options
+    shape = experiment.parts.architecture.options
     _log(f"trunk={config.trunk} architecture={config.architecture}{shape or ''} "
          f"parameters={model.count_params():,} "
          f"strategy={type(experiment.strategy).__name__} "
@@ -213,7 +210,7 @@ def evaluate_test(model, experiment, test, split="test"):
     predictions = [model.predict(view, verbose=0) for view in views]
     probabilities = {name: np.mean([p[name] for p in predictions], axis=0) for name in predictions[0]}
     extra = {"heads_single_view": evaluate(predictions[0])["heads"]} if len(views) > 1 else {}
-    per_task = protocols.get(config.protocol).task_metrics(data, probabilities, split)
+    per_task = experiment.parts.protocol.task_metrics(data, probabilities, split)
     return {**evaluate(probabilities), **per_task, "test_flip": config.test_flip,
             "test_shift": config.test_shift, "test_views": len(views), **extra}, probabilities
 
@@ -224,7 +221,7 @@ def _write_reports(experiment, history, results, probabilities):
     head = report.coarsest_multiclass(data.tasks)
     confusion = None
     if head is not None:
-        known = slice(None) if data.test.masks is None else data.test.masks[head.name] > 0
+        known = data.test.known(head.name)
         matrix = figures.confusion_matrix(data.test.labels[head.name][known],
                                           np.argmax(probabilities[head.name][known], axis=1),
                                           head.num_classes)

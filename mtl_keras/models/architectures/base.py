@@ -26,18 +26,7 @@ from mtl_keras import registry
 from mtl_keras.models import resnet  # noqa: F401  (registers the ResNet trunks)
 from mtl_keras.models import trunks
 
-ARCHITECTURES = registry.Registry("architecture")
-
-
-@dataclasses.dataclass(frozen=True)
-class Option:
-    """One hyperparameter: its default, what it is, its range, and whether it is a count."""
-
-    default: float
-    description: str
-    minimum: float = 1
-    maximum: float = float("inf")
-    whole: bool = True
+ARCHITECTURES = registry.Registry("architecture", flag="--architecture")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,12 +48,12 @@ class Architecture:
     """
 
     name = ""
-    HYPERPARAMETERS = {}  # name → Option
+    HYPERPARAMETERS = {}  # name → registry.Option
     minimum_stages = 1  # stage-wise architectures need a trunk of at least 2 stages
     shares_representation = False  # whether `build` returns a representation
 
     def __init__(self, options=None):
-        self.options = resolve_options(self.name, self.HYPERPARAMETERS, options or {})
+        self.options = ARCHITECTURES.options(self.name, options or {})
 
     def check(self, trunk):
         """Raises UserError when the architecture cannot be built on `trunk` (a `Trunk`)."""
@@ -102,32 +91,6 @@ def register(name):
 def make(name, options=None):
     """The registered architecture `name` with `options` ({hyperparameter: value})."""
     return ARCHITECTURES.get(name)(options)
-
-
-def resolve_options(name, known, options):
-    """The hyperparameters: the defaults of `known` updated with `options`, all checked.
-
-    Raises:
-      UserError: an option the architecture does not have, or a value out of its range.
-    """
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        choices = ", ".join(f"{option} (default {spec.default:g})"
-                            for option, spec in known.items())
-        raise errors.UserError(
-            f"--architecture_options names {', '.join(unknown)}, which --architecture={name} "
-            f"does not have; its options are: {choices or 'none'}.")
-    resolved = {}
-    for option, spec in known.items():
-        value = float(options.get(option, spec.default))
-        if not spec.minimum <= value <= spec.maximum or (spec.whole and value != int(value)):
-            kind = "a whole number" if spec.whole else "a number"
-            bound = (f"from {spec.minimum:g} to {spec.maximum:g}"
-                     if spec.maximum < float("inf") else f"of at least {spec.minimum:g}")
-            raise errors.UserError(f"--architecture_options {option}={value:g}: {option} must "
-                                   f"be {kind} {bound}.")
-        resolved[option] = int(value) if spec.whole else value
-    return resolved
 
 
 def gate(inputs, count):

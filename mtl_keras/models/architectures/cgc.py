@@ -7,6 +7,7 @@ head reads the mixture. An expert is a copy of the trunk (as in LibMTL). A task'
 and gate are its own; the shared experts are shared. CGC is PLE of one level (ple.py).
 """
 
+from mtl_keras import registry
 from mtl_keras.models.architectures import base
 from mtl_keras.models.architectures import mmoe
 
@@ -17,8 +18,10 @@ class CustomizedGateControl(base.Architecture):
 
     # One expert of each kind per task: the smallest CGC; the paper tunes the counts.
     HYPERPARAMETERS = {
-        "task_experts": base.Option(1, "experts of each task's own, each a copy of the trunk"),
-        "shared_experts": base.Option(1, "experts shared by the tasks, each a copy of the trunk"),
+        "task_experts": registry.Option(1, "experts of each task's own, each a copy of the "
+                                        "trunk", minimum=1, maximum=16, whole=True),
+        "shared_experts": registry.Option(1, "experts shared by the tasks, each a copy of the "
+                                          "trunk", minimum=1, maximum=16, whole=True),
     }
 
     def levels(self):

@@ -19,6 +19,7 @@ from keras import layers
 from keras import ops
 import numpy as np
 
+from mtl_keras import registry
 from mtl_keras.models.architectures import base
 
 
@@ -26,7 +27,7 @@ from mtl_keras.models.architectures import base
 class CrossStitchNetwork(base.Architecture):
     """One trunk per task, mixed linearly after every stage but the last."""
 
-    HYPERPARAMETERS = {"self_weight": base.Option(
+    HYPERPARAMETERS = {"self_weight": registry.Option(
         0.9, "initial weight of a column's own features in its mixture", minimum=0,
         maximum=1, whole=False)}
     minimum_stages = 2

@@ -12,6 +12,7 @@ import keras
 from keras import layers
 from keras import ops
 
+from mtl_keras import registry
 from mtl_keras.models.architectures import base
 
 
@@ -20,7 +21,8 @@ class MultiGateMixtureOfExperts(base.Architecture):
     """K trunks as experts, one softmax gate per task."""
 
     # 8 experts, as in the paper's synthetic-data experiments (single layers there).
-    HYPERPARAMETERS = {"experts": base.Option(8, "experts, each a copy of the trunk")}
+    HYPERPARAMETERS = {"experts": registry.Option(8, "experts, each a copy of the trunk",
+                                                  minimum=1, maximum=64, whole=True)}
 
     def build(self, tasks, trunk, images):
         experts = [trunk(images) for _ in range(self.options["experts"])]

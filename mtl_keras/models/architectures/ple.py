@@ -10,6 +10,7 @@ at every level are its own (declared so: the shared gates make the lower ones re
 from every head); the shared experts and shared gates are shared.
 """
 
+from mtl_keras import registry
 from mtl_keras.models.architectures import base
 from mtl_keras.models.architectures import cgc
 
@@ -21,7 +22,8 @@ class ProgressiveLayeredExtraction(cgc.CustomizedGateControl):
     # Two levels: the paper compares its multi-level models at two levels.
     HYPERPARAMETERS = {
         **cgc.CustomizedGateControl.HYPERPARAMETERS,
-        "levels": base.Option(2, "extraction levels, each over consecutive stages of the trunk"),
+        "levels": registry.Option(2, "extraction levels, each over consecutive stages of the "
+                                  "trunk", minimum=1, maximum=16, whole=True),
     }
 
     def levels(self):

@@ -27,12 +27,12 @@ import keras
 import tensorflow as tf
 
 from mtl_keras import methods as methods_lib
-from mtl_keras.models import head_descriptions
-from mtl_keras.training import losses
-from mtl_keras.training import sharing
-from mtl_keras.training import step_logs
-from mtl_keras.training import step_math
-from mtl_keras.training import task_losses
+from mtl_keras.heads import descriptions as head_descriptions
+from mtl_keras.heads import losses
+from mtl_keras.step import sharing
+from mtl_keras.step import logs as step_logs
+from mtl_keras.step import gradients as step_math
+from mtl_keras.step import task_losses
 
 
 @keras.saving.register_keras_serializable(package="mtl_keras")

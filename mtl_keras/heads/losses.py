@@ -1,10 +1,11 @@
-"""Registries of per-head losses and metrics, by the names a `Task` uses.
+"""The registry of per-head losses, by the names a `Task` uses, and each head's metrics.
 
 A loss is a registered name or an import path `package.module:function` of a function
 `loss(y_true, y_pred)` returning one value per example. Every head's loss is wrapped in
-`HeadLoss`, which averages over the examples whose label is known (missing labels get
-sample weight 0) and, for regression heads, measures errors in standard deviations of
-the target, so that heads of different units weigh alike.
+`HeadLoss`, which gives the per-example loss (the train step averages it over the examples
+whose label is known: `task_losses`) and, for regression heads, measures errors in
+standard deviations of the target, so that heads of different units weigh alike. The
+metrics are the head kind's (`mtl_keras.heads`).
 
 Only the run's own flags import a loss's module (`resolve_loss_function`). A `HeadLoss`
 rebuilt from a saved model's configuration imports nothing: see `find_loss_function`.
@@ -19,29 +20,9 @@ import numpy as np
 from keras import ops
 
 from mtl_keras import errors
-from mtl_keras import registry
+from mtl_keras.heads import base
 
-LOSSES = registry.Registry("loss")
-METRICS = registry.Registry("metric")
-# Registered loss name → the head kinds it fits. The cross-entropies need class ids and
-# a softmax (multiclass) or 0/1 targets and probabilities (binary, multilabel); the
-# distances compare outputs with targets of the same shape, probabilities included.
-# Another kind would broadcast or clip silently instead of failing.
-LOSS_KINDS = {}
-
-
-def register_loss(name, function, kinds):
-    """Registers `function` as the loss `name`, for heads of the given kinds."""
-    LOSSES.register(name)(function)
-    LOSS_KINDS[name] = tuple(kinds)
-
-
-register_loss("sparse_categorical_crossentropy", keras.losses.sparse_categorical_crossentropy,
-              ("multiclass",))
-register_loss("binary_crossentropy", keras.losses.binary_crossentropy, ("binary", "multilabel"))
-for _name, _function in (("mse", keras.losses.mean_squared_error),
-                         ("mae", keras.losses.mean_absolute_error), ("huber", keras.losses.huber)):
-    register_loss(_name, _function, ("regression", "binary", "multilabel"))
+LOSSES = base.LOSSES
 
 
 def resolve_loss_function(name):
@@ -82,8 +63,7 @@ def find_loss_function(name):
 
 @keras.saving.register_keras_serializable(package="mtl_keras")
 class HeadLoss(keras.losses.Loss):
-    """A head's loss: the named function on targets divided by `scale`, averaged over
-    the examples with a known label.
+    """A head's per-example loss (`call`): the named function on targets divided by `scale`.
 
     `function` is the loss function itself; without it, the constructor looks the name up
     with `find_loss_function`, which imports nothing (that is how a saved model is
@@ -92,10 +72,9 @@ class HeadLoss(keras.losses.Loss):
 
     def __init__(self, function_name, scale=1.0, label_smoothing=0.0, name=None, function=None,
                  **kwargs):
-        kwargs.pop("reduction", None)
+        kwargs.pop("reduction", None)  # saved by older versions; the train step reduces
         # TensorFlow name scopes allow no ":", which import paths have.
-        super().__init__(name=name or re.sub(r"[^A-Za-z0-9_.]", "_", function_name),
-                         reduction="mean_with_sample_weight", **kwargs)
+        super().__init__(name=name or re.sub(r"[^A-Za-z0-9_.]", "_", function_name), **kwargs)
         self.function_name = function_name
         self.scale = float(scale)
         self.label_smoothing = float(label_smoothing)
@@ -142,7 +121,7 @@ def make_loss(task, label_smoothing=0.0):
     """Returns the `HeadLoss` of `task`; `label_smoothing` applies to multiclass heads that
     keep the default cross-entropy (the targets become 1 - s on the label, s / classes
     spread over all classes)."""
-    scale = task.target_std if task.kind == "regression" else 1.0
+    scale = task.head_kind.loss_scale(task)
     smoothing = label_smoothing if task.loss_name == SMOOTHABLE else 0.0
     return HeadLoss(task.loss_name, scale=scale, label_smoothing=smoothing,
                     function=resolve_loss_function(task.loss_name))
@@ -151,19 +130,22 @@ def make_loss(task, label_smoothing=0.0):
 def check_loss(task):
     """Raises UserError unless `task`'s loss can train it, before any training starts.
 
-    A registered loss must fit the head's kind (LOSS_KINDS). Any loss is then tried on a
+    A registered loss must be one its head's kind fits (`fitting_losses`: the
+    cross-entropies need class ids and a softmax, or 0/1 targets and probabilities; the
+    distances compare outputs with targets of the same shape; another kind would broadcast
+    or clip silently instead of failing). Any loss is then tried on a
     small batch shaped like the head's labels and outputs, as the training step hands
     them over: it must not raise, and must return one value per example.
     """
     name = task.loss_name
-    if name in LOSSES and task.kind not in LOSS_KINDS[name]:
-        fitting = sorted(loss for loss, kinds in LOSS_KINDS.items() if task.kind in kinds)
+    if name in LOSSES and name not in task.head_kind.fitting_losses:
+        fitting = sorted(task.head_kind.fitting_losses)
         raise errors.UserError(
             f"The loss {name!r} does not fit head {task.name!r}, a {task.kind} head; the "
             f"registered losses that fit it are {', '.join(fitting)} (or give "
             f"package.module:function of a loss of your own).")
     loss = make_loss(task)
-    y_true, y_pred = probe_batch(task)
+    y_true, y_pred = task.head_kind.probe_batch(task)
     try:
         values = loss.call(ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred))
     except Exception as error:  # pylint: disable=broad-except  (the user's code can raise anything)
@@ -180,57 +162,8 @@ def check_loss(task):
             f"({len(y_true)},): reduce over the other axes only.")
 
 
-def probe_batch(task):
-    """Float32 (labels, outputs) of a small batch shaped as the training step gives them to
-    `task`'s loss: class ids (N,) and probabilities (N, classes) for multiclass heads,
-    (N, 1) for binary and regression heads, (N, labels) for multilabel heads."""
-    # A batch size unlike any class count, so that a loss reducing the wrong axis shows.
-    size = task.units + 3
-    rows = np.arange(size)
-    if task.kind == "multiclass":
-        y_true = rows % task.units
-        y_pred = np.full((size, task.units), 1.0 / task.units)
-    elif task.kind == "regression":
-        y_true = (task.target_mean + task.target_std * (rows % 3 - 1))[:, None]
-        y_pred = np.full((size, 1), task.target_mean)
-    else:
-        y_true = (rows[:, None] + np.arange(task.units)) % 2
-        y_pred = np.full((size, task.units), 0.5)
-    return y_true.astype(np.float32), y_pred.astype(np.float32)
-
-
-@METRICS.register("accuracy")
-def _accuracy(task):
-    if task.kind == "multiclass":
-        return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-    return keras.metrics.BinaryAccuracy(name="accuracy")
-
-
-@METRICS.register("top5_accuracy")
-def _top5_accuracy(task):
-    del task
-    return keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy")
-
-
-@METRICS.register("auc")
-def _auc(task):
-    return keras.metrics.AUC(name="auc", multi_label=task.kind == "multilabel",
-                             num_labels=task.units if task.kind == "multilabel" else None)
-
-
-@METRICS.register("mae")
-def _mae(task):
-    del task
-    return keras.metrics.MeanAbsoluteError(name="mae")
-
-
-@METRICS.register("rmse")
-def _rmse(task):
-    del task
-    return keras.metrics.RootMeanSquaredError(name="rmse")
-
-
 def make_metrics(task):
-    """Returns the Keras metric objects of `task`."""
-    return [METRICS.get(name)(task) for name in task.metric_names]
-
+    """Returns the Keras metric objects of `task`: its kind's, for the metrics it logs."""
+    kind = task.head_kind
+    return [kind.metric(name).keras(task) for name in task.metric_names
+            if kind.metric(name).keras is not None]

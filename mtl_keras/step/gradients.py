@@ -3,7 +3,7 @@ transform's derivatives, and the Gramian of the task gradients over the replicas
 
 import tensorflow as tf
 
-from mtl_keras.training import task_losses
+from mtl_keras.step import task_losses
 
 
 def gradients_or_zeros(tape, target, sources):
