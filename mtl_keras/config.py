@@ -129,9 +129,6 @@ class Config:
         if not math.isfinite(self.sampling_temperature) or self.sampling_temperature <= 0:
             raise errors.UserError(f"--sampling_temperature must be a finite number above 0, not "
                                    f"{self.sampling_temperature}.")
-        if self.task and self.protocol != "single_task":
-            raise errors.UserError(f"--task={self.task} names the head of --protocol=single_task; "
-                                   f"this run's protocol is {self.protocol}.")
         for name, weight in self.loss_weights.items():
             tasks_lib.check_weight(name, weight, "--loss_weights")
 

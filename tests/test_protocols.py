@@ -8,11 +8,12 @@ import numpy as np
 
 import pytest
 
+from mtl_keras import cli
 from mtl_keras import config as config_lib
 from mtl_keras import data as data_lib
 from mtl_keras import errors
 from mtl_keras import protocols
-from mtl_keras import cli
+from mtl_keras.training import preparation
 
 from helpers import TrainFlags
 from helpers import REPO
@@ -155,8 +156,12 @@ def test_standard_needs_a_task_family(run_flags, capsys, tmp_path):
     assert "needs a task family" in line
 
 
-def test_task_with_another_protocol_and_bad_temperature_are_config_errors():
-    with pytest.raises(errors.UserError, match="--task=cat names the head"):
-        config_lib.Config(task="cat")
+def test_another_protocols_setting_and_bad_temperature_are_refused():
+    with pytest.raises(errors.UserError, match="--task=cat is a setting of --protocol=single_task; "
+                                               "this run's protocol is joint"):
+        preparation.check_parts(config_lib.Config(task="cat"))
+    with pytest.raises(errors.UserError, match="--sampling=proportional is a setting of "
+                                               "--protocol=task_sampling"):
+        preparation.check_parts(config_lib.Config(protocol="standard", sampling="proportional"))
     with pytest.raises(errors.UserError, match="sampling_temperature"):
         config_lib.Config(sampling_temperature=0.0)

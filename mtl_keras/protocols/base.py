@@ -6,7 +6,21 @@ PROTOCOLS = registry.Registry("protocol", flag="--protocol")
 
 
 class Protocol:
-    """Every head on every step: the data as loaded, the default pipeline."""
+    """Every head on every step: the data as loaded, the default pipeline.
+
+    Attributes:
+      flags: the training flags that are this protocol's own settings (a run of another
+        protocol refuses them; a comparison sets them apart from the other flags).
+      baseline: whether its runs are the single-task baselines that other settings are
+        compared with (a study trains one per head when no --task is given).
+    """
+
+    flags = ()
+    baseline = False
+
+    def label(self, config):
+        """The protocol's name in comparisons, from a run's config (a dict)."""
+        return config.get("protocol", "joint")
 
     def training_data(self, data, config):
         """The `DataSource` the model trains and is tested on, made from the loaded one.

@@ -23,6 +23,12 @@ def own_images(split, name):
 class SingleTask(base.Protocol):
     """One head alone."""
 
+    flags = ("task",)
+    baseline = True
+
+    def label(self, config):
+        return "single task (baselines)"
+
     def training_data(self, data, config):
         names = [task.name for task in data.tasks]
         if config.task not in names:

@@ -18,6 +18,9 @@ HEAD = "all_classes"
 class Standard(base.Protocol):
     """One head over the family's whole label space."""
 
+    def label(self, config):
+        return "standard (one classifier)"
+
     def training_data(self, data, config):
         family = data.family
         if family is None:

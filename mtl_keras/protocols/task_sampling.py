@@ -103,6 +103,14 @@ def sampled_dataset(split, tasks, table, steps_per_epoch, batch_size, seed, **pi
 class TaskSampling(base.Protocol):
     """Each step, one task's batch."""
 
+    flags = ("sampling", "sampling_temperature")
+
+    def label(self, config):
+        temperature = config.get("sampling_temperature", 1.0)
+        extra = (f", T={temperature:g}"
+                 if config["sampling"] == "proportional" and temperature != 1 else "")
+        return f"task sampling, {config['sampling']}{extra}"
+
     def check(self, data, config):
         if not data.train.in_memory:
             raise errors.UserError(

@@ -20,10 +20,10 @@ import statistics
 
 from mtl_keras import config as config_lib
 from mtl_keras import heads
+from mtl_keras import protocols
 
 NOT_METRICS = frozenset({"examples"})
 NOT_A_SETTING = config_lib.KEEPING_ONLY | {"seed", "experiment"}
-PROTOCOL_FIELDS = frozenset({"protocol", "task", "sampling", "sampling_temperature"})
 STUDY_RECORD = "study_run.json"  # written beside a run by the study runner
 
 
@@ -63,6 +63,7 @@ class Setting:
     protocol: str
     runs: list
     baselines: object = None  # the Setting of its single-task baselines, or None
+    baseline: bool = False  # whether its runs are baselines themselves (--protocol=single_task)
     delta_m: dict = dataclasses.field(default_factory=dict)  # seed → Δm %
     missing: str = ""  # why Δm is not given, if it is not
 
@@ -144,33 +145,38 @@ def _command(run, drop):
     return tuple(sorted(line for name, line in run.flags.items() if name not in drop))
 
 
-def _label(run):
-    config = run.config
-    if config.get("protocol") == "task_sampling":
-        temperature = config.get("sampling_temperature", 1.0)
-        extra = f", T={temperature:g}" if config["sampling"] == "proportional" and temperature != 1 else ""
-        return f"task sampling, {config['sampling']}{extra}"
-    return {"single_task": "single task (baselines)", "standard": "standard (one classifier)"}.get(
-        config.get("protocol", "joint"), config.get("protocol", "joint"))
+def _protocol(run):
+    """The registered protocol the run trained with."""
+    return protocols.get(run.config.get("protocol", "joint"))
+
+
+def protocol_fields():
+    """The flags that say how a run trains its heads: --protocol and every protocol's own."""
+    return frozenset({"protocol"} | {flag for entry in protocols.PROTOCOLS.entries()
+                                     for flag in entry.value.flags})
 
 
 def group(runs):
     """The runs' settings, each with its baselines and Δm per seed."""
     settings = {}
     for run in runs:
-        drop = NOT_A_SETTING | ({"task"} if run.config.get("protocol") == "single_task" else set())
+        protocol = _protocol(run)
+        drop = NOT_A_SETTING | (set(protocol.flags) if protocol.baseline else set())
         key = _command(run, drop)
-        settings.setdefault(key, Setting(_label(run), run.config.get("protocol", "joint"), []))
+        settings.setdefault(key, Setting(protocol.label(run.config),
+                                         run.config.get("protocol", "joint"), [],
+                                         baseline=protocol.baseline))
         settings[key].runs.append(run)
     _disambiguate(list(settings.items()))
-    baselines = {_command(setting.runs[0], NOT_A_SETTING | PROTOCOL_FIELDS): setting
-                 for setting in settings.values() if setting.protocol == "single_task"}
+    how = NOT_A_SETTING | protocol_fields()
+    baselines = {_command(setting.runs[0], how): setting
+                 for setting in settings.values() if setting.baseline}
     for setting in settings.values():
         setting.runs.sort(key=lambda run: (run.seed, run.path))
-        if setting.protocol != "single_task":
-            setting.baselines = baselines.get(_command(setting.runs[0], NOT_A_SETTING | PROTOCOL_FIELDS))
+        if not setting.baseline:
+            setting.baselines = baselines.get(_command(setting.runs[0], how))
             compare(setting)
-    return sorted(settings.values(), key=lambda s: (s.protocol != "single_task", s.label))
+    return sorted(settings.values(), key=lambda s: (not s.baseline, s.label))
 
 
 def _disambiguate(items):

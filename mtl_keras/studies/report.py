@@ -46,7 +46,7 @@ def _seconds(setting):
 
 
 def _delta_text(setting):
-    if setting.protocol == "single_task":
+    if setting.baseline:
         return "the baselines"
     if not setting.delta_m:
         return f"– ({setting.missing})"

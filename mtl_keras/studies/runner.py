@@ -27,6 +27,7 @@ import time
 
 from mtl_keras import errors
 from mtl_keras import fileio
+from mtl_keras import protocols
 from mtl_keras import settings as settings_lib
 from mtl_keras.studies import comparison
 from mtl_keras.studies import report as comparison_report
@@ -157,7 +158,7 @@ def plan(settings, seeds, study_dir, task_names):
         raise errors.UserError("Two settings of the study have flagfiles of the same name; "
                                "rename one (a run's folder is named after its flagfile).")
     tasks = [task_names(setting.config)
-             if setting.config.protocol == "single_task" and not setting.config.task
+             if protocols.get(setting.config.protocol).baseline and not setting.config.task
              else [setting.config.task] for setting in settings]
     runs = []
     for seed in seeds:

@@ -6,6 +6,7 @@ fail on user input happens here. `train.train_and_evaluate` then runs the `Exper
 import dataclasses
 import os
 
+from mtl_keras import config as config_lib
 from mtl_keras import data as data_lib
 from mtl_keras import errors
 from mtl_keras import methods
@@ -132,7 +133,18 @@ def check_parts(config):
         raise errors.UserError(
             f"--rep_grad applies to gradient-level methods; --weighting={config.weighting} "
             f"weights the losses. Drop --rep_grad, or choose one of {', '.join(gradient)}.")
-    return Parts(trunk, architecture, method, options, protocols.get(config.protocol))
+    protocol = protocols.get(config.protocol)
+    # Another protocol's settings given to this one would be ignored: refused instead.
+    others = {flag for entry in protocols.PROTOCOLS.entries() for flag in entry.value.flags}
+    foreign = sorted(flag for flag in others - set(protocol.flags)
+                     if getattr(config, flag) != getattr(config_lib.Config(), flag))
+    if foreign:
+        owners = [entry.name for entry in protocols.PROTOCOLS.entries()
+                  if foreign[0] in entry.value.flags]
+        raise errors.UserError(f"--{foreign[0]}={getattr(config, foreign[0])} is a setting of "
+                               f"--protocol={', '.join(owners)}; this run's protocol is "
+                               f"{config.protocol}.")
+    return Parts(trunk, architecture, method, options, protocol)
 
 
 def _check_architecture(config, trunk):
