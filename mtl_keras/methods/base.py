@@ -1,7 +1,7 @@
 """The registry of multi-task methods and the base class every method extends.
 
 A method decides how the per-task losses of a training step become one update of the
-shared variables. There are two levels:
+shared variables. There are three levels:
 
 - **loss level** (`level = "loss"`): `objective(losses, step)` turns the vector of task
   losses into one scalar. The train step differentiates it with respect to the losses,
@@ -21,6 +21,16 @@ shared variables. There are two levels:
   scales), with trainable variables of its own, and `auxiliary_loss` may train other
   variables of the method (GradNorm's weights). Both are differentiated by the train
   step with respect to the method's trainable variables only.
+- **task-gradient level** (`level = "task_gradients"`, `TaskGradientMethod`):
+  `combine(gradients, losses, step, present)` receives the task gradients themselves, a
+  float32 [T, D] over the shared variables flattened, and returns the update of the shared
+  variables (a [D] vector) with, where they mean something, the weights it gave the tasks.
+  For the methods that need more than inner products: those that act coordinate by
+  coordinate (GradDrop, the trimmed mean) or keep moving averages of the gradients (MoCo,
+  DB-MTL). The train step sums the task gradients over the replicas before the method runs
+  (the global batch's gradients, the same on every replica: exact under tf.distribute).
+  Representation gradients are each example's own, on which a coordinate-wise or moving
+  average method is not its paper's: these methods refuse `rep_grad`.
 
 The train step (`step/model.py`) hands every method *global* values: the losses of
 the whole global batch, the Gramian of the whole batch's gradients and the tasks present
@@ -130,6 +140,12 @@ class Method(keras.layers.Layer):
         del gramian, losses, step, present
         return tf.constant(0.0)
 
+    @classmethod
+    def rep_grad_refusal(cls):
+        """Why `rep_grad` does not apply to the method, as the end of a sentence
+        ("--weighting=NAME ..."); None when it applies (the Gramian-level methods)."""
+        return REP_GRAD_REFUSALS.get(cls.level)
+
     def get_config(self):
         return {**super().get_config(), "task_names": list(self.task_names),
                 "steps_per_epoch": self.steps_per_epoch, "seed": self.seed,
@@ -145,11 +161,59 @@ def _accept_presence(method_class, name):
         return
 
     @functools.wraps(function)
-    def ignoring_presence(self, gramian, losses, step, present=None):
+    def ignoring_presence(self, values, losses, step, present=None):
         del present
-        return function(self, gramian, losses, step)
+        return function(self, values, losses, step)
 
     setattr(method_class, name, ignoring_presence)
+
+
+class TaskGradientMethod(Method):
+    """Base class of the task-gradient-level methods (see the module docstring).
+
+    Built by the train step with the shape of the task gradients, (T, D), D the number of
+    shared parameters: `create_variables` may then size state on `self.dimension` (MoCo's
+    and DB-MTL's moving averages of the gradients).
+    """
+
+    level = "task_gradients"
+    logs_weights = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _accept_presence(cls, "combine")
+
+    def build(self, input_shape=None):
+        """Creates the method's variables for task gradients of shape (T, D)."""
+        self.dimension = int(input_shape[-1]) if input_shape else 0
+        self.create_variables()
+        self.built = True
+
+    def combine(self, gradients, losses, step, present=None):
+        """The update of the shared variables and the tasks' weights (no gradient).
+
+        Args:
+          gradients: float32 [T, D], the global batch's task gradients (summed over the
+            replicas), the shared variables flattened.
+          losses: float32 [T], the global task losses.
+          step: the optimizer's step.
+          present: boolean [T], the tasks with a known label in the global batch (an
+            absent task's gradient is zero, not known); None means every task.
+
+        Returns:
+          (update, weights): float32 [D]; float32 [T] the method's weights of the tasks
+          (logged as HEAD_weight when `logs_weights`), or None.
+        """
+        raise NotImplementedError
+
+
+REP_GRAD_REFUSALS = {
+    "loss": "weights the losses",
+    "task_gradients": ("combines the task gradients of the shared variables, coordinate by "
+                       "coordinate or through their moving averages, as its paper does; "
+                       "representation gradients (each example's own) would make it another "
+                       "method"),
+}
 
 
 def resolve_options(method_class, options):
@@ -168,5 +232,6 @@ def make(name, task_names, steps_per_epoch=1, seed=0, options=None):
     """Returns the registered method `name`, built for `task_names`."""
     method = METHODS.get(name)(task_names, steps_per_epoch=steps_per_epoch, seed=seed,
                                options=options)
-    method.build()
+    if method.level != "task_gradients":  # built by the train step, which knows D
+        method.build()
     return method

@@ -35,7 +35,36 @@ def task_gramian(task_gradients, summed_later):
     """
     if summed_later:
         task_gradients = task_losses.all_sum(task_gradients)
-    flat = tf.stack([tf.concat([tf.reshape(tf.cast(g, tf.float32), [-1]) for g in gradients], 0)
-                     for gradients in task_gradients])
+    flat = flatten(task_gradients)
     gramian = tf.matmul(flat, flat, transpose_b=True)
     return gramian if summed_later else task_losses.all_sum(gramian)
+
+
+def flatten(task_gradients):
+    """float32 [T, D]: row t is task t's gradient (a list of tensors) flattened."""
+    return tf.stack([tf.concat([tf.reshape(tf.cast(g, tf.float32), [-1]) for g in gradients]
+                               + [tf.zeros([0])], 0)
+                     for gradients in task_gradients])
+
+
+def global_task_gradients(task_gradients):
+    """float32 [T, D]: the global batch's task gradients (`task_gradients[t]`, task t's on
+    this replica, a list of tensors over the shared variables), summed over the replicas
+    and flattened."""
+    return flatten(task_losses.all_sum(task_gradients))
+
+
+def unflatten(vector, variables):
+    """`vector` [D] cut into tensors of the shapes (and dtypes) of `variables`."""
+    sizes = [size(variable) for variable in variables]
+    pieces = tf.split(vector, sizes) if variables else []
+    return [tf.cast(tf.reshape(piece, variable.shape), variable.dtype)
+            for piece, variable in zip(pieces, variables)]
+
+
+def size(variable):
+    """The number of entries of `variable` (its shape is fully known)."""
+    count = 1
+    for dimension in variable.shape:
+        count *= int(dimension)
+    return count

@@ -180,13 +180,16 @@ class MultiTaskModel(keras.Model):
         names = self.task_names
         self._task_losses = task_losses.TaskLosses(names, loss, loss_weights)
         method = _method(weighting, names)
-        if not method.built:  # e.g. rebuilt from a saved model's compile configuration
+        # e.g. rebuilt from a saved model's compile configuration; a task-gradient method
+        # is built below, on the shape of the task gradients.
+        if not method.built and method.level != "task_gradients":
             method.build()
         if tuple(method.task_names) != names:
             raise ValueError(f"The method was built for tasks {method.task_names}, the model's "
                              f"are {names}.")
-        if rep_grad and method.level != "gradient":
-            raise ValueError("rep_grad applies to gradient-level methods only.")
+        if rep_grad and method.rep_grad_refusal():
+            raise ValueError(f"rep_grad does not apply to this method: it "
+                             f"{method.rep_grad_refusal()}.")
         if rep_grad and not self._representation:
             raise ValueError("rep_grad needs the shared representation: call "
                              "set_representation(tensors) first.")
@@ -194,11 +197,14 @@ class MultiTaskModel(keras.Model):
         if hasattr(self.optimizer, "exclude_from_weight_decay") and method.trainable_variables:
             self.optimizer.exclude_from_weight_decay(var_list=method.trainable_variables)
         self.rep_grad = bool(rep_grad)
-        self._trackers = step_logs.StepLogs(names, method.logs_weights, method.level == "gradient")
+        self._trackers = step_logs.StepLogs(names, method.logs_weights, method.level != "loss")
         method_ids = {id(v) for v in self._method.variables}
         model_variables = [v for v in self.trainable_variables if id(v) not in method_ids]
         _untracked(self, "_parts", sharing.split(self, model_variables, self.variable_owners(),
                                                  self._representation, self.rep_grad))
+        if not method.built:
+            method.build((len(names), sum(step_math.size(variable)
+                                          for variable in self._parts.shared_variables)))
         # Saved with the model (get_compile_config): a loaded model.keras evaluates with the
         # same losses and weights, and trains on with the same method and its state.
         self._compile_config.config.update(loss=loss, loss_weights=loss_weights,
@@ -219,10 +225,9 @@ class MultiTaskModel(keras.Model):
     # The steps.
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        if self._method.level == "loss":
-            y_pred, losses = self._loss_level_step(x, y, sample_weight)
-        else:
-            y_pred, losses = self._gradient_level_step(x, y, sample_weight)
+        step = {"loss": self._loss_level_step, "gradient": self._gradient_level_step,
+                "task_gradients": self._task_gradient_step}[self._method.level]
+        y_pred, losses = step(x, y, sample_weight)
         self._update_losses(losses)
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
@@ -315,6 +320,37 @@ class MultiTaskModel(keras.Model):
                     method_gradients)
         self._trackers.update_weights(coefficients, losses.global_counts)
         self._trackers.update_gradients(gramian, losses.global_counts)
+        return y_pred, losses
+
+    def _task_gradient_step(self, x, y, sample_weight):
+        """Forward, one backward pass per task to the shared variables, the task gradients
+        summed over the replicas, and the method's update of the shared variables."""
+        method, parts = self._method, self._parts
+        with tf.GradientTape(persistent=True) as tape:
+            y_pred = self(x, training=True)
+            losses = self._task_losses.compute(y, y_pred, sample_weight)
+            scale = self.optimizer.scale_loss(tf.constant(1.0))
+            scaled = losses.weighted_local * scale
+            per_task = tf.unstack(scaled)
+            private_target = tf.reduce_sum(scaled)
+        shared_variables = parts.shared_variables
+        task_gradients = [step_math.gradients_or_zeros(tape, loss, shared_variables)
+                          for loss in per_task]
+        private = step_math.gradients_or_zeros(tape, private_target, parts.private_variables)
+        del tape
+        gradients = step_math.global_task_gradients(task_gradients) / scale
+        update, weights = method.combine(gradients, losses.weighted_global,
+                                         self.optimizer.iterations,
+                                         present=losses.global_counts > 0)
+        # Every replica holds the global update, and the optimizer sums the replicas'.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        shared = step_math.unflatten(tf.stop_gradient(update) * scale / replicas,
+                                     shared_variables)
+        self._apply([*shared, *private], [*shared_variables, *parts.private_variables], [])
+        if weights is not None:
+            self._trackers.update_weights(weights, losses.global_counts)
+        self._trackers.update_gradients(tf.matmul(gradients, gradients, transpose_b=True),
+                                        losses.global_counts)
         return y_pred, losses
 
     def _apply(self, gradients, variables, method_gradients):

@@ -127,12 +127,13 @@ def check_parts(config):
     architecture = _check_architecture(config, trunk)
     method = methods.METHODS.get(config.weighting)
     options = methods.METHODS.options(config.weighting, config.weighting_options)
-    if config.rep_grad and method.level != "gradient":
+    if config.rep_grad and method.rep_grad_refusal():
         gradient = [entry.name for entry in methods.METHODS.entries()
-                    if entry.value.level == "gradient"]
+                    if not entry.value.rep_grad_refusal()]
         raise errors.UserError(
             f"--rep_grad applies to gradient-level methods; --weighting={config.weighting} "
-            f"weights the losses. Drop --rep_grad, or choose one of {', '.join(gradient)}.")
+            f"{method.rep_grad_refusal()}. Drop --rep_grad, or choose one of "
+            f"{', '.join(gradient)}.")
     protocol = protocols.get(config.protocol)
     # Another protocol's settings given to this one would be ignored: refused instead.
     others = {flag for entry in protocols.PROTOCOLS.entries() for flag in entry.value.flags}
