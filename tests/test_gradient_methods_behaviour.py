@@ -47,7 +47,8 @@ def degenerate_jacobians():
 @pytest.mark.parametrize("name", GRADIENT_METHODS)
 def test_degenerate_gramians_give_finite_weights_with_and_without_xla(name):
     """Finite weights everywhere; on a generic Gramian, the same with XLA as without (but
-    PCGrad's, whose random order XLA draws differently)."""
+    PCGrad's and GradVac's, whose random order XLA draws differently, and GradVac's, whose
+    targets the first call moves)."""
     compiled = {}
     for case, jacobian in degenerate_jacobians().items():
         task_count = len(jacobian)
@@ -74,7 +75,7 @@ def test_degenerate_gramians_give_finite_weights_with_and_without_xla(name):
             if case != "not finite":
                 update = weights.numpy() @ jacobian
                 assert np.all(np.isfinite(update)), (case, update)
-        if case == "generic" and name != "pcgrad":
+        if case == "generic" and name not in ("pcgrad", "gradvac"):
             np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-6)
 
 

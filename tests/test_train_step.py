@@ -251,11 +251,12 @@ def test_float16_loss_scaling_is_undone_before_the_method_sees_the_gradients():
 
 
 def test_the_run_state_keeps_the_methods_state(tmp_path):
-    """A resumed run continues the method where it stopped: DWA's epoch means and FAMO's
-    logits are saved and restored with the model's variables."""
+    """A resumed run continues the method where it stopped: DWA's epoch means, FAMO's
+    logits and MoCo's tracked gradients (sized by the step) are saved and restored with the
+    model's variables."""
     x, y, masks = _batch()
     spec = tf.data.Dataset.from_tensors((x, y, masks)).element_spec
-    for weighting in ("dwa", "famo"):
+    for weighting in ("dwa", "famo", "moco"):
         keras.utils.set_random_seed(0)
         model, _ = _train(tf.distribute.get_strategy(), weighting, steps=3)
         saved = [v.numpy() for v in model.weighting_method.variables]

@@ -9,13 +9,14 @@ from mtl_keras.methods import gramian as gramian_lib
 
 @base.METHODS.register("krum")
 class Krum(base.Method):
-    """(Multi-)Krum: each task gradient is scored by the sum of its distances to its
-    P - f - 2 nearest others (P tasks present, f = `n_byzantine`); the update is the mean
-    of the `n_selected` best-scored gradients.
+    """(Multi-)Krum: each task gradient is scored by the sum of its squared distances to
+    its P - f - 2 nearest others (P tasks present, f = `n_byzantine`); the update is the
+    mean of the `n_selected` best-scored gradients.
 
     Blanchard et al., "Machine Learning with Adversaries: Byzantine Tolerant Gradient
-    Descent", NeurIPS 2017 (Multi-Krum with m = n_selected; TorchJD's `Krum`, which needs
-    f). The distances |g_i - g_j|^2 = G_ii + G_jj - 2 G_ij are the Gramian's: the method is
+    Descent", NeurIPS 2017 (Multi-Krum with m = n_selected; as TorchJD's `Krum`, which needs
+    f, but with the paper's squared distances where TorchJD sums the distances). The
+    distances |g_i - g_j|^2 = G_ii + G_jj - 2 G_ij are the Gramian's: the method is
     a weighting of the Gramian, with weight 1/m on the selected tasks, so it takes
     `rep_grad` and is exact under tf.distribute. An absent task is neither scored nor
     counted among the others. With fewer than f + 3 tasks present (where the score has no
@@ -55,9 +56,10 @@ class Krum(base.Method):
 
 
 def krum_scores(gramian, present, neighbours):
-    """float64 [T]: each task's sum of distances to its `neighbours` nearest present others."""
+    """float64 [T]: each task's sum of squared distances to its `neighbours` nearest present
+    others."""
     norms = tf.linalg.diag_part(gramian)
-    distances = tf.sqrt(tf.maximum(norms[:, None] + norms[None, :] - 2.0 * gramian, 0.0))
+    distances = tf.maximum(norms[:, None] + norms[None, :] - 2.0 * gramian, 0.0)
     task_count = gramian.shape[0]
     others = present[None, :] & present[:, None] & tf.logical_not(
         tf.eye(task_count, dtype=tf.bool))

@@ -188,7 +188,7 @@ class MultiTaskModel(keras.Model):
             raise ValueError(f"The method was built for tasks {method.task_names}, the model's "
                              f"are {names}.")
         if rep_grad and method.rep_grad_refusal():
-            raise ValueError(f"rep_grad does not apply to this method: it "
+            raise ValueError(f"rep_grad applies to gradient-level methods; this one "
                              f"{method.rep_grad_refusal()}.")
         if rep_grad and not self._representation:
             raise ValueError("rep_grad needs the shared representation: call "

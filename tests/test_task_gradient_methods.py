@@ -1,0 +1,398 @@
+"""The methods that need more than the Gramian (GradDrop, the trimmed mean, DB-MTL, MoCo: the
+task-gradient level) and the Gramian methods of robust aggregation and cosine targets (Krum,
+GradVac), against numpy written here from the papers' definitions on the vectors themselves;
+their properties (task order, non-conflicting gradients, a shrinking gradient, one task); and
+the train step's task-gradient level against gradients taken by hand."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mtl_keras import errors
+from mtl_keras import methods
+from mtl_keras.config import Config
+from mtl_keras.methods import pcgrad
+from mtl_keras.step import model as model_lib
+from mtl_keras.training import preparation
+
+TASK_GRADIENT_METHODS = [name for name in methods.METHODS.names()
+                         if methods.METHODS.get(name).level == "task_gradients"]
+
+
+def make(name, task_count, dimension=None, **options):
+    method = methods.make(name, [f"task{index}" for index in range(task_count)], seed=5,
+                          options=options)
+    if not method.built:
+        method.build((task_count, dimension))
+    return method
+
+
+def update_of(method, jacobian, losses=None, step=0, present=None):
+    """(update, weights) of `method` for the gradients in the rows of `jacobian`: a
+    task-gradient method's own, a Gramian method's weights @ jacobian."""
+    jacobian = np.asarray(jacobian, np.float64)
+    task_count = len(jacobian)
+    losses = tf.ones([task_count]) if losses is None else tf.constant(losses, tf.float32)
+    present = tf.ones([task_count], tf.bool) if present is None else tf.constant(present)
+    step = tf.constant(step, tf.int64)
+    if method.level == "task_gradients":
+        update, weights = method.combine(tf.constant(jacobian, tf.float32), losses, step,
+                                         present=present)
+        return update.numpy().astype(np.float64), None if weights is None else weights.numpy()
+    weights = method.task_weights(tf.constant(jacobian @ jacobian.T, tf.float32), losses, step,
+                                  present=present).numpy().astype(np.float64)
+    return weights @ jacobian, weights
+
+
+def random_jacobian(seed, task_count, dimension):
+    return np.random.default_rng(seed).normal(size=(task_count, dimension))
+
+
+# ---------------------------------------------------------------------------- GradDrop
+
+def numpy_graddrop(jacobian, uniform, leak=0.0):
+    """Chen et al.'s Algorithm 1, lines 10-15, coordinate by coordinate."""
+    update = np.zeros(jacobian.shape[1])
+    for column in range(jacobian.shape[1]):
+        values = jacobian[:, column]
+        purity = 0.5 * (1 + values.sum() / np.abs(values).sum()) if np.any(values) else 0.5
+        for value in values:
+            kept = (uniform[column] < purity and value > 0) or (
+                uniform[column] >= purity and value < 0)
+            update[column] += (leak + (1 - leak) * kept) * value
+    return update
+
+
+def graddrop_draws(method, step, dimension):
+    """The uniform draws of the step, from the method's documented seed of the step."""
+    return tf.random.stateless_uniform([dimension], seed=method.random_seed(step)).numpy()
+
+
+@pytest.mark.parametrize("leak", [0.0, 0.3])
+def test_graddrop_matches_the_algorithm_with_the_steps_draws(leak):
+    # Mixed signs in most of the 40 coordinates: purities strictly between 0 and 1.
+    jacobian = random_jacobian(0, 3, 40)
+    method = make("graddrop", 3, 40, leak=leak)
+    for step in (0, 3):
+        update, weights = update_of(method, jacobian, step=step)
+        expected = numpy_graddrop(jacobian, graddrop_draws(method, step, 40), leak)
+        np.testing.assert_allclose(update, expected, rtol=1e-5, atol=1e-6)
+        assert weights is None
+    # The draws change with the step, so do the dropped signs.
+    assert not np.allclose(update_of(method, jacobian, step=0)[0],
+                           update_of(method, jacobian, step=1)[0])
+
+
+def test_graddrop_keeps_each_sign_with_its_purity():
+    # One coordinate where the positive gradients carry 3/4 of the mass: over 400 steps the
+    # update is the positive part in about 75 % of them (the binomial's sd is about 2 %).
+    jacobian = np.array([[3.0], [-1.0]])
+    method = make("graddrop", 2, 1)
+    kept_positive = [update_of(method, jacobian, step=step)[0][0] == 3.0 for step in range(400)]
+    assert abs(np.mean(kept_positive) - 0.75) < 0.07
+
+
+def test_graddrop_sums_gradients_that_agree_in_sign_and_ignores_task_order():
+    agreeing = np.array([[1.0, -2.0, 0.0, 3.0], [0.5, -1.0, 2.0, 0.0], [2.0, -0.1, 1.0, 1.0]])
+    method = make("graddrop", 3, 4)
+    np.testing.assert_allclose(update_of(method, agreeing)[0], agreeing.sum(axis=0), rtol=1e-6)
+    jacobian = random_jacobian(1, 3, 30)
+    permuted = jacobian[[2, 0, 1]]
+    np.testing.assert_allclose(update_of(method, permuted, step=4)[0],
+                               update_of(method, jacobian, step=4)[0], rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------------ trimmed mean
+
+def numpy_trimmed_mean(jacobian, trim):
+    ordered = np.sort(jacobian, axis=0)
+    return ordered[trim:len(jacobian) - trim].mean(axis=0)
+
+
+@pytest.mark.parametrize("task_count, trim", [(3, 1), (5, 1), (5, 2), (4, 0)])
+def test_trimmed_mean_matches_the_sorted_columns(task_count, trim):
+    jacobian = random_jacobian(task_count, task_count, 12)
+    update, _ = update_of(make("trimmed_mean", task_count, 12, trim_number=trim), jacobian)
+    np.testing.assert_allclose(update, numpy_trimmed_mean(jacobian, trim), rtol=1e-5, atol=1e-6)
+
+
+def test_trimmed_mean_of_three_is_the_median_and_leaves_out_absent_tasks():
+    # Hand-computed: the columns' medians.
+    jacobian = np.array([[1.0, -5.0, 2.0], [3.0, 0.0, -1.0], [2.0, 4.0, 9.0]])
+    method = make("trimmed_mean", 3, 3)
+    np.testing.assert_allclose(update_of(method, jacobian)[0], [2.0, 0.0, 2.0])
+    # Task 1 absent (zero gradient): two tasks left, trimmed by (2 - 1) // 2 = 0: their mean.
+    jacobian[1] = 0.0
+    np.testing.assert_allclose(update_of(method, jacobian, present=[True, False, True])[0],
+                               [1.5, -0.5, 5.5])
+    # Every task absent: no update.
+    np.testing.assert_allclose(update_of(method, np.zeros((3, 3)), present=[False] * 3)[0], 0.0)
+
+
+# -------------------------------------------------------------------------------- Krum
+
+def numpy_krum(jacobian, byzantine, selected):
+    """Blanchard et al.: score_i = the sum of the squared distances to the n - f - 2 nearest
+    others; the mean of the `selected` gradients of lowest scores."""
+    count = len(jacobian)
+    distances = np.sum((jacobian[:, None] - jacobian[None]) ** 2, axis=2)
+    scores = [np.sort(np.delete(distances[i], i))[:count - byzantine - 2].sum()
+              for i in range(count)]
+    return jacobian[np.argsort(scores)[:selected]].mean(axis=0)
+
+
+@pytest.mark.parametrize("task_count, byzantine, selected", [(3, 0, 1), (5, 1, 1), (5, 1, 2),
+                                                             (6, 2, 3)])
+def test_krum_matches_the_scores_of_the_vectors(task_count, byzantine, selected):
+    jacobian = random_jacobian(10 + task_count, task_count, 4)
+    jacobian[0] *= 6.0  # an outlier
+    update, weights = update_of(make("krum", task_count, n_byzantine=byzantine,
+                                     n_selected=selected), jacobian)
+    np.testing.assert_allclose(update, numpy_krum(jacobian, byzantine, selected), rtol=1e-5,
+                               atol=1e-6)
+    assert weights[0] == 0.0 and np.isclose(weights.sum(), 1.0)
+
+
+def test_krum_picks_the_gradient_closest_to_the_others():
+    # Hand-computed on a line, points -1, 0, 0.5, 3, f = 0 (two neighbours each): squared
+    # distances to the two nearest sum to 3.25, 1.25, 2.5 and 15.25.
+    jacobian = np.array([[-1.0, 0.0], [0.0, 0.0], [0.5, 0.0], [3.0, 0.0]])
+    _, weights = update_of(make("krum", 4), jacobian)
+    np.testing.assert_allclose(weights, [0.0, 1.0, 0.0, 0.0])
+    _, weights = update_of(make("krum", 4, n_selected=2), jacobian[[3, 2, 1, 0]])
+    np.testing.assert_allclose(weights, [0.0, 0.5, 0.5, 0.0])
+    # An absent task is no candidate, and too few tasks for a score give the mean.
+    _, weights = update_of(make("krum", 3), jacobian[:3], present=[True, False, True])
+    np.testing.assert_allclose(weights, [0.5, 0.0, 0.5])
+
+
+# ----------------------------------------------------------------------------- GradVac
+
+def numpy_gradvac(jacobian, orders, targets, beta):
+    """Wang et al.'s Algorithm 1 on the vectors (the whole model as one group), with the
+    given orders; returns (the update, the targets after the step)."""
+    targets = targets.copy()
+    corrected = []
+    for task, order in enumerate(orders):
+        vector = jacobian[task].copy()
+        for other in order:
+            if other == task:
+                continue
+            norm = np.linalg.norm(jacobian[other])
+            cosine = vector @ jacobian[other] / (np.linalg.norm(vector) * norm)
+            target = targets[task, other]
+            if cosine < target:
+                vector = vector + np.linalg.norm(vector) * (
+                    target * np.sqrt(1 - cosine ** 2) - cosine * np.sqrt(1 - target ** 2)) / (
+                    norm * np.sqrt(1 - target ** 2)) * jacobian[other]
+            targets[task, other] = (1 - beta) * target + beta * cosine
+        corrected.append(vector)
+    return np.sum(corrected, axis=0), targets
+
+
+@pytest.mark.parametrize("beta", [0.5, 0.1])
+def test_gradvac_matches_the_vector_algorithm_over_steps(beta):
+    method = make("gradvac", 4, beta=beta)
+    targets = np.zeros((4, 4))
+    for step in range(4):
+        jacobian = random_jacobian(20 + step, 4, 5)
+        orders = pcgrad.random_orders(4, method.random_seed(step)).numpy()
+        expected, targets = numpy_gradvac(jacobian, orders, targets, beta)
+        np.testing.assert_allclose(update_of(method, jacobian, step=step)[0], expected,
+                                   rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(method.targets.numpy(), targets, rtol=1e-5, atol=1e-6)
+    assert np.any(targets > 0)  # positive targets, which moved gradients that did not conflict
+
+
+def test_gradvac_first_step_on_two_tasks_by_hand():
+    # Targets 0: the first step is PCGrad's. g1 = (1, 0), g2 = (-1, 1): cos = -1/sqrt 2;
+    # p1 = g1 + g2 / 2, p2 = g2 + g1, update (0.5, 1.5); both targets become -0.5/sqrt 2.
+    method = make("gradvac", 2)
+    update, weights = update_of(method, [[1.0, 0.0], [-1.0, 1.0]])
+    np.testing.assert_allclose(update, [0.5, 1.5], rtol=1e-6)
+    np.testing.assert_allclose(method.targets.numpy(), [[0, -0.5 / np.sqrt(2)],
+                                                        [-0.5 / np.sqrt(2), 0]], rtol=1e-6)
+    # Non-conflicting gradients with zero targets: the sum, unchanged.
+    np.testing.assert_allclose(update_of(make("gradvac", 2), [[1.0, 0.0], [1.0, 1.0]])[1],
+                               [1.0, 1.0], rtol=1e-6)
+
+
+def test_gradvac_on_two_tasks_permutes_with_them():
+    jacobian = random_jacobian(3, 2, 4)
+    first, second = make("gradvac", 2), make("gradvac", 2)
+    for step in range(3):
+        _, weights = update_of(first, jacobian, step=step)
+        _, swapped = update_of(second, jacobian[::-1], step=step)
+        np.testing.assert_allclose(swapped, weights[::-1], rtol=1e-5)
+
+
+# ---------------------------------------------------------------------- DB-MTL and MoCo
+
+def numpy_db_mtl(jacobians, losses, beta=0.9, beta_sigma=0.0):
+    """Lin et al.'s Algorithm 1 (LibMTL's DB_MTL): the updates of successive steps."""
+    average = np.zeros_like(jacobians[0])
+    updates = []
+    for step, (jacobian, loss) in enumerate(zip(jacobians, losses), start=1):
+        log_gradients = jacobian / (np.asarray(loss)[:, None] + 1e-8)
+        average = log_gradients + beta / step ** beta_sigma * (average - log_gradients)
+        norms = np.linalg.norm(average, axis=1)
+        updates.append((norms.max() / (norms + 1e-8)) @ average)
+    return updates
+
+
+def numpy_moco(jacobians, losses, beta=0.5, beta_sigma=0.5, gamma=0.1, gamma_sigma=0.5, rho=0.0):
+    """Fernando et al. (LibMTL's MoCo, from the authors' code): the updates of successive steps."""
+    tracked = np.zeros_like(jacobians[0])
+    weights = np.full(len(tracked), 1 / len(tracked))
+    updates = []
+    for step, (jacobian, loss) in enumerate(zip(jacobians, losses), start=1):
+        normalized = jacobian / (np.linalg.norm(jacobian, axis=1, keepdims=True) + 1e-8)
+        normalized = normalized * np.asarray(loss)[:, None]
+        tracked = tracked - beta / step ** beta_sigma * (tracked - normalized)
+        logits = weights - gamma / step ** gamma_sigma * (
+            tracked @ tracked.T + rho * np.eye(len(tracked))) @ weights
+        weights = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+        updates.append(tracked.T @ weights)
+    return updates
+
+
+REFERENCES = {"db_mtl": numpy_db_mtl, "moco": numpy_moco}
+OPTIONS = {"db_mtl": {"beta": 0.6, "beta_sigma": 0.5},
+           "moco": {"beta": 0.3, "beta_sigma": 0.2, "gamma": 0.4, "gamma_sigma": 0.1, "rho": 0.2}}
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+@pytest.mark.parametrize("options", ["defaults", "others"])
+def test_moving_average_methods_match_the_algorithm_over_steps(name, options):
+    options = OPTIONS[name] if options == "others" else {}
+    # Losses far apart (0.2 to 5), gradients of norms far apart: the balancing shows.
+    jacobians = [random_jacobian(30 + step, 3, 6) * [[0.1], [1.0], [10.0]] for step in range(4)]
+    losses = [[0.2, 1.0, 5.0], [0.3, 0.9, 4.0], [0.25, 1.2, 4.5], [0.2, 0.8, 3.0]]
+    method = make(name, 3, 6, **options)
+    expected = REFERENCES[name](jacobians, losses, **options)
+    for step, (jacobian, loss) in enumerate(zip(jacobians, losses)):
+        update, weights = update_of(method, jacobian, losses=loss, step=step)
+        np.testing.assert_allclose(update, expected[step], rtol=1e-4, atol=1e-6)
+        assert weights.shape == (3,) and np.all(weights >= 0)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_moving_average_methods_leave_an_absent_task_out_and_keep_its_average(name):
+    jacobian = random_jacobian(7, 3, 5)
+    method = make(name, 3, 5)
+    update_of(method, jacobian, losses=[1.0, 2.0, 3.0])
+    state = [variable.numpy() for variable in method.variables]
+    absent = jacobian.copy()
+    absent[1] = 0.0
+    update, weights = update_of(method, absent, losses=[1.0, 0.0, 3.0], step=1,
+                                present=[True, False, True])
+    assert weights[1] == 0.0
+    averages = method.variables[0].numpy()
+    np.testing.assert_array_equal(averages[1], state[0][1])  # not moved towards 0
+    assert not np.allclose(averages[0], state[0][0])
+    np.testing.assert_allclose(update, weights @ averages, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------ properties for all
+
+@pytest.mark.parametrize("name", TASK_GRADIENT_METHODS)
+def test_permuting_the_tasks_leaves_the_update(name):
+    jacobian = random_jacobian(40, 3, 8)
+    losses = np.array([0.5, 1.0, 2.0])
+    order = [1, 2, 0]
+    plain, permuted = make(name, 3, 8), make(name, 3, 8)
+    for step in range(2):
+        first, weights = update_of(plain, jacobian, losses=losses, step=step)
+        second, permuted_weights = update_of(permuted, jacobian[order], losses=losses[order],
+                                             step=step)
+        np.testing.assert_allclose(second, first, rtol=1e-5, atol=1e-6)
+        if weights is not None:
+            np.testing.assert_allclose(permuted_weights, weights[order], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["graddrop", "trimmed_mean"])
+def test_the_update_changes_continuously_as_a_task_gradient_shrinks(name):
+    """GradDrop's purity tends to the other gradients' signs, the trimmed mean's order
+    statistics move continuously. (DB-MTL and MoCo rescale each gradient by its norm or
+    its loss: a tiny gradient keeps its weight by design; Krum selects, GradVac sets a
+    cosine: both jump where an order or a cosine changes.)"""
+    jacobian = random_jacobian(50, 3, 20)
+    method = make(name, 3, 20)
+    limit = jacobian.copy()
+    limit[1] = 0.0
+    expected, _ = update_of(method, limit, step=2)
+    for size in (1e-3, 1e-5, 1e-7):
+        shrunk = jacobian.copy()
+        shrunk[1] *= size
+        update, _ = update_of(method, shrunk, step=2)
+        assert np.linalg.norm(update - expected) <= 10 * size * np.linalg.norm(jacobian), size
+
+
+SINGLE_TASK_DIRECTION_ONLY = {"cagrad", "db_mtl", "moco", "nash_mtl"}
+
+
+@pytest.mark.parametrize("name", [name for name in methods.METHODS.names()
+                                  if methods.METHODS.get(name).level != "loss"])
+def test_one_task_gives_its_gradient(name):
+    """With one head, a gradient method's update is that head's gradient. DB-MTL and MoCo
+    take moving averages of the gradient of log L (g / L) and of L g / |g|, Nash-MTL has a
+    fixed norm and CAGrad rescales by (1 + c) / (1 + c^2): for those, the gradient's
+    direction."""
+    gradient = np.array([[0.3, -1.2, 2.0, 0.05]])
+    update, _ = update_of(make(name, 1, 4), gradient, losses=[2.5])
+    if name in SINGLE_TASK_DIRECTION_ONLY:
+        cosine = update @ gradient[0] / (np.linalg.norm(update) * np.linalg.norm(gradient))
+        assert cosine > 1 - 1e-6, name
+    else:
+        np.testing.assert_allclose(update, gradient[0], rtol=2e-4, err_msg=name)
+
+
+# ------------------------------------------------------------------------ the train step
+
+def _two_head_model():
+    inputs = keras.Input((4,))
+    shared = keras.layers.Dense(3, activation="tanh", name="trunk")(inputs)
+    outputs = {"left": keras.layers.Dense(1, name="left")(shared),
+               "right": keras.layers.Dense(1, name="right")(shared),
+               "third": keras.layers.Dense(1, name="third")(shared)}
+    return model_lib.MultiTaskModel(inputs, outputs)
+
+
+def test_the_step_moves_the_shared_variables_by_the_methods_update_of_the_global_gradients():
+    """One SGD step with the trimmed mean (deterministic): the trunk moves by -lr times the
+    coordinate-wise median of the three task gradients taken here with a tape, and each
+    head by its own loss's gradient."""
+    keras.utils.set_random_seed(1)
+    model = _two_head_model()
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(8, 4)).astype(np.float32)
+    y = {name: rng.normal(size=(8, 1)).astype(np.float32) for name in model.task_names}
+    trunk = model.get_layer("trunk").trainable_variables
+    heads = [v for name in model.task_names for v in model.get_layer(name).trainable_variables]
+    with tf.GradientTape(persistent=True) as tape:
+        outputs = model(x)
+        losses = {name: tf.reduce_mean(tf.square(outputs[name] - y[name])) for name in y}
+        total = tf.add_n(list(losses.values()))
+    jacobian = np.stack([np.concatenate([g.numpy().ravel() for g in tape.gradient(loss, trunk)])
+                         for loss in losses.values()])
+    head_gradients = [g.numpy() for g in tape.gradient(total, heads)]
+    before = [v.numpy() for v in trunk + heads]
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", weighting="trimmed_mean")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    moved = np.concatenate([(b - v.numpy()).ravel() for b, v in zip(before, trunk)]) / 0.1
+    np.testing.assert_allclose(moved, np.median(jacobian, axis=0), rtol=1e-4, atol=1e-6)
+    for b, v, g in zip(before[len(trunk):], heads, head_gradients):
+        np.testing.assert_allclose((b - v.numpy()) / 0.1, g, rtol=1e-4, atol=1e-6)
+
+
+def test_rep_grad_is_refused_in_one_sentence():
+    model = _two_head_model()
+    model.set_representation(model.get_layer("trunk").output)
+    with pytest.raises(ValueError, match="rep_grad applies to gradient-level methods; this one "
+                                         "combines the task gradients of the shared variables"):
+        model.compile(optimizer="sgd", loss="mse", weighting="graddrop", rep_grad=True)
+    config = Config(weighting="moco", rep_grad=True)
+    with pytest.raises(errors.UserError, match="--weighting=moco combines the task gradients "
+                                               "of the shared variables.*choose one of .*krum"):
+        preparation.check_parts(config)
