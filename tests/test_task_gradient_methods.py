@@ -209,7 +209,7 @@ def test_gradvac_first_step_on_two_tasks_by_hand():
     # Targets 0: the first step is PCGrad's. g1 = (1, 0), g2 = (-1, 1): cos = -1/sqrt 2;
     # p1 = g1 + g2 / 2, p2 = g2 + g1, update (0.5, 1.5); both targets become -0.5/sqrt 2.
     method = make("gradvac", 2)
-    update, weights = update_of(method, [[1.0, 0.0], [-1.0, 1.0]])
+    update, _ = update_of(method, [[1.0, 0.0], [-1.0, 1.0]])
     np.testing.assert_allclose(update, [0.5, 1.5], rtol=1e-6)
     np.testing.assert_allclose(method.targets.numpy(), [[0, -0.5 / np.sqrt(2)],
                                                         [-0.5 / np.sqrt(2), 0]], rtol=1e-6)
