@@ -130,6 +130,13 @@ class _UnitWeights(base.Method):
         return tf.ones([self.task_count])
 
 
+class _SummedGradients(base.TaskGradientMethod):
+    """A task-gradient method whose update is the sum of the task gradients: equal's."""
+
+    def combine(self, gradients, losses, step):
+        return tf.reduce_sum(gradients, axis=0), None
+
+
 @pytest.mark.parametrize("rep_grad", [False, True])
 def test_gradient_path_with_unit_weights_is_the_loss_path(rep_grad):
     keras.utils.set_random_seed(0)
@@ -227,16 +234,18 @@ def test_compile_names_tasks_without_a_loss():
         _model().compile(optimizer="sgd", loss=LOSSES, loss_weights={"nope": 1.0})
 
 
-def test_float16_loss_scaling_is_undone_before_the_method_sees_the_gradients():
-    """Under mixed_float16 Keras scales the loss (by 32,768 at first); the Gramian the
-    method sees, and the logged norms, must be those of the unscaled gradients."""
+@pytest.mark.parametrize("method", [_UnitWeights, _SummedGradients])
+def test_float16_loss_scaling_is_undone_before_the_method_sees_the_gradients(method):
+    """Under mixed_float16 Keras scales the loss (by 32,768 at first); the Gramian (or the
+    task gradients) the method sees, and the logged norms, must be those of the unscaled
+    gradients, and the update equal's."""
     keras.utils.set_random_seed(0)
     initial = _model().get_weights()
-    _, plain = _train(tf.distribute.get_strategy(), _UnitWeights, steps=1, learning_rate=0.0,
+    _, plain = _train(tf.distribute.get_strategy(), method, steps=1, learning_rate=0.0,
                       initial=initial)
     keras.mixed_precision.set_global_policy("mixed_float16")
     # The first steps overflow and are skipped while Keras lowers the scale, as with equal.
-    model, scaled = _train(tf.distribute.get_strategy(), _UnitWeights, steps=4,
+    model, scaled = _train(tf.distribute.get_strategy(), method, steps=4,
                            learning_rate=0.05, initial=initial)
     summed, _ = _train(tf.distribute.get_strategy(), "equal", steps=4, learning_rate=0.05,
                        initial=initial)
