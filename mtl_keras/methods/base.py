@@ -14,8 +14,8 @@ shared variables. There are three levels:
   gradient is zero and it gets weight 0, leaving the others' weights as if it were not
   there; a present task keeps its part however small its gradient. Every gradient
   method listed in the README (MGDA, PCGrad, CAGrad, IMTL-G, Nash-MTL, Aligned-MTL,
-  UPGrad, GradNorm) is such a linear combination whose coefficients depend on the
-  gradients only through their inner products, so that the Gramian (summed across
+  UPGrad, GradNorm, GradVac, Krum) is such a linear combination whose coefficients depend
+  on the gradients only through their inner products, so that the Gramian (summed across
   replicas) is all a method sees: exact under tf.distribute, and T×T numbers however
   large the model. `transform(losses)` may rescale each task's loss first (IMTL's loss
   scales), with trainable variables of its own, and `auxiliary_loss` may train other
