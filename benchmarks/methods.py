@@ -74,7 +74,8 @@ def _settings(names):
 
 def _build(experiment, name, rep_grad):
     config = dataclasses.replace(experiment.config, weighting=name, rep_grad=rep_grad)
-    experiment = dataclasses.replace(experiment, config=config)
+    experiment = dataclasses.replace(experiment, config=config,
+                                     parts=preparation.check_parts(config))
     model, _ = train.build_and_compile(experiment)
     return model, train.make_datasets(experiment)[0].repeat()
 

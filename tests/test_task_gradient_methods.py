@@ -4,10 +4,13 @@ GradVac), against numpy written here from the papers' definitions on the vectors
 their properties (task order, non-conflicting gradients, a shrinking gradient, one task); and
 the train step's task-gradient level against gradients taken by hand."""
 
+import csv
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import run_main
 
 from mtl_keras import errors
 from mtl_keras import methods
@@ -257,14 +260,35 @@ def numpy_moco(jacobians, losses, beta=0.5, beta_sigma=0.5, gamma=0.1, gamma_sig
     return updates
 
 
-REFERENCES = {"db_mtl": numpy_db_mtl, "moco": numpy_moco}
-OPTIONS = {"db_mtl": {"beta": 0.6, "beta_sigma": 0.5},
+def numpy_excess_mtl(jacobians, losses, robust_step_size=0.01):
+    """He et al. (LibMTL's ExcessMTL, from the authors' code): the updates of successive
+    steps, sum_t w_t g_t with the weights after the step's change."""
+    del losses
+    squared_sums = np.zeros_like(jacobians[0])
+    weights = np.ones(len(squared_sums))
+    first = None
+    updates = []
+    for jacobian in jacobians:
+        squared_sums += jacobian ** 2
+        risks = np.array([row @ (row / np.sqrt(total + 1e-7))
+                          for row, total in zip(jacobian, squared_sums)])
+        if first is None:
+            first = risks
+        else:
+            weights = weights * np.exp(robust_step_size * risks / first)
+            weights = weights / weights.sum() * len(weights)
+        updates.append(weights @ jacobian)
+    return updates
+
+
+REFERENCES = {"db_mtl": numpy_db_mtl, "excess_mtl": numpy_excess_mtl, "moco": numpy_moco}
+OPTIONS = {"db_mtl": {"beta": 0.6, "beta_sigma": 0.5}, "excess_mtl": {"robust_step_size": 0.5},
            "moco": {"beta": 0.3, "beta_sigma": 0.2, "gamma": 0.4, "gamma_sigma": 0.1, "rho": 0.2}}
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 @pytest.mark.parametrize("options", ["defaults", "others"])
-def test_moving_average_methods_match_the_algorithm_over_steps(name, options):
+def test_stateful_methods_match_the_algorithm_over_steps(name, options):
     options = OPTIONS[name] if options == "others" else {}
     # Losses far apart (0.2 to 5), gradients of norms far apart: the balancing shows.
     jacobians = [random_jacobian(30 + step, 3, 6) * [[0.1], [1.0], [10.0]] for step in range(4)]
@@ -277,7 +301,26 @@ def test_moving_average_methods_match_the_algorithm_over_steps(name, options):
         assert weights.shape == (3,) and np.all(weights >= 0)
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_excess_mtl_leaves_an_absent_task_out_and_records_its_first_risk_when_it_comes():
+    jacobian = random_jacobian(8, 3, 5)
+    method = make("excess_mtl", 3, 5, robust_step_size=0.5)
+    absent = jacobian.copy()
+    absent[1] = 0.0
+    update, weights = update_of(method, absent, present=[True, False, True])
+    np.testing.assert_allclose(update, absent.sum(axis=0), rtol=1e-6)  # weights 1 at first
+    assert weights[1] == 0.0 and not method.accumulators.numpy()[1].any()
+    # Task 1 comes: its first risk is recorded and its weight kept (1 before rescaling);
+    # the others' grow by exp(0.5 r / r0).
+    update_of(method, jacobian, step=1)
+    squared = absent ** 2 + jacobian ** 2
+    risks = np.sum(jacobian ** 2 / np.sqrt(squared + 1e-7), axis=1)
+    first = np.sum(absent ** 2 / np.sqrt(absent ** 2 + 1e-7), axis=1)
+    grown = np.array([np.exp(0.5 * risks[0] / first[0]), 1.0, np.exp(0.5 * risks[2] / first[2])])
+    np.testing.assert_allclose(method.loss_weights.numpy(), 3 * grown / grown.sum(), rtol=1e-5)
+    np.testing.assert_allclose(method.first_risks.numpy()[1], risks[1], rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["db_mtl", "moco"])
 def test_moving_average_methods_leave_an_absent_task_out_and_keep_its_average(name):
     jacobian = random_jacobian(7, 3, 5)
     method = make(name, 3, 5)
@@ -396,3 +439,20 @@ def test_rep_grad_is_refused_in_one_sentence():
     with pytest.raises(errors.UserError, match="--weighting=moco combines the task gradients "
                                                "of the shared variables.*choose one of .*krum"):
         preparation.check_parts(config)
+
+
+def test_a_run_trains_with_a_task_gradient_method(run_flags, tmp_path):
+    """The run's path (preparation, build and compile): the method is built on the shape of
+    the model's task gradients, trains, and logs its weights and the gradients' norms."""
+    workdir = tmp_path / "run"
+    status = run_main(run_flags, "--flagfile=experiments/smoke.flags", "--epochs=1",
+                              "--synthetic_examples=128", "--validation_size=64",
+                              "--batch_size=32", "--weighting=db_mtl", f"--workdir={workdir}")
+    assert status == 0
+    with open(workdir / "history.csv", encoding="utf-8") as history_file:
+        history = next(csv.DictReader(history_file))
+    for name in ("fine", "coarse"):
+        assert np.isfinite(float(history[f"{name}_weight"])) and float(
+            history[f"{name}_weight"]) >= 1.0  # the largest average's norm over its own
+        assert float(history[f"{name}_gradient_norm"]) > 0
+    assert -1 <= float(history["gradient_cosine_fine_coarse"]) <= 1

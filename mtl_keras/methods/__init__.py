@@ -6,6 +6,7 @@ from mtl_keras.methods import cagrad  # noqa: F401
 from mtl_keras.methods import db_mtl  # noqa: F401
 from mtl_keras.methods import dwa  # noqa: F401
 from mtl_keras.methods import equal  # noqa: F401
+from mtl_keras.methods import excess_mtl  # noqa: F401
 from mtl_keras.methods import famo  # noqa: F401
 from mtl_keras.methods import gls  # noqa: F401
 from mtl_keras.methods import graddrop  # noqa: F401

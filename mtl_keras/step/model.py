@@ -202,9 +202,12 @@ class MultiTaskModel(keras.Model):
         model_variables = [v for v in self.trainable_variables if id(v) not in method_ids]
         _untracked(self, "_parts", sharing.split(self, model_variables, self.variable_owners(),
                                                  self._representation, self.rep_grad))
+        dimension = sum(step_math.size(variable) for variable in self._parts.shared_variables)
         if not method.built:
-            method.build((len(names), sum(step_math.size(variable)
-                                          for variable in self._parts.shared_variables)))
+            method.build((len(names), dimension))
+        if method.level == "task_gradients" and method.dimension != dimension:
+            raise ValueError(f"The method was built for task gradients of {method.dimension} "
+                             f"shared parameters, the model's have {dimension}.")
         # Saved with the model (get_compile_config): a loaded model.keras evaluates with the
         # same losses and weights, and trains on with the same method and its state.
         self._compile_config.config.update(loss=loss, loss_weights=loss_weights,

@@ -53,7 +53,6 @@ def build_and_compile(experiment):
         optimizer = optimizers.make_optimizer(config, experiment.steps_per_epoch)
         method = parts.method(model.task_names, steps_per_epoch=experiment.steps_per_epoch,
                               seed=config.seed, options=parts.method_options)
-        method.build()
         compile_lib.compile_model(model, data.tasks, optimizer, experiment.loss_weights,
                                   jit_compile, config.label_smoothing, method, config.rep_grad)
     return model, precision
