@@ -27,7 +27,7 @@ shared variables. There are three levels:
   variables (a [D] vector) with, where they mean something, the weights it gave the tasks.
   For the methods that need more than inner products: those that act coordinate by
   coordinate (GradDrop, the trimmed mean) or keep moving averages of the gradients (MoCo,
-  DB-MTL). The train step sums the task gradients over the replicas before the method runs
+  DB-MTL) or of their squares (ExcessMTL). The train step sums the task gradients over the replicas before the method runs
   (the global batch's gradients, the same on every replica: exact under tf.distribute).
   Representation gradients are each example's own, on which a coordinate-wise or moving
   average method is not its paper's: these methods refuse `rep_grad`.
