@@ -10,7 +10,9 @@ method (`mtl_keras.methods`) decide the update:
 - a gradient-level method gets the Gramian of the task gradients with respect to the shared
   variables (or, with `rep_grad`, to the shared representation the heads read) and returns
   one weight per task: the shared variables move along sum_t w_t g_t, each head along the
-  gradient of its own loss.
+  gradient of its own loss;
+- a task-gradient method gets the task gradients themselves over the shared variables
+  (summed over the replicas, flattened to T×D) and returns the shared variables' update.
 
 Exact under tf.distribute: every replica holds a slice of the global batch. A task's loss on
 a replica is its share of the global mean (the sum of its known examples' losses divided by
@@ -166,7 +168,8 @@ class MultiTaskModel(keras.Model):
 
         Raises:
           ValueError: a task without a loss, weights or losses for unknown tasks, or
-            `rep_grad` without a representation or with a loss-level method.
+            `rep_grad` without a representation or with a method that refuses it (the
+            loss and task-gradient levels).
         """
         described = head_descriptions.tasks_of(self)
         if loss is None and described:
