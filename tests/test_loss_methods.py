@@ -139,7 +139,7 @@ def test_unknown_option_names_the_known_ones():
 
 def test_unknown_method_lists_the_registered_ones():
     with pytest.raises(errors.UserError, match="Unknown weighting method 'nope'; choose one of: "
-                                               ".*dwa, equal, famo, gls"):
+                                               ".*dwa, equal, .*famo, .*gls"):
         methods.make("nope", ["a"])
 
 
