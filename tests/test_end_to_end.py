@@ -43,7 +43,7 @@ def smoke_run(tmp_path_factory):
     try:
         run_flags(["prog", f"--flagfile={SMOKE_FLAGS}", *TINY, f"--workdir={workdir}"])
         config = run_flags.config()
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
         run_flags.main()
     finally:
         TrainFlags().unparse_flags()

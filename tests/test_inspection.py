@@ -26,7 +26,7 @@ def finished_run(tmp_path_factory):
     run_flags = TrainFlags()
     try:
         run_flags(["prog", *FLAGS, f"--workdir={workdir}"])
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
         run_flags.main()
     finally:
         TrainFlags().unparse_flags()

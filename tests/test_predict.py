@@ -37,7 +37,7 @@ def _train(parent, *flags):
     try:
         run_flags(["prog", "--trunk=simple_cnn", "--epochs=1", "--batch_size=64",
                    "--validation_size=0", "--warmup_epochs=0", f"--workdir={workdir}", *flags])
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
         run_flags.main()
     finally:
         TrainFlags().unparse_flags()

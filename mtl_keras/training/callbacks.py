@@ -58,8 +58,12 @@ class HeadNames(keras.callbacks.Callback):
             for metric in self.task.metric_names:
                 if prefix + metric in logs:
                     logs[f"{prefix}{name}_{metric}"] = logs.pop(prefix + metric)
-            if prefix + "loss" in logs and self.weight > 0:
-                logs[f"{prefix}{name}_loss"] = float(logs[prefix + "loss"]) / self.weight
+            # The model's own head loss, when it logs one, is the mean over the epoch's known
+            # labels; the total is the mean of the steps' totals, which differs when the
+            # steps hold different numbers of known labels.
+            head_loss = f"{prefix}{name}_loss"
+            if prefix + "loss" in logs and self.weight > 0 and head_loss not in logs:
+                logs[head_loss] = float(logs[prefix + "loss"]) / self.weight
 
     def on_train_batch_end(self, batch, logs=None):
         self._rename(logs)
