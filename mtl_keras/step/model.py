@@ -211,6 +211,17 @@ class MultiTaskModel(keras.Model):
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a distribution strategy, Keras (3.15, TensorFlow) builds the model from a
+        # first batch drawn through an iterator of its own, then trains through a new one.
+        # A dataset shuffled anew at each pass (`reshuffle_each_iteration`, the seeds of
+        # `Dataset.random`) then trains each epoch on the order of the epoch after it: the
+        # same run on one device and on several saw other batches. Built from the data's
+        # shapes instead, without iterating it.
+        if iterator is not None and data_batch is None:
+            data_batch = iterator.data_adapter.get_tf_dataset().element_spec
+        super()._maybe_symbolic_build(data_batch=data_batch)
+
     @property
     def metrics(self):
         trackers = getattr(self, "_trackers", None)
