@@ -13,12 +13,14 @@ from mtl_keras.methods import base
 from helpers import refusal
 
 
-def _weights(method, losses, step=0):
-    """(d objective / d losses, objective) at `losses`, as the train step computes them."""
+def _weights(method, losses, step=0, present=None):
+    """(d objective / d losses, objective) at `losses`, as the train step computes them;
+    `present`: the tasks with a known label (default: every task)."""
     losses = tf.constant(losses, tf.float32)
+    present = tf.ones(losses.shape, tf.bool) if present is None else tf.constant(present)
     with tf.GradientTape() as tape:
         tape.watch(losses)
-        objective = method.objective(losses, tf.constant(step, tf.int64))
+        objective = method.objective(losses, tf.constant(step, tf.int64), present=present)
     return tape.gradient(objective, losses).numpy(), float(objective)
 
 
@@ -128,6 +130,60 @@ def test_famo_weights_and_logit_update():
     assert logits[1] > logits[0]
     # Adam's first step moves each logit by the learning rate (times the gradient's sign).
     np.testing.assert_allclose(np.abs(logits), [0.025, 0.025], rtol=1e-3)
+
+
+def numpy_stch_weights(losses, nadir, mu):
+    """d/dL of mu P log sum_t exp(log(L_t / z_t) / mu) over the P tasks given."""
+    losses, nadir = np.asarray(losses, np.float64), np.asarray(nadir, np.float64)
+    terms = (losses / nadir) ** (1 / mu)
+    return len(losses) * terms / terms.sum() / losses
+
+
+def test_stch_warms_up_on_log_losses_then_takes_the_nadir_of_the_last_warmup_epoch():
+    """Two steps per epoch, warmup_epochs=1: epochs 0 and 1 weigh 1 / L (log losses);
+    the nadir is the mean of epoch 1's losses, each task's over the steps it was in."""
+    method = methods.make("stch", ["a", "b", "c"], steps_per_epoch=2,
+                          options={"warmup_epochs": 1, "mu": 0.5})
+    history = [([4.0, 2.0, 1.0], None), ([3.0, 2.0, 1.0], None),  # epoch 0
+               ([2.0, 0.0, 0.5], [True, False, True]), ([1.0, 3.0, 1.5], None)]  # epoch 1
+    for step, (losses, present) in enumerate(history):
+        weights, _ = _weights(method, losses, step, present)
+        expected = np.where(present if present else True, 1 / (np.array(losses) + 1e-8), 0.0)
+        np.testing.assert_allclose(weights, expected, rtol=1e-5)
+    nadir = [1.5, 3.0, 1.0]  # b's from step 3 alone: absent at step 2
+    losses = [1.2, 1.5, 1.1]
+    weights, objective = _weights(method, losses, step=4)
+    np.testing.assert_allclose(weights, numpy_stch_weights(losses, nadir, 0.5), rtol=1e-5)
+    ratios = np.array(losses) / nadir
+    assert objective == pytest.approx(0.5 * 3 * np.log(np.sum(ratios ** 2)), rel=1e-5)
+    # The nadir is fixed: a later epoch keeps it.
+    weights, _ = _weights(method, losses, step=9)
+    np.testing.assert_allclose(weights, numpy_stch_weights(losses, nadir, 0.5), rtol=1e-5)
+
+
+def test_stch_leaves_an_absent_task_out():
+    """After the warm-up (warmup_epochs=0, one step per epoch: epoch 0 gives the nadir),
+    an absent task weighs 0 and the others as STCH of two tasks; a task absent during the
+    warm-up takes its nadir from its first step."""
+    method = methods.make("stch", ["a", "b", "c"], options={"warmup_epochs": 0})
+    _weights(method, [2.0, 0.0, 4.0], step=0, present=[True, False, True])
+    weights, _ = _weights(method, [1.0, 5.0, 0.0], step=1, present=[True, True, False])
+    expected = numpy_stch_weights([1.0, 5.0], [2.0, 5.0], 1.0)  # b's nadir: this step's
+    np.testing.assert_allclose(weights, [expected[0], expected[1], 0.0], rtol=1e-5)
+    # mu = 1: task t weighs P / (z_t sum_j L_j / z_j); by hand 2 / (2 * 1.5), 2 / (5 * 1.5).
+    np.testing.assert_allclose(expected, [2 / 3, 4 / 15], rtol=1e-12)
+    weights, _ = _weights(method, [1.0, 2.0, 2.0], step=2)
+    np.testing.assert_allclose(weights, numpy_stch_weights([1.0, 2.0, 2.0], [2.0, 5.0, 4.0],
+                                                           1.0), rtol=1e-5)
+
+
+def test_stch_weighs_a_present_zero_loss_finitely():
+    method = methods.make("stch", ["a", "b"], options={"warmup_epochs": 0})
+    _weights(method, [1.0, 2.0], step=0)
+    weights, objective = _weights(method, [0.0, 1.0], step=1)
+    assert np.all(np.isfinite(weights)) and np.isfinite(objective)
+    # mu = 1: weights 2 / (z_t (0 / 1 + 1 / 2)): 4 and 2.
+    np.testing.assert_allclose(weights, [4.0, 2.0], rtol=1e-5)
 
 
 def test_unknown_option_names_the_known_ones():

@@ -3,6 +3,8 @@
 from mtl_keras.methods import aligned_mtl  # noqa: F401
 from mtl_keras.methods import base  # noqa: F401
 from mtl_keras.methods import cagrad  # noqa: F401
+from mtl_keras.methods import config  # noqa: F401
+from mtl_keras.methods import dualproj  # noqa: F401
 from mtl_keras.methods import dwa  # noqa: F401
 from mtl_keras.methods import equal  # noqa: F401
 from mtl_keras.methods import fairgrad  # noqa: F401
