@@ -193,6 +193,18 @@ def test_imtl_l_scales_the_losses_towards_one():
     assert make("imtl", 2, loss_scales=0).transform(losses) is losses
 
 
+def test_imtl_l_leaves_an_absent_tasks_loss_scale_where_it_is():
+    # An absent task's loss is 0: e^s 0 - s would push its s up by the learning rate every
+    # step it is absent. Its transformed loss must not depend on s.
+    method = make("imtl", 2)
+    method.log_scales.assign([0.3, -0.2])
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(method.transform(tf.constant([4.0, 0.0]),
+                                               present=tf.constant([True, False])))
+    np.testing.assert_allclose(tape.gradient(total, method.log_scales),
+                               [np.exp(0.3) * 4 - 1, 0.0], rtol=1e-5)
+
+
 # --------------------------------------------------------------------------- Nash-MTL
 
 def numpy_bargaining_weights(gramian):

@@ -77,26 +77,50 @@ def test_gls_weights_are_the_geometric_mean_over_t_times_the_loss():
 
 def test_gls_leaves_an_absent_task_out():
     """A task with no known label in the step (loss 0): the geometric mean of the others."""
-    weights, objective = _weights(methods.make("gls", ["a", "b", "c"]), [0.5, 0.0, 8.0])
+    weights, objective = _weights(methods.make("gls", ["a", "b", "c"]), [0.5, 0.0, 8.0],
+                                  present=[True, False, True])
     assert objective == pytest.approx(2.0, rel=1e-6)  # sqrt(0.5 * 8)
     np.testing.assert_allclose(weights, [2.0 / (2 * 0.5), 0.0, 2.0 / (2 * 8.0)], rtol=1e-5)
-    weights, objective = _weights(methods.make("gls", ["a", "b"]), [0.0, 3.0])
+    weights, objective = _weights(methods.make("gls", ["a", "b"]), [0.0, 3.0],
+                                  present=[False, True])
     assert objective == pytest.approx(3.0, rel=1e-6)  # one task: its own loss, weight 1
     np.testing.assert_allclose(weights, [0.0, 1.0], rtol=1e-6)
+
+
+def test_gls_counts_a_present_task_whose_loss_is_0():
+    """Presence is the train step's (a known label), not a positive loss: a present loss
+    of 0 counts as the floor 1e-8, and the geometric mean falls with it."""
+    weights, objective = _weights(methods.make("gls", ["a", "b", "c"]), [0.5, 0.0, 8.0])
+    geometric_mean = (0.5 * 1e-8 * 8.0) ** (1 / 3)
+    assert objective == pytest.approx(geometric_mean, rel=1e-4)
+    np.testing.assert_allclose(weights[[0, 2]], geometric_mean / (3 * np.array([0.5, 8.0])),
+                               rtol=1e-4)
+
+
+def test_famo_counts_a_present_task_whose_loss_is_0():
+    """A present loss of 0 counts as 1e-8 in the normaliser c = sum z / L (the others'
+    weights z_t / (c L_t) nearly vanish; as absent they would be 0.2 and 0.8), and it is
+    the task's last loss."""
+    method = methods.make("famo", ["a", "b", "c"])
+    weights, _ = _weights(method, [2.0, 0.0, 0.5], step=0)
+    losses = np.array([2.0, 1e-8, 0.5])
+    c = np.sum((1 / 3) / losses)
+    np.testing.assert_allclose(weights[[0, 2]], ((1 / 3) / (c * losses))[[0, 2]], rtol=1e-4)
+    np.testing.assert_allclose(method.previous.numpy(), losses, rtol=1e-6)
 
 
 def test_famo_leaves_an_absent_task_out():
     """An absent task weighs 0 and the others as FAMO without it; its logit learns nothing
     while absent, and its fall is measured from the last step it was in."""
     method = methods.make("famo", ["a", "b", "c"])
-    weights, objective = _weights(method, [2.0, 0.0, 0.5], step=0)
+    weights, objective = _weights(method, [2.0, 0.0, 0.5], step=0, present=[True, False, True])
     c = (1 / 3) / 2.0 + (1 / 3) / 0.5
     np.testing.assert_allclose(weights, [(1 / 3) / (c * 2.0), 0.0, (1 / 3) / (c * 0.5)],
                                rtol=1e-5)
     assert np.isfinite(objective)
     np.testing.assert_allclose(method.previous.numpy(), [2.0, 0.0, 0.5])
     # Step 1: a fell by half, b appears (no fall: never seen), c absent (its loss kept).
-    _weights(method, [1.0, 4.0, 0.0], step=1)
+    _weights(method, [1.0, 4.0, 0.0], step=1, present=[True, True, False])
     np.testing.assert_allclose(method.previous.numpy(), [1.0, 4.0, 0.5])
     # The fall (log 2, 0, 0) through the softmax's Jacobian at z = 1/3: a's logit falls,
     # b's and c's rise alike; Adam's first step moves each by the learning rate.
