@@ -22,7 +22,8 @@ SHAPE = (16, 16, 1)
 TWO = (Task("kind", 5), Task("size", kind="regression", target_mean=4.0, target_std=2.0))
 THREE = (Task("flag", kind="binary"), Task("tags", 4, kind="multilabel"), Task("kind", 5))
 # Fewer experts than the paper's 8 keep the tests fast; the code path is the same.
-OPTIONS = {"mmoe": {"experts": 3}, "dselect_k": {"experts": 3}}
+# Learning-to-branch: one warm-up step, then branch draws.
+OPTIONS = {"mmoe": {"experts": 3}, "dselect_k": {"experts": 3}, "ltb": {"warmup_steps": 1}}
 
 
 def _tiny_stage(filters):

@@ -89,6 +89,15 @@ def test_ltb_reads_the_chosen_columns_and_learns_through_the_soft_choice():
     assert int(choice.draws.numpy()) == 1  # the next call draws anew
 
 
+def test_ltb_warms_up_on_the_sum_of_the_columns():
+    choice = ltb.BranchChoice(2, seed=3, warmup_steps=2)
+    inputs = [tf.fill((1, 2), 1.0), tf.fill((1, 2), 10.0)]
+    for _ in range(2):
+        np.testing.assert_allclose([o.numpy()[0, 0] for o in choice(inputs, training=True)],
+                                   [11.0, 11.0])
+    assert {o.numpy()[0, 0] for o in choice(inputs, training=True)} <= {1.0, 10.0}
+
+
 def test_ltb_choice_survives_saving(tmp_path):
     inputs = keras.Input((3,))
     outputs = ltb.BranchChoice(2, temperature=2.0, seed=1)([inputs, -inputs])

@@ -11,10 +11,11 @@ column's last stage. As LibMTL's `LTB`: logits start at 1 (every choice equally 
 at inference the most likely choice is taken (LibMTL samples then too; a saved model
 answers deterministically here).
 
-Kept small: LibMTL anneals the temperature as epochs / 20 / sqrt(epoch + 1) after a
-warm-up of epochs / 100 in which each column reads the sum of all; here the temperature is
-the fixed option `temperature` and there is no warm-up. The draws are stateless functions
-of `seed` and a count of training calls kept by the layer (the same on every replica).
+As LibMTL, a warm-up comes first, in which each column reads the sum of all (every column
+learns); it lasts `warmup_steps` training steps (LibMTL: epochs / 100 epochs). Kept small:
+LibMTL then anneals the temperature as epochs / 20 / sqrt(epoch + 1); here it is the fixed
+option `temperature`. The draws are stateless functions of `seed` and a count of training
+calls kept by the layer (the same on every replica, saved with the model).
 """
 
 import keras
@@ -33,6 +34,9 @@ class LearningToBranch(base.Architecture):
     HYPERPARAMETERS = {
         "temperature": registry.Option(1.0, "the Gumbel-softmax temperature (LibMTL anneals it "
                                        "from epochs / 20)", minimum=1e-2, maximum=100),
+        "warmup_steps": registry.Option(100, "training steps in which each column reads the sum "
+                                        "of all (LibMTL: epochs / 100 epochs)", minimum=0,
+                                        maximum=10 ** 9, whole=True),
         "seed": registry.Option(0, "the seed of the branch draws", minimum=0, maximum=2 ** 31 - 1,
                                 whole=True),
     }
@@ -46,7 +50,8 @@ class LearningToBranch(base.Architecture):
         columns = [trunk.stages[0](images) for _ in names]
         for index, stage in enumerate(trunk.stages[1:]):
             chosen = BranchChoice(len(names), self.options["temperature"],
-                                  self.options["seed"] * 1009 + index)(columns)
+                                  self.options["seed"] * 1009 + index,
+                                  self.options["warmup_steps"])(columns)
             columns = [stage(column) for column in chosen]
         return base.Built({name: trunk.pool(column) for name, column in zip(names, columns)})
 
@@ -59,13 +64,15 @@ class BranchChoice(layers.Layer):
       columns: T.
       temperature: the Gumbel-softmax temperature.
       seed: the seed of the draws.
+      warmup_steps: training calls in which every output is the sum of the inputs.
     """
 
-    def __init__(self, columns, temperature=1.0, seed=0, **kwargs):
+    def __init__(self, columns, temperature=1.0, seed=0, warmup_steps=0, **kwargs):
         super().__init__(**kwargs)
         self.columns = int(columns)
         self.temperature = float(temperature)
         self.seed = int(seed)
+        self.warmup_steps = int(warmup_steps)
 
     def build(self, input_shapes):
         self.logits = self.add_weight(shape=(self.columns, self.columns), name="logits",
@@ -76,7 +83,9 @@ class BranchChoice(layers.Layer):
 
     def call(self, inputs, training=False):
         if training:
+            warming = self.draws.value < self.warmup_steps
             choice = self._sample()
+            choice = tf.where(warming, tf.ones_like(choice), choice)
         else:
             choice = tf.one_hot(tf.argmax(self.logits, axis=-1), self.columns,
                                 dtype=self.logits.dtype)
@@ -100,4 +109,5 @@ class BranchChoice(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "columns": self.columns,
-                "temperature": self.temperature, "seed": self.seed}
+                "temperature": self.temperature, "seed": self.seed,
+                "warmup_steps": self.warmup_steps}
