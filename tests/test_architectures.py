@@ -24,7 +24,8 @@ SHAPE = (16, 16, 1)
 TWO = (Task("kind", 5), Task("size", kind="regression", target_mean=4.0, target_std=2.0))
 THREE = (Task("flag", kind="binary"), Task("tags", 4, kind="multilabel"), Task("kind", 5))
 # Fewer experts than the paper's 8 keep the tests fast; the code path is the same.
-OPTIONS = {"mmoe": {"experts": 3}}
+# Learning-to-branch: one warm-up step, then branch draws.
+OPTIONS = {"mmoe": {"experts": 3}, "dselect_k": {"experts": 3}, "ltb": {"warmup_steps": 1}}
 
 
 def _tiny_stage(filters):
@@ -95,8 +96,8 @@ def trained_on_one_replica(heads, architecture):
 
 
 def test_every_architecture_is_registered():
-    assert architectures.ARCHITECTURES.names() == ["cgc", "cross_stitch", "hps", "mmoe",
-                                                   "mtan", "ple"]
+    assert architectures.ARCHITECTURES.names() == ["cgc", "cross_stitch", "dselect_k", "hps",
+                                                   "ltb", "mmoe", "mtan", "ple"]
 
 
 @pytest.mark.parametrize("heads", [TWO, THREE], ids=["two_heads", "three_heads"])

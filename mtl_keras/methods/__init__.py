@@ -3,8 +3,11 @@
 from mtl_keras.methods import aligned_mtl  # noqa: F401
 from mtl_keras.methods import base  # noqa: F401
 from mtl_keras.methods import cagrad  # noqa: F401
+from mtl_keras.methods import config  # noqa: F401
+from mtl_keras.methods import dualproj  # noqa: F401
 from mtl_keras.methods import dwa  # noqa: F401
 from mtl_keras.methods import equal  # noqa: F401
+from mtl_keras.methods import fairgrad  # noqa: F401
 from mtl_keras.methods import famo  # noqa: F401
 from mtl_keras.methods import gls  # noqa: F401
 from mtl_keras.methods import gradnorm  # noqa: F401
@@ -13,6 +16,7 @@ from mtl_keras.methods import mgda  # noqa: F401
 from mtl_keras.methods import nash_mtl  # noqa: F401
 from mtl_keras.methods import pcgrad  # noqa: F401
 from mtl_keras.methods import rlw  # noqa: F401
+from mtl_keras.methods import stch  # noqa: F401
 from mtl_keras.methods import uncertainty  # noqa: F401
 from mtl_keras.methods import upgrad  # noqa: F401
 from mtl_keras.methods.base import METHODS

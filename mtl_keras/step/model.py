@@ -258,7 +258,9 @@ class MultiTaskModel(keras.Model):
             with tf.GradientTape() as inner:
                 global_losses = tf.stop_gradient(losses.weighted_global)
                 inner.watch(global_losses)
-                objective = method.objective(global_losses, self.optimizer.iterations)
+                # Present: a known label in the global batch (counts summed over replicas).
+                objective = method.objective(global_losses, self.optimizer.iterations,
+                                             present=losses.global_counts > 0)
             weights, *method_gradients = step_math.gradients_or_zeros(
                 inner, objective, [global_losses, *method.trainable_variables])
             total = tf.reduce_sum(tf.stop_gradient(weights) * losses.weighted_local)
@@ -292,7 +294,7 @@ class MultiTaskModel(keras.Model):
             scaled = losses.weighted_local * scale
             per_task = tf.unstack(scaled)
             scales, transformed, transform_gradients = step_math.transformed_losses(
-                method, losses.weighted_global)
+                method, losses.weighted_global, losses.global_counts > 0)
             private_target = tf.reduce_sum(scaled * scales)
         targets = leaves if self.rep_grad else parts.shared_variables
         task_gradients = [step_math.gradients_or_zeros(tape, loss, targets) for loss in per_task]
