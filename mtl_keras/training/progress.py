@@ -22,7 +22,7 @@ significant = report.significant
 
 def duration(seconds):
     """"42 s", "3:07" (minutes), "1:02:07" (hours)."""
-    seconds = max(int(round(seconds)), 0)
+    seconds = max(round(seconds), 0)
     if seconds < 60:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)
