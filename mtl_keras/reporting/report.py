@@ -19,8 +19,9 @@ MATRIX_CLASSES = 12
 
 
 def significant(value, digits=4):
-    """`value` rounded to `digits` significant digits, as text ("-" for None)."""
-    return "-" if value is None else f"{float(value):.{digits}g}"
+    """`value` rounded to `digits` significant digits, as text ("-" for None): 0.9123,
+    1.000, 3.648, 1.235e+04."""
+    return "-" if value is None else f"{float(value):#.{digits}g}"
 
 
 def heads_text(heads):

@@ -21,8 +21,10 @@ significant = report.significant
 
 
 def duration(seconds):
-    """"42 s", "3:07" (minutes), "1:02:07" (hours)."""
-    seconds = max(round(seconds), 0)
+    """"0.4 s", "42 s", "3:07" (minutes), "1:02:07" (hours)."""
+    if seconds < 9.95:
+        return f"{max(seconds, 0):.1f} s"
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)
@@ -74,7 +76,7 @@ class Meter:
         now = time.perf_counter()
         extra = f", {extra}" if extra else ""
         if self.terminal:
-            if now - self._last < 0.1 and self.first + done < self.total:
+            if self._drawn and now - self._last < 0.1 and self.first + done < self.total:
                 return  # a terminal redrawn 10 times a second is enough
             filled = int(BAR_WIDTH * min(self.first + done, self.total) / self.total)
             bar = "=" * filled + (">" if filled < BAR_WIDTH else "") + "." * (BAR_WIDTH - filled - 1)
