@@ -19,15 +19,17 @@ from mtl_keras import config as config_lib
 from mtl_keras import errors
 from mtl_keras.reporting import figures
 from mtl_keras.reporting import report
+from mtl_keras.studies import runner as study_runner
 from mtl_keras.training import progress
 from mtl_keras.training import runner
 from mtl_keras.training import signals
 
 PATIENCE = 2
 STEPS = 7  # (512 - 64 validation) / 64
-SETTINGS = dict(dataset="fashion_mnist", synthetic=True, synthetic_examples=512,
-                validation_size=64, trunk="lenet", epochs=8, batch_size=64, deterministic=True,
-                early_stopping_patience=PATIENCE, warmup_epochs=0.0, checkpoint_minutes=0.0)
+SETTINGS = {"dataset": "fashion_mnist", "synthetic": True, "synthetic_examples": 512,
+            "validation_size": 64, "trunk": "lenet", "epochs": 8, "batch_size": 64,
+            "deterministic": True, "early_stopping_patience": PATIENCE, "warmup_epochs": 0.0,
+            "checkpoint_minutes": 0.0}
 
 
 class _StopInEpoch(signals.StopRequest):
@@ -83,7 +85,8 @@ def test_early_stopping_stops_where_the_history_says_and_keeps_the_best(stopped_
             stopped = epoch
             break
     assert stopped == len(scores) == 4 and best_epoch == 2  # the example stops, not at the end
-    record = json.loads(open(os.path.join(workdir, "metrics.json"), encoding="utf-8").read())
+    with open(os.path.join(workdir, "metrics.json"), encoding="utf-8") as written:
+        record = json.load(written)
     assert record["early_stopping"] == {"patience": PATIENCE, "monitor": "val_fine_accuracy",
                                         "direction": "max", "best": best,
                                         "best_epoch": best_epoch, "stopped_epoch": stopped}
@@ -94,7 +97,8 @@ def test_early_stopping_stops_where_the_history_says_and_keeps_the_best(stopped_
     for mine, expected in zip(final, kept):
         np.testing.assert_array_equal(mine, expected)
     assert any(not np.array_equal(mine, other) for mine, other in zip(final, last))
-    text = open(os.path.join(workdir, "report.md"), encoding="utf-8").read()
+    with open(os.path.join(workdir, "report.md"), encoding="utf-8") as written:
+        text = written.read()
     assert "trained 4 of 8 epochs: early stopping (patience 2) kept epoch 2" in text
 
 
@@ -173,6 +177,14 @@ def test_confusion_counts_and_most_confused_pairs():
 def test_report_title_and_figures():
     results = {"dataset": "fashion_mnist", "synthetic": True, "epochs": 3, "epochs_trained": 3,
                "heads": {"fine": {"accuracy": 0.91234567}}}
-    assert report.title("runs/x-1", results) .startswith("x-1: fashion_mnist, synthetic (made-up) ")
+    assert report.title("runs/x-1", results).startswith("x-1: fashion_mnist, synthetic (made-up) ")
     assert report.metric_lines(results) == ["fine: accuracy 0.9123"]
     assert report.significant(1.0) == "1.000" and report.significant(12345.6) == "1.235e+04"
+
+
+def test_a_study_says_run_i_of_n_elapsed_and_time_left():
+    clock = study_runner.StudyClock(3)
+    assert clock.describe().endswith("time left known after the first run")
+    clock.start -= 60  # the first run took a minute: two more take about two
+    clock.done()
+    assert clock.describe() == "elapsed 1:00, about 2:00 left"
