@@ -40,7 +40,7 @@ def draw_confusion(axes, matrix, class_names, title, counts=False):
         axes.set_xticks([])
         axes.set_yticks([])
     if counts and classes <= 20:
-        size = 9 if classes <= 4 else 7 if classes <= 10 else 5
+        size = 9 if classes <= 4 else 7 if classes <= 6 else 6 if classes <= 10 else 5
         for row, column in np.ndindex(matrix.shape):
             if matrix[row, column]:
                 axes.text(column, row, str(matrix[row, column]), ha="center", va="center",

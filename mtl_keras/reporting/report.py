@@ -114,9 +114,10 @@ def write_png(path, tasks, history, results, confusions, heading=""):
       heading: the title (`title`).
     """
     rows = len(tasks)
-    figure = plt.figure(figsize=(15, 3.3 * rows + 1.8), dpi=100)
-    grid = figure.add_gridspec(rows + 1, 3, height_ratios=[3.3] * rows + [1.2],
-                               width_ratios=[1, 1, 1.1])
+    height = 3.3 if max((len(matrix) for matrix, _ in confusions.values()), default=0) <= 6 else 4.2
+    figure = plt.figure(figsize=(16, height * rows + 1.8), dpi=100)
+    grid = figure.add_gridspec(rows + 1, 3, height_ratios=[height] * rows + [1.2],
+                               width_ratios=[1, 1, 1.2])
     for row, task in enumerate(tasks):
         _curves(figure.add_subplot(grid[row, 0]), history, f"{task.name}_loss", f"{task.name}: loss")
         metric = main_metric(task)
@@ -129,7 +130,8 @@ def write_png(path, tasks, history, results, confusions, heading=""):
               va="top", fontsize=9, family="monospace", transform=text.transAxes)
     if heading:
         figure.suptitle(heading, fontsize=12, fontweight="bold")
-    figure.tight_layout()
+    # Room for the title: tight_layout does not count it.
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.4 / figure.get_figheight()))
     with fileio.atomic_path(path) as temporary:
         with open(temporary, "wb") as output:
             output.write(figures.png(figure))
