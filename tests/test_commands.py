@@ -19,7 +19,7 @@ PACKAGE = pathlib.Path(mtl_keras.__file__).resolve().parent
 REPO = PACKAGE.parent
 # Each command's help names these of its own flags.
 OWN_FLAGS = {
-    "train": ["--dataset", "--weighting", "--epochs", "--workdir", "--flagfile"],
+    "train": ["--dataset", "--weighting", "--epochs", "--workdir", "--flagfile", "--recipe"],
     "predict": ["--workdir", "--top_k", "--json"],
     "evaluate": ["--workdir", "--split"],
     "compare": ["--out", "--title"],

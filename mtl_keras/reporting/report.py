@@ -36,8 +36,12 @@ def main_metric(task):
     return next((name for name in ("accuracy", "mae") if name in task.metric_names), "loss")
 
 
-def _curves(axes, history, key, title):
+def _curves(axes, history, key, title, kept=None):
+    """Training and validation curves of log `key`; `kept`: the epoch whose weights early
+    stopping kept, marked."""
     epochs = np.arange(1, len(history) + 1)
+    if kept:
+        axes.axvline(kept, color="gray", linestyle=":", label=f"kept (epoch {kept})")
     shown = []
     for prefix, label in (("", "training"), ("val_", "validation")):
         values = [logs.get(prefix + key) for logs in history]
@@ -51,7 +55,7 @@ def _curves(axes, history, key, title):
     axes.xaxis.set_major_locator(figures.matplotlib.ticker.MaxNLocator(integer=True))
     axes.tick_params(labelsize=7)
     axes.grid(alpha=0.3)
-    if shown:
+    if shown or kept:
         axes.legend(fontsize=7)
 
 
@@ -118,11 +122,14 @@ def write_png(path, tasks, history, results, confusions, heading=""):
     figure = plt.figure(figsize=(16, height * rows + 1.8), dpi=100)
     grid = figure.add_gridspec(rows + 1, 3, height_ratios=[height] * rows + [1.2],
                                width_ratios=[1, 1, 1.2])
+    stopping = results.get("early_stopping") or {}
+    kept = stopping.get("best_epoch") if stopping.get("stopped_epoch") else None
     for row, task in enumerate(tasks):
-        _curves(figure.add_subplot(grid[row, 0]), history, f"{task.name}_loss", f"{task.name}: loss")
+        _curves(figure.add_subplot(grid[row, 0]), history, f"{task.name}_loss",
+                f"{task.name}: loss", kept)
         metric = main_metric(task)
         _curves(figure.add_subplot(grid[row, 1]), history, f"{task.name}_{metric}",
-                f"{task.name}: {metric}")
+                f"{task.name}: {metric}", kept)
         _head_figure(figure.add_subplot(grid[row, 2]), task, confusions.get(task.name), results)
     text = figure.add_subplot(grid[rows, :])
     text.axis("off")
