@@ -113,11 +113,11 @@ def test_metrics_json(smoke_run):
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert set(metrics) == {"dataset", "synthetic", "heads", "hierarchy_consistency",
                             "coarse_from_fine_accuracy", "test_flip", "test_shift", "test_views",
-                            "heads_single_view", "epochs", "wall_seconds"}
+                            "heads_single_view", "epochs", "epochs_trained", "wall_seconds"}
     assert metrics["test_flip"] is True and metrics["test_shift"] == 1
     assert metrics["test_views"] == 10
     assert metrics["dataset"] == "cifar100" and metrics["synthetic"] is True
-    assert metrics["epochs"] == 2 and metrics["wall_seconds"] > 0
+    assert metrics["epochs"] == metrics["epochs_trained"] == 2 and metrics["wall_seconds"] > 0
     assert set(metrics["heads"]) == {"fine", "coarse"}
     assert set(metrics["heads"]["fine"]) == {"accuracy", "top5_accuracy"}
     assert set(metrics["heads"]["coarse"]) == {"accuracy"}
