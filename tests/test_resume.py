@@ -135,11 +135,11 @@ def test_killed_and_stopped_runs_resume_to_the_same_result(uninterrupted, tmp_pa
     # Each epoch once in history.csv and TensorBoard, with the figures of the run never
     # stopped (an epoch resumed in its middle averages over all its steps too).
     history, expected_history = _history(workdir), _history(uninterrupted)
-    assert [row["epoch"] for row in history] == [0, 1, 2]
+    assert [row["epoch"] for row in history] == [1, 2, 3]
     for row, expected_row in zip(history, expected_history):
         assert row == pytest.approx(expected_row, rel=1e-6)
     for group, tag in (("train", "epoch_fine_loss"), ("validation", "epoch_fine_accuracy")):
-        assert _epochs_in_tensorboard(workdir / "tensorboard" / group, tag) == [0, 1, 2]
+        assert _epochs_in_tensorboard(workdir / "tensorboard" / group, tag) == [1, 2, 3]
     assert not list((workdir / "checkpoints").glob("state*"))  # a finished run keeps no state
 
 

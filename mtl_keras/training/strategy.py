@@ -161,3 +161,13 @@ def set_precision(setting):
         policy = "mixed_float16" if on_gpu else "mixed_bfloat16"
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+def public_name(strategy):
+    """The name a person gives `strategy` with --strategy: default, mirrored or multi_worker."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "multi_worker"
+    if isinstance(strategy, tf.distribute.MirroredStrategy):
+        return "mirrored"
+    name = type(strategy).__name__
+    return "default" if "Default" in name else name
