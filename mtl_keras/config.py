@@ -9,7 +9,7 @@ from mtl_keras import tasks as tasks_lib
 # How a run is kept, not what it computes: where it writes, how often it saves its state,
 # when it counts as diverged. A resumed run may change them; runs that differ only in
 # them are runs of one setting.
-KEEPING_ONLY = frozenset({"workdir", "checkpoint_minutes", "max_loss_growth"})
+KEEPING_ONLY = frozenset({"workdir", "checkpoint_minutes", "max_loss_growth", "progress_seconds"})
 
 CHOICES = {
     "optimizer": ("auto", "sgd", "adamw"),
@@ -75,6 +75,8 @@ class Config:
     cache_dir: str = ""  # streamed folders: record shards written there once
     checkpoint_minutes: float = 10.0  # state saved within an epoch this often (0: epoch ends only)
     max_loss_growth: float = 1e6  # a head's loss above this many times its first: diverged (0: off)
+    early_stopping_patience: int = 0  # epochs without a better best.keras before stopping (0: off)
+    progress_seconds: float = 60.0  # output that is not a terminal: a progress line this often
     protocol: str = "joint"  # a registered protocol (mtl_keras/protocols): how the heads train
     task: str = ""  # --protocol=single_task: the one head to train
     sampling: str = "uniform"  # --protocol=task_sampling: how each step's task is drawn
@@ -111,8 +113,11 @@ class Config:
         if not 0 <= self.batch_norm_momentum < 1:
             raise errors.UserError(f"--batch_norm_momentum must be at least 0 and below 1 (0: "
                                    f"chosen by the dataset's size), not {self.batch_norm_momentum}.")
+        if self.early_stopping_patience < 0:
+            raise errors.UserError(f"--early_stopping_patience is a number of epochs, 0 (off) or "
+                                   f"more, not {self.early_stopping_patience}.")
         for field in ("learning_rate", "momentum", "weight_decay", "warmup_epochs",
-                      "checkpoint_minutes"):
+                      "checkpoint_minutes", "progress_seconds"):
             if not math.isfinite(getattr(self, field)):
                 raise errors.UserError(f"--{field} must be a finite number, not {getattr(self, field)}.")
             if getattr(self, field) < 0:

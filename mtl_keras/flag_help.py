@@ -94,6 +94,13 @@ RUN = {
     "max_loss_growth": "Stop the run as diverged (exit status 3) when a head's training loss "
                        "grows past this many times its first value, as well as when it turns "
                        "NaN or infinite. 0: no limit. A resumed run may change it.",
+    "early_stopping_patience": "Stop training when best.keras (the monitored validation "
+                               "metric of the first head) has not improved for this many "
+                               "epochs, and end with its weights. 0: off. Needs a validation "
+                               "split.",
+    "progress_seconds": "When the output is not a terminal, print a progress line (step, "
+                        "images/s, time left) this often within an epoch and a prediction; a "
+                        "terminal gets a bar. A resumed run may change it.",
     "protocol": "How the heads train: single_task trains the head --task alone, on the images that have its label; task_sampling draws each step's task by --sampling; standard needs a task family.",
     "task": "--protocol=single_task: the head to train (a study trains one run per head).",
     "sampling": "--protocol=task_sampling: how each step's task is drawn: uniform, proportional "

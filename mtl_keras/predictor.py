@@ -101,6 +101,15 @@ class Predictor:
         """
         images, read, problems = [], [], []
         for path in map(os.fspath, paths):
+            if path.endswith(".npy") and os.path.isfile(path):
+                try:
+                    batch = self._batch(np.load(path, allow_pickle=False))
+                except (OSError, ValueError, errors.UserError) as error:
+                    problems.append((path, f"{path}: {error}"))
+                    continue
+                images += list(batch)
+                read += [f"{path}[{index}]" for index in range(len(batch))]
+                continue
             if not os.path.isfile(path):
                 problems.append((path, f"{path} is not a file." if os.path.exists(path)
                                  else f"{path} does not exist."))
@@ -126,13 +135,15 @@ class Predictor:
 
         Args:
           images: a path, a sequence of paths and uint8 arrays (H×W×C or H×W), or a
-            uint8 array N×H×W×C; any size, grey (1 channel), RGB or RGBA.
+            uint8 array of images, N×H×W×C or N×H×W (grey, as `keras.datasets`' MNIST
+            and Fashion-MNIST); any size, grey (1 channel), RGB or RGBA.
           top_k: classes listed per multiclass head, most likely first; None or 0: all.
 
         Returns:
           One dict per image, {head name: answer}; an answer is, by the head's kind,
           {"kind": "multiclass", "classes": [{"name", "probability"}, ...]},
-          {"kind": "binary", "name": the positive (second) class, "probability"},
+          {"kind": "binary", "name": the class predicted, "probability": its probability,
+          "probabilities": {each of the two classes: its probability}},
           {"kind": "regression", "value": in the targets' units}, or
           {"kind": "multilabel", "labels": [{"name", "probability"}, ...]} for the labels
           above 0.5, most likely first.
@@ -153,10 +164,12 @@ class Predictor:
         """uint8 N×H×W×C of the model's shape from anything `predict` accepts."""
         if isinstance(images, (str, os.PathLike)):
             images = [images]
+        if isinstance(images, np.ndarray) and images.ndim == 3 and images.shape[-1] > 4:
+            images = images[..., None]  # N×H×W: grey images (a last axis of 1-4: channels)
         if isinstance(images, np.ndarray) and images.ndim != 4:
             raise errors.UserError(
-                f"An array of images is N×H×W×C; this one has shape {images.shape} (one image: "
-                f"give [image] or image[None]).")
+                f"An array of images is N×H×W or N×H×W×C; this one has shape {images.shape} "
+                f"(one image: give [image] or image[None]).")
         if isinstance(images, np.ndarray):
             return images_lib.fit(_checked(images, (4,)), *self.image_shape).numpy()
         fitted = []
@@ -251,24 +264,27 @@ def _inferred_task(model, name):
 def image_files(arguments):
     """The image files that command-line arguments name: each folder's images (JPEG, PNG,
     GIF, BMP by their suffix), sorted, and any other argument as given (`Predictor.read`
-    reports the missing and unreadable ones).
+    reports the missing and unreadable ones, and reads a `.npy` file as a batch of images).
 
     Returns:
-      (paths, a list of (folder, one-sentence message) for folders holding no image).
+      (paths, a list of (folder, one-sentence message) for folders holding no image,
+      a list of (file, one-sentence message) for the files of folders that are not images).
     """
-    paths, problems = [], []
+    paths, problems, skipped = [], [], []
     for argument in map(os.fspath, arguments):
         if not os.path.isdir(argument):
             paths.append(argument)
             continue
-        found = sorted(os.path.join(argument, name) for name in os.listdir(argument)
-                       if name.lower().endswith(images_lib.SUFFIXES)
-                       and os.path.isfile(os.path.join(argument, name)))
+        files = sorted(os.path.join(argument, name) for name in os.listdir(argument)
+                       if os.path.isfile(os.path.join(argument, name)))
+        found = [path for path in files if path.lower().endswith(images_lib.SUFFIXES)]
+        skipped += [(path, f"{path} is not a {images_lib.FORMATS} file by its name; skipped.")
+                    for path in files if path not in found]
         if not found:
             problems.append((argument, f"{argument} holds no {', '.join(images_lib.SUFFIXES)} "
                                        f"image."))
         paths += found
-    return paths, problems
+    return paths, problems, skipped
 
 
 def to_text(path, heads):

@@ -22,7 +22,8 @@ NAME_RULE_TEXT = "ASCII letters, digits, '_', '.' and '-', starting with a lette
 MODEL_LAYER_NAMES = ("image", "head_descriptions", "standardize", "conv2d", "dense", "flatten",
                      "max_pooling2d", "global_average_pooling2d", "global_max_pooling2d",
                      "fused_batch_normalization", "re_lu", "add", "zero_pad_shortcut",
-                     "expert_mixture", "cross_stitch", "concatenate", "multiply", "activation")
+                     "expert_mixture", "cross_stitch", "concatenate", "multiply", "activation",
+                     "selector_gate", "branch_choice")
 _LAYER_NAME = re.compile(rf"(?:{'|'.join(MODEL_LAYER_NAMES)})(?:_\d+)?|.*_standardised")
 
 

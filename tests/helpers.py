@@ -186,7 +186,7 @@ class TrainFlags:
     def main(self):
         import keras
 
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
         status = self._command.main(self.argv)
         if status:
             raise SystemExit(status)
@@ -228,3 +228,11 @@ def free_ports(count):
     for sock in sockets:
         sock.close()
     return ports
+
+
+def register_for_test(monkeypatch, registry, name, obj):
+    """Registers `obj` under `name` in a registry of the package until the test ends."""
+    from mtl_keras import registry as registry_lib
+
+    entry = registry_lib.Entry(name, obj, f"{name} (made by a test)", {}, "tests")
+    monkeypatch.setitem(registry._entries, name, entry)  # noqa: SLF001

@@ -2,6 +2,8 @@
 gates, cross-stitch units and the split of the variables between the tasks, each checked
 against values computed here."""
 
+import functools
+
 import keras
 import numpy as np
 import pytest
@@ -22,7 +24,8 @@ SHAPE = (16, 16, 1)
 TWO = (Task("kind", 5), Task("size", kind="regression", target_mean=4.0, target_std=2.0))
 THREE = (Task("flag", kind="binary"), Task("tags", 4, kind="multilabel"), Task("kind", 5))
 # Fewer experts than the paper's 8 keep the tests fast; the code path is the same.
-OPTIONS = {"mmoe": {"experts": 3}}
+# Learning-to-branch: one warm-up step, then branch draws.
+OPTIONS = {"mmoe": {"experts": 3}, "dselect_k": {"experts": 3}, "ltb": {"warmup_steps": 1}}
 
 
 def _tiny_stage(filters):
@@ -65,30 +68,55 @@ def _compile(model, heads, learning_rate=1e-3):
                               {task.name: 1.0 for task in heads}, False)
 
 
+def fit_on_one_batch(model, heads, steps=2):
+    """Fits `model` for `steps` steps on one global batch of 16: 8 examples twice, so that
+    each of two replicas sees the statistics one replica sees over the whole batch (batch
+    normalization normalises each replica's examples by their own statistics, as Keras'
+    layer does, and then computes the same on one replica and on two)."""
+    images, labels = _data(heads, count=8)
+    batch = (np.concatenate([images, images]),
+             {name: np.concatenate([values, values]) for name, values in labels.items()})
+    return model.fit(tf.data.Dataset.from_tensors(batch).repeat(), steps_per_epoch=1,
+                     epochs=steps, verbose=0, shuffle=False)
+
+
+@functools.cache
+def trained_on_one_replica(heads, architecture):
+    """A model of `architecture` and `heads` (seeded), trained by `fit_on_one_batch` at a
+    learning rate of 0.05: (the model, its initial weights, its initial trainable variables,
+    its training losses). One training per architecture, read (never changed) by the tests
+    of saving here and by the two-replica comparison in test_architecture_replicas.py."""
+    keras.utils.set_random_seed(0)
+    model = _build(heads, architecture)
+    initial = model.get_weights()
+    trainable = [variable.numpy() for variable in model.trainable_variables]
+    _compile(model, heads, learning_rate=0.05)
+    losses = fit_on_one_batch(model, heads).history["loss"]
+    return model, initial, trainable, losses
+
+
 def test_every_architecture_is_registered():
-    assert architectures.ARCHITECTURES.names() == ["cgc", "cross_stitch", "hps", "mmoe",
-                                                   "mtan", "ple"]
+    assert architectures.ARCHITECTURES.names() == ["cgc", "cross_stitch", "dselect_k", "hps",
+                                                   "ltb", "mmoe", "mtan", "ple"]
 
 
 @pytest.mark.parametrize("heads", [TWO, THREE], ids=["two_heads", "three_heads"])
 @pytest.mark.parametrize("architecture", architectures.ARCHITECTURES.names())
 def test_trains_saves_and_reloads_to_the_same_predictions(tmp_path, architecture, heads):
-    keras.utils.set_random_seed(0)
-    model = _build(heads, architecture)
-    _compile(model, heads)
-    images, labels = _data(heads)
-    before = [variable.numpy() for variable in model.trainable_variables]
-    history = model.fit(images, labels, batch_size=8, epochs=2, verbose=0)
-    assert np.isfinite(history.history["loss"]).all()
+    model, _, before, losses = trained_on_one_replica(heads, architecture)
+    images, _ = _data(heads)
+    assert np.isfinite(losses).all()
     assert all(not np.allclose(first, variable.numpy())
                for first, variable in zip(before, model.trainable_variables)
                if variable.path.startswith(tuple(task.name for task in heads)))
-    expected = model.predict(images, verbose=0)
+    # The models are called, not predicted: the same layers, without tracing two predict
+    # functions per architecture.
+    expected = model(images, training=False)
     assert set(expected) == {task.name for task in heads}
     model.save(tmp_path / "model.keras")
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     loaded = keras.saving.load_model(tmp_path / "model.keras")
-    for name, values in loaded.predict(images, verbose=0).items():
+    for name, values in loaded(images, training=False).items():
         np.testing.assert_allclose(values, expected[name], rtol=1e-5, atol=1e-6)
     # The split of the variables came back with the model (declared layers included).
     for role in ("shared_variables", "private_variables"):

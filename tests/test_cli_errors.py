@@ -96,27 +96,46 @@ def test_unknown_trunk_is_refused_before_anything_is_written(run_flags, tmp_path
     assert not workdir.exists()
 
 
-def _run_module(tmp_path, *flags):
+SUBPROCESS_CASES = {
+    "missing-archive": (["--archive=missing/cifar-100-python.tar.gz"],
+                        "error: --archive=missing/cifar-100-python.tar.gz does not exist; check "
+                        "the path."),
+    "unknown-head": (["--synthetic", "--synthetic_examples=64", "--validation_size=16",
+                      "--loss_weights=animal=1"],
+                     "error: --loss_weights names animal, but the heads are fine, coarse."),
+}
+
+
+@pytest.fixture(scope="module")
+def subprocess_results(tmp_path_factory):
+    """`python -m mtl_keras.run` on each case, the processes started at once, each in an
+    empty folder of its own: {case: (folder, exit status, stdout, stderr)}."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-m", "mtl_keras.run", *flags], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=240)
+    started = {}
+    for case, (flags, _) in SUBPROCESS_CASES.items():
+        folder = tmp_path_factory.mktemp(case)
+        started[case] = folder, subprocess.Popen(
+            [sys.executable, "-m", "mtl_keras.run", *flags, f"--workdir={folder / 'w'}"],
+            cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = {}
+    for case, (folder, process) in started.items():
+        try:
+            out, err = process.communicate(timeout=240)
+        finally:
+            process.kill()
+        results[case] = folder, process.returncode, out, err
+    return results
 
 
-@pytest.mark.parametrize("flags,expected", [
-    (["--archive=missing/cifar-100-python.tar.gz"],
-     "error: --archive=missing/cifar-100-python.tar.gz does not exist; check the path."),
-    (["--synthetic", "--synthetic_examples=64", "--validation_size=16", "--loss_weights=animal=1"],
-     "error: --loss_weights names animal, but the heads are fine, coarse."),
-], ids=["missing-archive", "unknown-head"])
-def test_subprocess_bad_input_exits_2_with_one_error_line(tmp_path, flags, expected):
-    workdir = tmp_path / "w"
-    result = _run_module(tmp_path, *flags, f"--workdir={workdir}")
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    assert error_lines(result.stderr) == [expected]
-    assert not workdir.exists()
-    assert os.listdir(tmp_path) == []  # nothing written next to it either (no runs/ folder)
+@pytest.mark.parametrize("case", sorted(SUBPROCESS_CASES))
+def test_subprocess_bad_input_exits_2_with_one_error_line(subprocess_results, case):
+    folder, status, out, err = subprocess_results[case]
+    assert status == 2, err
+    assert "Traceback" not in err + out
+    assert error_lines(err) == [SUBPROCESS_CASES[case][1]]
+    assert not (folder / "w").exists()
+    assert os.listdir(folder) == []  # nothing written next to it either (no runs/ folder)
 
 
 def test_multi_worker_needs_a_shared_workdir_and_tf_config(run_flags, tmp_path, monkeypatch, capsys):

@@ -19,7 +19,7 @@ PACKAGE = pathlib.Path(mtl_keras.__file__).resolve().parent
 REPO = PACKAGE.parent
 # Each command's help names these of its own flags.
 OWN_FLAGS = {
-    "train": ["--dataset", "--weighting", "--epochs", "--workdir", "--flagfile"],
+    "train": ["--dataset", "--weighting", "--epochs", "--workdir", "--flagfile", "--recipe"],
     "predict": ["--workdir", "--top_k", "--json"],
     "evaluate": ["--workdir", "--split"],
     "compare": ["--out", "--title"],
@@ -182,7 +182,7 @@ def test_a_study_refuses_a_bad_value_or_a_per_run_flag_before_running(tmp_path, 
 # The package's layers, upper first: a module imports its own layer and those below only.
 LAYERS = [("cli",), ("studies",), ("training",), ("settings", "predictor"), ("protocols",),
           ("reporting", "models"), ("data", "step"), ("methods",), ("config",),
-          ("heads", "tasks"), ("size_rule", "registry", "fileio", "flag_help"),
+          ("heads", "tasks"), ("size_rule", "registry", "fileio", "flag_help", "recipes"),
           ("errors", "startup")]
 
 

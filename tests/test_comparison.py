@@ -88,7 +88,7 @@ def test_runs_group_by_setting_and_compare_with_the_same_seeds_baselines(study_d
 def test_compare_writes_markdown_and_a_chart(study_dir, capsys):
     assert cli.run_command("compare", ["prog", str(study_dir), f"--out={study_dir / 'out'}"]) == 0
     text = (study_dir / "out" / "comparison.md").read_text()
-    assert "| joint (--trunk=lenet) | 2 | 0,1 | +10.00 ± 0.00 (baselines incomplete" in text
+    assert "| joint (--trunk=lenet) | 2 | 0,1 | +10.00 (one seed, no spread) (baselines incomplete" in text
     assert text.count(" | – |") == 4  # no history.csv: no epoch times
     assert "| single task (baselines) | 3 | 0,1 | the baselines |" in text
     assert "– (no single-task baselines of the same flags)" in text

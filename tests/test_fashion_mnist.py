@@ -78,7 +78,8 @@ def test_learns_the_real_images():
                                                               validation_size=0))
     assert (len(data.train), len(data.test)) == (60000, 10000)
     test = data.test.take(slice(0, 2000))
-    model = fit_briefly(data.tasks, "simple_cnn", data.train.take(slice(0, 8192)), epochs=2)
+    # 4,096 images, 2 epochs: measured 0.83 and 0.99 (8,192 images: 0.87 and 0.99).
+    model = fit_briefly(data.tasks, "simple_cnn", data.train.take(slice(0, 4096)), epochs=2)
     predictions = model.predict(test.images, verbose=0)
     fine_accuracy = np.mean(predictions["fine"].argmax(axis=1) == test.labels["fine"])
     coarse_accuracy = np.mean(predictions["coarse"].argmax(axis=1) == test.labels["coarse"])

@@ -193,6 +193,18 @@ def test_imtl_l_scales_the_losses_towards_one():
     assert make("imtl", 2, loss_scales=0).transform(losses) is losses
 
 
+def test_imtl_l_leaves_an_absent_tasks_loss_scale_where_it_is():
+    # An absent task's loss is 0: e^s 0 - s would push its s up by the learning rate every
+    # step it is absent. Its transformed loss must not depend on s.
+    method = make("imtl", 2)
+    method.log_scales.assign([0.3, -0.2])
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(method.transform(tf.constant([4.0, 0.0]),
+                                               present=tf.constant([True, False])))
+    np.testing.assert_allclose(tape.gradient(total, method.log_scales),
+                               [np.exp(0.3) * 4 - 1, 0.0], rtol=1e-5)
+
+
 # --------------------------------------------------------------------------- Nash-MTL
 
 def numpy_bargaining_weights(gramian):
@@ -297,6 +309,115 @@ def test_upgrad_update_conflicts_with_no_task():
     assert conflicting.min() < 0  # the plain mean would conflict
 
 
+# ---------------------------------------------------------------------------- DualProj
+
+@pytest.mark.parametrize("seed,task_count,dimension", [(17, 3, 4), (18, 4, 3), (19, 5, 6)])
+def test_dualproj_is_the_mean_projected_onto_the_dual_cone(seed, task_count, dimension):
+    jacobian = random_jacobian(seed, task_count, dimension)
+    jacobian[1] = -jacobian[0] + 0.05 * jacobian[1]
+    gramian = jacobian @ jacobian.T
+    regularized = gramian / np.trace(gramian) + 1e-4 * np.eye(task_count)  # TorchJD's
+    expected = numpy_dual_cone_weights(regularized, np.full(task_count, 1 / task_count))
+    weights = weights_of(make("dualproj", task_count), jacobian)
+    np.testing.assert_allclose(weights, expected, rtol=1e-4)
+    assert np.all(weights >= 1 / task_count - 1e-6)
+    update = weights_of(make("dualproj", task_count, reg_eps=1e-10), jacobian) @ jacobian
+    assert np.all(jacobian @ update >= -1e-5 * np.linalg.norm(jacobian) ** 2)
+
+
+def test_dualproj_keeps_the_mean_when_it_conflicts_with_no_task():
+    jacobian = np.array([[1.0, 0.2], [0.3, 1.0], [0.5, 0.5]])
+    np.testing.assert_allclose(weights_of(make("dualproj", 3), jacobian), [1 / 3] * 3,
+                               rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------ ConFIG
+
+def numpy_config_update(jacobian):
+    """Liu et al.'s equation 2 on the vectors, as TorchJD: pinv of the unit gradients
+    applied to ones, normalised, times the sum of the gradients' projections on it."""
+    units = jacobian / np.linalg.norm(jacobian, axis=1, keepdims=True)
+    best = np.linalg.pinv(units) @ np.ones(len(jacobian))
+    unit = best / np.linalg.norm(best)
+    return np.sum(jacobian @ unit) * unit
+
+
+@pytest.mark.parametrize("seed,task_count,dimension", [(20, 2, 3), (21, 3, 5), (22, 4, 3)])
+def test_config_matches_the_pseudo_inverse_of_the_unit_gradients(seed, task_count, dimension):
+    jacobian = random_jacobian(seed, task_count, dimension) * [[1.0], [5.0], [0.2], [2.0]][
+        :task_count]
+    update = weights_of(make("config", task_count), jacobian) @ jacobian
+    np.testing.assert_allclose(update, numpy_config_update(jacobian), rtol=1e-4, atol=1e-6)
+
+
+def test_config_two_tasks_by_hand():
+    # u1 = (1, 0), u2 = (0, 1) (g2 = (0, 3)): pinv(U) 1 = (1, 1), e = (1, 1) / sqrt 2; the
+    # projections sum to (1 + 3) / sqrt 2, so the update is 2 (1, 1): w = (2, 2/3).
+    jacobian = np.array([[1.0, 0.0], [0.0, 3.0]])
+    np.testing.assert_allclose(weights_of(make("config", 2), jacobian), [2.0, 2.0 / 3.0],
+                               rtol=1e-6)
+    # Conflicting: the update has equal projections on the unit gradients, both positive.
+    jacobian = np.array([[1.0, 0.0], [-0.8, 0.6]])
+    update = weights_of(make("config", 2), jacobian) @ jacobian
+    units = jacobian / np.linalg.norm(jacobian, axis=1, keepdims=True)
+    assert (units @ update)[0] == pytest.approx((units @ update)[1], rel=1e-5)
+    assert np.all(units @ update > 0)
+
+
+# ---------------------------------------------------------------------------- FairGrad
+
+def numpy_fair_weights(gramian, alpha):
+    """w > 0 with G w = w^(-1/alpha): Newton's method on the convex w^T G w / 2 - sum_i
+    F(w_i), F' = w^(-1/alpha), with a backtracking line search keeping w > 0; checked by the
+    equation's residual."""
+    gramian = np.asarray(gramian, np.float64)
+    power = 1 - 1 / alpha
+
+    def objective(weights):
+        concave = np.log(weights) if power == 0 else weights ** power / power
+        return weights @ gramian @ weights / 2 - concave.sum()
+
+    weights = np.ones(len(gramian))
+    for _ in range(500):
+        gradient = gramian @ weights - weights ** (-1 / alpha)
+        step = -np.linalg.solve(gramian + np.diag(weights ** (-1 / alpha - 1) / alpha), gradient)
+        size = 1.0
+        rounding = 1e-14 * abs(objective(weights))  # below it, decreases are noise
+        while size > 1e-12 and (np.any(weights + size * step <= 0) or objective(
+                weights + size * step) > objective(weights) + 0.25 * size * gradient @ step
+                + rounding):
+            size /= 2
+        weights = weights + size * step
+        if np.abs(gramian @ weights * weights ** (1 / alpha) - 1).max() < 1e-13:
+            break
+    assert np.abs(gramian @ weights * weights ** (1 / alpha) - 1).max() < 1e-10
+    return weights
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0, 5.0])
+def test_fairgrad_solves_the_alpha_fair_equation(alpha):
+    jacobian = random_jacobian(23, 3, 5)
+    jacobian[1] = -0.5 * jacobian[0] + 0.4 * jacobian[1]  # a conflict
+    weights = weights_of(make("fairgrad", 3, alpha=alpha), jacobian)
+    gramian = float32_gramian(jacobian)
+    regularized = gramian + 1e-6 * np.diag(np.diag(gramian))  # as documented
+    np.testing.assert_allclose(weights, numpy_fair_weights(regularized, alpha), rtol=1e-5)
+    # The regularisation moves the solution of G w = w^(-1/alpha) a little only.
+    np.testing.assert_allclose(weights, numpy_fair_weights(gramian, alpha), rtol=1e-3)
+
+
+def test_fairgrad_by_hand_and_against_nash_mtl():
+    # Orthogonal gradients of norms 2 and 1/2: G_ii w_i = w_i^(-1/alpha), so
+    # w_i = |g_i|^(-2 alpha / (alpha + 1)): with alpha = 2, 4^(-2/3) and 4^(2/3).
+    jacobian = np.array([[2.0, 0.0], [0.0, 0.5]])
+    np.testing.assert_allclose(weights_of(make("fairgrad", 2, alpha=2), jacobian),
+                               [4 ** (-2 / 3), 4 ** (2 / 3)], rtol=1e-5)
+    # alpha = 1 is Nash-MTL's equation G w = 1 / w (Nash-MTL unclipped).
+    jacobian = random_jacobian(24, 3, 4)
+    np.testing.assert_allclose(weights_of(make("fairgrad", 3), jacobian),
+                               numpy_bargaining_weights(float32_gramian(jacobian)), rtol=1e-4)
+
+
 # --------------------------------------------------------------------------- GradNorm
 
 def auxiliary_gradient(method, jacobian, losses, present=None):
@@ -335,7 +456,21 @@ def test_gradnorm_records_an_absent_tasks_initial_loss_when_it_appears():
 @pytest.mark.parametrize("name,options", [
     ("mgda", {"normalization": 4}), ("cagrad", {"rescale": 3}), ("cagrad", {"c": -1}),
     ("imtl", {"loss_scales": 2}), ("nash_mtl", {"max_norm": -1}), ("upgrad", {"reg_eps": 0}),
-    ("gradnorm", {"alpha": -1}), ("pcgrad", {"c": 1})])
+    ("gradnorm", {"alpha": -1}), ("pcgrad", {"c": 1}), ("upgrad", {"norm_eps": 1e-4}),
+    ("dualproj", {"reg_eps": 0}), ("fairgrad", {"alpha": 0}), ("config", {"c": 1})])
 def test_bad_options_are_user_errors(name, options):
     with pytest.raises(errors.UserError):
         make(name, 2, **options)
+
+
+@pytest.mark.parametrize("name", ["upgrad", "dualproj"])
+@pytest.mark.parametrize("scale", [1e-6, 1e6])
+def test_dual_cone_methods_are_invariant_to_the_gradients_scale(name, scale):
+    # Gradients c times larger or smaller give the same weights: the Gramian is normalised
+    # by its trace, and a small Gramian is not a zero one (at c = 1e-6 its trace is about
+    # 1e-11, far below any absolute threshold; the plain mean would be (1/3, 1/3, 1/3)).
+    jacobian = random_jacobian(16, 3, 4)
+    jacobian[1] = -jacobian[0] + 0.3 * jacobian[1]  # conflicting: the projections matter
+    expected = weights_of(make(name, 3), jacobian)
+    assert not np.allclose(expected, 1 / 3, atol=1e-2)
+    np.testing.assert_allclose(weights_of(make(name, 3), scale * jacobian), expected, rtol=1e-4)

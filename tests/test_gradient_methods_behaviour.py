@@ -118,8 +118,9 @@ def test_descent_on_two_conflicting_quadratics_reaches_a_pareto_stationary_point
         point = point - 0.05 * weights @ jacobian
     # Nash-MTL's update has a fixed norm (sqrt(T), clipped to max_norm = 1), so with a fixed
     # learning rate it keeps moving about the Pareto set, within about the learning rate
-    # (up to 1.7% over the last 50 steps here); the others end within 0.2%.
-    tolerance = 0.03 if name == "nash_mtl" else 0.005
+    # (up to 1.7% over the last 50 steps here); so does FairGrad's with alpha = 1 (the same
+    # equation, unclipped: norm sqrt(2), 1.9%); the others end within 0.2%.
+    tolerance = 0.03 if name in ("nash_mtl", "fairgrad") else 0.005
     assert min_norm_in_hull(*(curvatures * (point - centers))) < tolerance * start
 
 

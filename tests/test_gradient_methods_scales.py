@@ -18,6 +18,7 @@ from mtl_keras.training import strategy as strategy_lib
 from test_gradient_methods import float32_gramian
 from test_gradient_methods import make
 from test_gradient_methods import numpy_bargaining_weights
+from test_gradient_methods import numpy_config_update
 from test_gradient_methods import numpy_dual_cone_weights
 from test_gradient_methods import numpy_min_norm_point
 from test_gradient_methods import random_jacobian
@@ -126,9 +127,22 @@ def numpy_upgrad_update(jacobian):
     return weights @ jacobian
 
 
+def numpy_dualproj_update(jacobian):
+    gramian = jacobian @ jacobian.T
+    regularized = gramian / np.trace(gramian) + 1e-4 * np.eye(len(gramian))  # TorchJD's
+    return numpy_dual_cone_weights(regularized, np.full(len(gramian), 1 / len(gramian))
+                                   ) @ jacobian
+
+
+def numpy_fairgrad_update(jacobian):
+    # alpha = 1: G w = 1 / w, unclipped.
+    return numpy_bargaining_weights(float32_gramian(jacobian)) @ jacobian
+
+
 REFERENCES = {"mgda": numpy_min_norm_point, "imtl": numpy_imtl_update,
               "cagrad": numpy_cagrad_update, "nash_mtl": numpy_nash_update,
-              "upgrad": numpy_upgrad_update}
+              "upgrad": numpy_upgrad_update, "dualproj": numpy_dualproj_update,
+              "config": numpy_config_update, "fairgrad": numpy_fairgrad_update}
 
 
 @pytest.mark.parametrize("name", REFERENCES)
@@ -169,7 +183,7 @@ def test_mgda_with_a_present_zero_gradient_is_that_zero():
 
 
 @pytest.mark.parametrize("name", ["mgda", "pcgrad", "cagrad", "imtl", "nash_mtl",
-                                  "aligned_mtl", "upgrad"])
+                                  "aligned_mtl", "upgrad", "dualproj", "config", "fairgrad"])
 def test_an_absent_task_gets_weight_0_and_leaves_the_others_weights(name):
     jacobian = random_jacobian(30, 3, 4)
     jacobian[1] = 0.0  # an absent task's gradient

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 import faces_data
+from mtl_keras import cli
 from helpers import REPO, error_lines, refusal, write_fashion_mnist_folder
 
 SYNTHETIC = ["--synthetic", "--synthetic_examples=64", "--batch_size=16"]
@@ -19,40 +20,76 @@ FOLDER = ["--dataset=folder", "--trunk=simple_cnn", "--image_size=16", "--batch_
 
 # --------------------------------------------------------------------------- absl's flag errors
 
-@pytest.mark.parametrize("flags,expected", [
-    (["--epoch=3"],
-     "error: Unknown command line flag 'epoch'. Did you mean: epochs ? (--help lists the flags)."),
-    (["--epochs=ten"],
-     "error: flag --epochs=ten: invalid literal for int() with base 10: 'ten' (--help lists the "
-     "flags)."),
-    (["--optimizer=adam"],
-     "error: flag --optimizer=adam: value should be one of <auto|sgd|adamw> (--help lists the "
-     "flags)."),
-    (["--noaugment=1"],
-     "error: --noaugment=1 does not take an argument (--help lists the flags)."),
-    (["--flagfile=missing.flags"],
-     "error: --flagfile=missing.flags cannot be read (No such file or directory); check the path."),
-], ids=["unknown", "integer", "enum", "bool", "flagfile"])
-def test_flag_errors_are_one_line_and_exit_2(tmp_path, flags, expected):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run([sys.executable, "-m", "mtl_keras.run", *flags,
-                             f"--workdir={tmp_path / 'w'}"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2, result.stderr
-    assert error_lines(result.stderr) == [expected]
+FLAG_ERRORS = {
+    "unknown": (["--epoch=3"],
+                "error: Unknown command line flag 'epoch'. Did you mean: epochs ? (--help lists "
+                "the flags)."),
+    "integer": (["--epochs=ten"],
+                "error: flag --epochs=ten: invalid literal for int() with base 10: 'ten' (--help "
+                "lists the flags)."),
+    "enum": (["--optimizer=adam"],
+             "error: flag --optimizer=adam: value should be one of <auto|sgd|adamw> (--help "
+             "lists the flags)."),
+    "bool": (["--noaugment=1"],
+             "error: --noaugment=1 does not take an argument (--help lists the flags)."),
+    "flagfile": (["--flagfile=missing.flags"],
+                 "error: --flagfile=missing.flags cannot be read (No such file or directory); "
+                 "check the path."),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FLAG_ERRORS))
+def test_flag_errors_are_one_line_and_exit_2(run_flags, tmp_path, monkeypatch, capsys, case):
+    """In this process, as `python -m mtl_keras.run` runs the command; the process itself
+    (its exit status, a stderr free of TensorFlow's lines): the test below."""
+    flags, expected = FLAG_ERRORS[case]
+    monkeypatch.chdir(tmp_path)
+    assert cli.run_command("train", ["prog", *flags, f"--workdir={tmp_path / 'w'}"]) == 2
+    assert error_lines(capsys.readouterr().err) == [expected]
     assert os.listdir(tmp_path) == []
 
 
-def test_help_prints_the_flags_without_tensorflows_start_up_lines(tmp_path):
+@pytest.fixture(scope="module")
+def processes(tmp_path_factory):
+    """`python -m mtl_keras.run` with a flag error, and with --help (as a user starts it,
+    without TF_CPP_MIN_LOG_LEVEL), the two processes started at once, each in an empty
+    folder: {name: (folder, exit status, stdout, stderr)}."""
     environment = {key: value for key, value in os.environ.items()
                    if key != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run([sys.executable, "-m", "mtl_keras.run", "--help"], cwd=tmp_path,
-                            env={**environment, "PYTHONPATH": str(REPO)}, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0
-    assert "--validation_size" in result.stdout and "--weighting" in result.stdout
-    assert result.stderr == ""
+    commands = {
+        "flag error": ([*FLAG_ERRORS["unknown"][0], "--workdir=w"],
+                       {**environment, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": os.pathsep.join(
+                           filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}),
+        "help": (["--help"], {**environment, "PYTHONPATH": str(REPO)}),
+    }
+    started = {}
+    for name, (flags, env) in commands.items():
+        folder = tmp_path_factory.mktemp(name.replace(" ", "_"))
+        started[name] = folder, subprocess.Popen(
+            [sys.executable, "-m", "mtl_keras.run", *flags], cwd=folder, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = {}
+    for name, (folder, process) in started.items():
+        try:
+            out, err = process.communicate(timeout=120)
+        finally:
+            process.kill()
+        results[name] = folder, process.returncode, out, err
+    return results
+
+
+def test_a_flag_error_ends_the_process_with_status_2_and_one_line(processes):
+    folder, status, _, stderr = processes["flag error"]
+    assert status == 2, stderr
+    assert error_lines(stderr) == [FLAG_ERRORS["unknown"][1]]
+    assert os.listdir(folder) == []
+
+
+def test_help_prints_the_flags_without_tensorflows_start_up_lines(processes):
+    _, status, stdout, stderr = processes["help"]
+    assert status == 0
+    assert "--validation_size" in stdout and "--weighting" in stdout
+    assert stderr == ""
 
 
 # --------------------------------------------------------------------------- empty splits

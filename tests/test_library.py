@@ -3,6 +3,7 @@ through `wrap`, `compile` and `fit` with masks and methods on one replica and tw
 file loaded by Keras after `import mtl_keras`, and a trunk of the user's under `build_model`."""
 
 import dataclasses
+import functools
 import os
 import pathlib
 import re
@@ -101,14 +102,20 @@ def _train(method, strategy, rep_grad=False):
     return model, history
 
 
+@functools.cache
+def _on_one_replica(method, rep_grad):
+    """`_train` on one replica, once per method: the tests read the model, none changes it."""
+    return _train(method, tf.distribute.get_strategy(), rep_grad)
+
+
 @pytest.mark.parametrize("method,rep_grad", [("upgrad", True), ("uw", False)])
 def test_a_users_functional_model_trains_with_masks_the_same_on_one_replica_and_two(method,
                                                                                     rep_grad):
-    one, history = _train(method, tf.distribute.get_strategy(), rep_grad)
+    one, history = _on_one_replica(method, rep_grad)
     assert set(one.task_names) == {"kind", "size"}
     assert np.isfinite(history.history["loss"]).all()
     assert history.history["loss"][-1] < history.history["loss"][0]
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     # The process's one MirroredStrategy over these devices (see strategy.mirrored_strategy).
     two, _ = _train(method, strategy_lib.mirrored_strategy(["/cpu:0", "/cpu:1"]), rep_grad)
     for left, right in zip(one.get_weights(), two.get_weights()):
@@ -120,7 +127,7 @@ def test_a_masked_label_changes_nothing():
     images, labels, masks = _data()
     results = []
     for size in (labels["size"], np.where(masks["size"][:, None] > 0, labels["size"], 1e6)):
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
         functional, _ = _functional_model()
         model = mtl_keras.wrap(functional)
         model.compile(optimizer=keras.optimizers.SGD(0.1),
@@ -133,7 +140,7 @@ def test_a_masked_label_changes_nothing():
 
 
 def test_a_saved_wrapped_model_loads_with_keras_after_import_mtl_keras(tmp_path):
-    model, _ = _train("upgrad", tf.distribute.get_strategy(), rep_grad=True)
+    model, _ = _on_one_replica("upgrad", True)
     images = _data()[0]
     path = tmp_path / "model.keras"
     model.save(path)

@@ -13,12 +13,14 @@ from mtl_keras.methods import base
 from helpers import refusal
 
 
-def _weights(method, losses, step=0):
-    """(d objective / d losses, objective) at `losses`, as the train step computes them."""
+def _weights(method, losses, step=0, present=None):
+    """(d objective / d losses, objective) at `losses`, as the train step computes them;
+    `present`: the tasks with a known label (default: every task)."""
     losses = tf.constant(losses, tf.float32)
+    present = tf.ones(losses.shape, tf.bool) if present is None else tf.constant(present)
     with tf.GradientTape() as tape:
         tape.watch(losses)
-        objective = method.objective(losses, tf.constant(step, tf.int64))
+        objective = method.objective(losses, tf.constant(step, tf.int64), present=present)
     return tape.gradient(objective, losses).numpy(), float(objective)
 
 
@@ -75,26 +77,50 @@ def test_gls_weights_are_the_geometric_mean_over_t_times_the_loss():
 
 def test_gls_leaves_an_absent_task_out():
     """A task with no known label in the step (loss 0): the geometric mean of the others."""
-    weights, objective = _weights(methods.make("gls", ["a", "b", "c"]), [0.5, 0.0, 8.0])
+    weights, objective = _weights(methods.make("gls", ["a", "b", "c"]), [0.5, 0.0, 8.0],
+                                  present=[True, False, True])
     assert objective == pytest.approx(2.0, rel=1e-6)  # sqrt(0.5 * 8)
     np.testing.assert_allclose(weights, [2.0 / (2 * 0.5), 0.0, 2.0 / (2 * 8.0)], rtol=1e-5)
-    weights, objective = _weights(methods.make("gls", ["a", "b"]), [0.0, 3.0])
+    weights, objective = _weights(methods.make("gls", ["a", "b"]), [0.0, 3.0],
+                                  present=[False, True])
     assert objective == pytest.approx(3.0, rel=1e-6)  # one task: its own loss, weight 1
     np.testing.assert_allclose(weights, [0.0, 1.0], rtol=1e-6)
+
+
+def test_gls_counts_a_present_task_whose_loss_is_0():
+    """Presence is the train step's (a known label), not a positive loss: a present loss
+    of 0 counts as the floor 1e-8, and the geometric mean falls with it."""
+    weights, objective = _weights(methods.make("gls", ["a", "b", "c"]), [0.5, 0.0, 8.0])
+    geometric_mean = (0.5 * 1e-8 * 8.0) ** (1 / 3)
+    assert objective == pytest.approx(geometric_mean, rel=1e-4)
+    np.testing.assert_allclose(weights[[0, 2]], geometric_mean / (3 * np.array([0.5, 8.0])),
+                               rtol=1e-4)
+
+
+def test_famo_counts_a_present_task_whose_loss_is_0():
+    """A present loss of 0 counts as 1e-8 in the normaliser c = sum z / L (the others'
+    weights z_t / (c L_t) nearly vanish; as absent they would be 0.2 and 0.8), and it is
+    the task's last loss."""
+    method = methods.make("famo", ["a", "b", "c"])
+    weights, _ = _weights(method, [2.0, 0.0, 0.5], step=0)
+    losses = np.array([2.0, 1e-8, 0.5])
+    c = np.sum((1 / 3) / losses)
+    np.testing.assert_allclose(weights[[0, 2]], ((1 / 3) / (c * losses))[[0, 2]], rtol=1e-4)
+    np.testing.assert_allclose(method.previous.numpy(), losses, rtol=1e-6)
 
 
 def test_famo_leaves_an_absent_task_out():
     """An absent task weighs 0 and the others as FAMO without it; its logit learns nothing
     while absent, and its fall is measured from the last step it was in."""
     method = methods.make("famo", ["a", "b", "c"])
-    weights, objective = _weights(method, [2.0, 0.0, 0.5], step=0)
+    weights, objective = _weights(method, [2.0, 0.0, 0.5], step=0, present=[True, False, True])
     c = (1 / 3) / 2.0 + (1 / 3) / 0.5
     np.testing.assert_allclose(weights, [(1 / 3) / (c * 2.0), 0.0, (1 / 3) / (c * 0.5)],
                                rtol=1e-5)
     assert np.isfinite(objective)
     np.testing.assert_allclose(method.previous.numpy(), [2.0, 0.0, 0.5])
     # Step 1: a fell by half, b appears (no fall: never seen), c absent (its loss kept).
-    _weights(method, [1.0, 4.0, 0.0], step=1)
+    _weights(method, [1.0, 4.0, 0.0], step=1, present=[True, True, False])
     np.testing.assert_allclose(method.previous.numpy(), [1.0, 4.0, 0.5])
     # The fall (log 2, 0, 0) through the softmax's Jacobian at z = 1/3: a's logit falls,
     # b's and c's rise alike; Adam's first step moves each by the learning rate.
@@ -128,6 +154,60 @@ def test_famo_weights_and_logit_update():
     assert logits[1] > logits[0]
     # Adam's first step moves each logit by the learning rate (times the gradient's sign).
     np.testing.assert_allclose(np.abs(logits), [0.025, 0.025], rtol=1e-3)
+
+
+def numpy_stch_weights(losses, nadir, mu):
+    """d/dL of mu P log sum_t exp(log(L_t / z_t) / mu) over the P tasks given."""
+    losses, nadir = np.asarray(losses, np.float64), np.asarray(nadir, np.float64)
+    terms = (losses / nadir) ** (1 / mu)
+    return len(losses) * terms / terms.sum() / losses
+
+
+def test_stch_warms_up_on_log_losses_then_takes_the_nadir_of_the_last_warmup_epoch():
+    """Two steps per epoch, warmup_epochs=1: epochs 0 and 1 weigh 1 / L (log losses);
+    the nadir is the mean of epoch 1's losses, each task's over the steps it was in."""
+    method = methods.make("stch", ["a", "b", "c"], steps_per_epoch=2,
+                          options={"warmup_epochs": 1, "mu": 0.5})
+    history = [([4.0, 2.0, 1.0], None), ([3.0, 2.0, 1.0], None),  # epoch 0
+               ([2.0, 0.0, 0.5], [True, False, True]), ([1.0, 3.0, 1.5], None)]  # epoch 1
+    for step, (losses, present) in enumerate(history):
+        weights, _ = _weights(method, losses, step, present)
+        expected = np.where(present if present else True, 1 / (np.array(losses) + 1e-8), 0.0)
+        np.testing.assert_allclose(weights, expected, rtol=1e-5)
+    nadir = [1.5, 3.0, 1.0]  # b's from step 3 alone: absent at step 2
+    losses = [1.2, 1.5, 1.1]
+    weights, objective = _weights(method, losses, step=4)
+    np.testing.assert_allclose(weights, numpy_stch_weights(losses, nadir, 0.5), rtol=1e-5)
+    ratios = np.array(losses) / nadir
+    assert objective == pytest.approx(0.5 * 3 * np.log(np.sum(ratios ** 2)), rel=1e-5)
+    # The nadir is fixed: a later epoch keeps it.
+    weights, _ = _weights(method, losses, step=9)
+    np.testing.assert_allclose(weights, numpy_stch_weights(losses, nadir, 0.5), rtol=1e-5)
+
+
+def test_stch_leaves_an_absent_task_out():
+    """After the warm-up (warmup_epochs=0, one step per epoch: epoch 0 gives the nadir),
+    an absent task weighs 0 and the others as STCH of two tasks; a task absent during the
+    warm-up takes its nadir from its first step."""
+    method = methods.make("stch", ["a", "b", "c"], options={"warmup_epochs": 0})
+    _weights(method, [2.0, 0.0, 4.0], step=0, present=[True, False, True])
+    weights, _ = _weights(method, [1.0, 5.0, 0.0], step=1, present=[True, True, False])
+    expected = numpy_stch_weights([1.0, 5.0], [2.0, 5.0], 1.0)  # b's nadir: this step's
+    np.testing.assert_allclose(weights, [expected[0], expected[1], 0.0], rtol=1e-5)
+    # mu = 1: task t weighs P / (z_t sum_j L_j / z_j); by hand 2 / (2 * 1.5), 2 / (5 * 1.5).
+    np.testing.assert_allclose(expected, [2 / 3, 4 / 15], rtol=1e-12)
+    weights, _ = _weights(method, [1.0, 2.0, 2.0], step=2)
+    np.testing.assert_allclose(weights, numpy_stch_weights([1.0, 2.0, 2.0], [2.0, 5.0, 4.0],
+                                                           1.0), rtol=1e-5)
+
+
+def test_stch_weighs_a_present_zero_loss_finitely():
+    method = methods.make("stch", ["a", "b"], options={"warmup_epochs": 0})
+    _weights(method, [1.0, 2.0], step=0)
+    weights, objective = _weights(method, [0.0, 1.0], step=1)
+    assert np.all(np.isfinite(weights)) and np.isfinite(objective)
+    # mu = 1: weights 2 / (z_t (0 / 1 + 1 / 2)): 4 and 2.
+    np.testing.assert_allclose(weights, [4.0, 2.0], rtol=1e-5)
 
 
 def test_unknown_option_names_the_known_ones():

@@ -40,7 +40,7 @@ def saved_model(tmp_path, monkeypatch):
     path = tmp_path / "model.keras"
     model.save(path)
     expected = model.predict(images, verbose=0)["age"]
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     del sys.modules[MODULE]
     (tmp_path / "imported.txt").unlink()
     yield path, images, expected

@@ -210,7 +210,8 @@ def test_real_composites_hold_two_test_images(real):
 def test_a_short_run_learns_both_heads_on_the_real_images(real):
     data, _ = real
     test = data.test.take(slice(0, 2000))
-    model = fit_briefly(data.tasks, "lenet", data.train.take(slice(0, 38400)), epochs=1)  # 300 steps
+    # 100 steps: measured 0.72-0.73 for each head (300 steps: 0.78-0.79).
+    model = fit_briefly(data.tasks, "lenet", data.train.take(slice(0, 12800)), epochs=1)
     predictions = model.predict(test.images, verbose=0)
     for head in ("left", "right"):
         accuracy = np.mean(predictions[head].argmax(axis=1) == test.labels[head])

@@ -18,11 +18,15 @@ from mtl_keras.training import strategy as strategy_lib
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _command(workdir, *extra):
+EXAMPLES = 512  # 8 steps of 64 per epoch
+
+
+def _command(workdir, *extra, validation_size=0):
     return [sys.executable, "-m", "mtl_keras.run", "--strategy=multi_worker",
-            "--synthetic", "--synthetic_examples=1024", "--validation_size=64",
-            "--trunk=simple_cnn", "--epochs=2", "--batch_size=64", "--optimizer=adamw",
-            "--learning_rate=0.002", "--mixed_precision=false", f"--workdir={workdir}", *extra]
+            "--synthetic", f"--synthetic_examples={EXAMPLES}",
+            f"--validation_size={validation_size}", "--trunk=simple_cnn", "--epochs=2",
+            "--batch_size=64", "--optimizer=adamw", "--learning_rate=0.002",
+            "--mixed_precision=false", f"--workdir={workdir}", *extra]
 
 
 def _start_workers(command, cwd):
@@ -68,9 +72,34 @@ def _history(folder):
         return list(csv.DictReader(history))
 
 
-def test_two_workers_train_in_step_and_end_with_identical_weights(tmp_path):
-    workdir = tmp_path / "run"
-    outputs = _finish(_start_workers(_command(workdir), tmp_path))
+def _record_cache_command(folder):
+    """Writes a folder of 320 faces into `folder`; the command that trains two workers on
+    it, streamed through a record cache written in `folder / "cache"`."""
+    rows = faces_data.write_csv_folder(folder / "faces", count=320)
+    # Splits of whole global batches: a worker left with an empty last test batch fails
+    # in prediction (in memory too; see experiments/README.md, "Data larger than memory").
+    for number, row in enumerate(rows):
+        row["split"] = "train" if number < 192 else "validation" if number < 256 else "test"
+    faces_data.write_rows(folder / "faces" / "labels.csv", rows, (*faces_data.FIELDS, "split"))
+    command = _command(folder / "run", "--dataset=folder",
+                       f"--csv={folder / 'faces' / 'labels.csv'}",
+                       "--tasks=gender:binary,race:multiclass", "--image_size=16",
+                       "--in_memory=false", f"--cache_dir={folder / 'cache'}",
+                       "--epochs=3", "--noaugment", validation_size=64)
+    command.remove("--synthetic")
+    return command
+
+
+@pytest.fixture(scope="module")
+def gradient_method_run(tmp_path_factory):
+    """Two workers training with PCGrad: (the run's folder, each worker's output)."""
+    folder = tmp_path_factory.mktemp("multi_worker")
+    outputs = _finish(_start_workers(_command(folder / "run", "--weighting=pcgrad"), folder))
+    return folder / "run", outputs
+
+
+def test_two_workers_train_in_step_and_end_with_identical_weights(gradient_method_run):
+    workdir, outputs = gradient_method_run
     assert "replicas=2" in outputs[0]
     # The chief (worker 0) writes the run's folder; worker 1 a folder of its own inside it.
     chief = json.loads((workdir / "metrics.json").read_text())
@@ -78,38 +107,29 @@ def test_two_workers_train_in_step_and_end_with_identical_weights(tmp_path):
     # The same weights score the same test images alike.
     assert chief["heads"] == other["heads"] and chief["test_views"] == other["test_views"] == 1
     # Each worker sees only its half of every batch: equal weights mean the gradients were
-    # summed across the workers at every step.
+    # summed across the workers at every step. (The loss-level path, --weighting=equal, ends
+    # with identical weights in the two tests below.)
     _assert_identical_weights(workdir)
     rows = _history(workdir)
     assert len(rows) == 2 and float(rows[1]["loss"]) < float(rows[0]["loss"])  # it learned
 
 
-def test_a_gradient_method_trains_over_two_workers_with_identical_weights(tmp_path):
+def test_a_gradient_method_trains_over_two_workers_with_identical_weights(gradient_method_run):
     """PCGrad's projections need the task gradients of the whole global batch: each worker
     holds half of every batch, so the step all-reduces the task gradients before the
     Gramian; both workers must take the same projections and end with the same weights."""
-    workdir = tmp_path / "run"
-    _finish(_start_workers(_command(workdir, "--weighting=pcgrad"), tmp_path))
+    workdir, _ = gradient_method_run
     _assert_identical_weights(workdir)
     rows = _history(workdir)
     assert len(rows) == 2 and float(rows[1]["loss"]) < float(rows[0]["loss"])
     assert rows[0]["gradient_cosine_fine_coarse"] and rows[0]["fine_weight"]
+
+
 def test_two_workers_train_on_a_sharded_record_cache(tmp_path):
     """Both workers start on an empty --cache_dir (each writes the same shards under
     temporary names), then each reads its own shards (AutoShardPolicy.FILE)."""
-    rows = faces_data.write_csv_folder(tmp_path / "faces", count=320)
-    # Splits of whole global batches: a worker left with an empty last test batch fails
-    # in prediction (in memory too; see experiments/README.md, "Data larger than memory").
-    for number, row in enumerate(rows):
-        row["split"] = "train" if number < 192 else "validation" if number < 256 else "test"
-    faces_data.write_rows(tmp_path / "faces" / "labels.csv", rows, (*faces_data.FIELDS, "split"))
+    outputs = _finish(_start_workers(_record_cache_command(tmp_path), tmp_path))
     workdir = tmp_path / "run"
-    command = _command(workdir, "--dataset=folder", f"--csv={tmp_path / 'faces' / 'labels.csv'}",
-                       "--tasks=gender:binary,race:multiclass", "--image_size=16",
-                       "--in_memory=false", f"--cache_dir={tmp_path / 'cache'}",
-                       "--epochs=3", "--noaugment")
-    command.remove("--synthetic")
-    outputs = _finish(_start_workers(command, tmp_path))
     assert "replicas=2" in outputs[0]
     manifest = json.loads((tmp_path / "cache" / "manifest.json").read_text())
     assert len(manifest["splits"]["train"]["files"]) == 16
@@ -133,7 +153,7 @@ def test_restarted_workers_resume_from_the_chiefs_state(tmp_path):
     workdir = tmp_path / "run"
     command = _command(workdir, "--checkpoint_minutes=1e-9")
     processes = _start_workers(command, tmp_path)
-    steps_per_epoch = (1024 - 64) // 64
+    steps_per_epoch = EXAMPLES // 64
     try:
         deadline = time.monotonic() + 240
         while _chief_step(workdir) < steps_per_epoch + 3 and time.monotonic() < deadline:

@@ -2,6 +2,7 @@
 colour, converted as in training; the entry point's output and exit statuses."""
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -37,7 +38,7 @@ def _train(parent, *flags):
     try:
         run_flags(["prog", "--trunk=simple_cnn", "--epochs=1", "--batch_size=64",
                    "--validation_size=0", "--warmup_epochs=0", f"--workdir={workdir}", *flags])
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
         run_flags.main()
     finally:
         TrainFlags().unparse_flags()
@@ -176,9 +177,15 @@ def test_answers_of_each_kind():
     assert predictor.answer(tags, np.array([0.9, 0.5, 0.2, 0.7]))["labels"] == [
         {"name": "a", "probability": 0.9}, {"name": "d", "probability": 0.7}]
     flag = tasks_lib.Task("flag", 2, class_names=("no", "yes"), kind="binary")
-    assert predictor.answer(flag, np.array([0.25])) == {"kind": "binary", "name": "yes",
-                                                        "probability": 0.25}
-    assert predictor.answer(tasks_lib.Task("flag", kind="binary"), np.array([0.25]))["name"] == "1"
+    # The class predicted and its probability, whichever it is.
+    assert predictor.answer(flag, np.array([0.25])) == {
+        "kind": "binary", "name": "no", "probability": 0.75,
+        "probabilities": {"no": 0.75, "yes": 0.25}}
+    assert predictor.answer(flag, np.array([0.875]))["name"] == "yes"
+    assert predictor.answer(flag, np.array([0.875]))["probability"] == 0.875
+    assert predictor.to_text("coat.png", {"footwear": predictor.answer(flag, np.array([0.001]))}) == (
+        "coat.png\n  footwear: no 0.999")
+    assert predictor.answer(tasks_lib.Task("flag", kind="binary"), np.array([0.75]))["name"] == "1"
     assert predictor.to_text("x.png", {"tags": predictor.answer(tags, np.zeros(4))}) == (
         "x.png\n  tags: (no label above 0.5)")
 
@@ -210,7 +217,7 @@ def test_bad_input_is_refused_in_one_sentence(fashion_run, tmp_path):
     loaded = predictor.load(fashion_run)
     cases = [
         (np.zeros((2, 28, 28, 1), np.float32), "Images are uint8 arrays (0 to 255), not float32"),
-        (np.zeros((28, 28, 1), np.uint8), "An array of images is N×H×W×C; this one has shape"),
+        (np.zeros((28, 28, 1), np.uint8), "An array of images is N×H×W or N×H×W×C; this one has shape"),
         ([np.zeros((28, 28, 2), np.uint8)], "shape (28, 28, 2) is not H×W or H×W×C with C 1, 3"),
         ([np.zeros((1, 28, 28, 1), np.uint8)], "shape (1, 28, 28, 1) is not H×W or H×W×C"),
         (tmp_path, f"{tmp_path} is not a file."),
@@ -265,7 +272,9 @@ def test_text_output_one_block_per_image(faces_run, grey_and_colour, capsys):
     for block in blocks:
         assert [line.split(":")[0] for line in block[1:]] == ["  age", "  gender", "  race",
                                                               "  tags"]
-        assert block[2].startswith("  gender: 1 0.") and block[3].count(",") == 1
+        # A binary head: the class it predicts, with that class's probability (0.5 or more).
+        assert re.fullmatch(r"  gender: [01] (0\.[5-9]\d\d|1\.000)", block[2]), block[2]
+        assert block[3].count(",") == 1
 
 
 def test_unreadable_images_one_line_each_others_answered(faces_run, grey_and_colour, tmp_path,
@@ -281,6 +290,7 @@ def test_unreadable_images_one_line_each_others_answered(faces_run, grey_and_col
         str(grey_and_colour[0]), str(tmp_path / "text.png"), str(pictures))
     assert status == 2
     assert errors_seen == [
+        f"note: {pictures / 'notes.txt'} is not a JPEG, PNG, GIF or BMP file by its name; skipped.",
         f"error: {tmp_path / 'missing.jpg'} does not exist.",
         f"error: {tmp_path / 'text.png'} cannot be read as JPEG, PNG, GIF or BMP."]
     document = json.loads(out)
@@ -289,6 +299,28 @@ def test_unreadable_images_one_line_each_others_answered(faces_run, grey_and_col
     assert document["images"][0]["heads"]["race"]["kind"] == "multiclass"
     assert [entry["image"] for entry in document["errors"]] == [
         str(tmp_path / "missing.jpg"), str(tmp_path / "text.png")]
+    assert [entry["file"] for entry in document["skipped"]] == [str(pictures / "notes.txt")]
+
+
+def test_batches_of_grey_and_colour_images_as_arrays_and_npy_files(fashion_run, tmp_path, capsys):
+    """(N, H, W), as keras.datasets.fashion_mnist gives them, (N, H, W, 1) and (N, H, W, 3):
+    each image answered as the same image alone."""
+    rng = np.random.default_rng(5)
+    grey = rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    loaded = predictor.load(fashion_run)
+    alone = [loaded.predict([image])[0] for image in grey]
+    assert loaded.predict(grey) == alone
+    assert loaded.predict(grey[..., None]) == alone
+    # Grey repeated in three channels: RGB to grey by the luma weights gives it back.
+    assert loaded.predict(np.repeat(grey[..., None], 3, axis=-1)) == alone
+    np.save(tmp_path / "batch.npy", grey)
+    status, out, errors_seen = _predict(capsys, f"--workdir={fashion_run}", "--json",
+                                        str(tmp_path / "batch.npy"))
+    assert (status, errors_seen) == (0, [])
+    images = json.loads(out)["images"]
+    assert [entry["image"] for entry in images] == [f"{tmp_path / 'batch.npy'}[{index}]"
+                                                    for index in range(3)]
+    assert [entry["heads"] for entry in images] == alone
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -1,7 +1,9 @@
 """Divergence stops with exit 3 naming the head; locks, refused workdirs, atomic and strict
 outputs; a single head keeps its name in every log; best.keras is the best epoch."""
 
+import contextlib
 import csv
+import io
 import json
 import os
 import signal
@@ -10,13 +12,16 @@ import keras
 import numpy as np
 import pytest
 
+import mtl_keras
 from mtl_keras import config as config_lib
 from mtl_keras import data as data_lib
 from mtl_keras import fileio
+from mtl_keras import tasks as tasks_lib
+from mtl_keras.data import source
 from mtl_keras.training import callbacks as callbacks_lib
 from mtl_keras.training import run_state
 
-from helpers import error_lines, run_main
+from helpers import TrainFlags, error_lines, register_for_test, run_main
 
 TINY = ["--synthetic", "--synthetic_examples=384", "--validation_size=64", "--trunk=simple_cnn",
         "--batch_size=32", "--epochs=2", "--checkpoint_minutes=1e-9"]
@@ -35,11 +40,25 @@ def _no_result(workdir):
 
 # --------------------------------------------------------------------------- divergence
 
-def test_a_nan_head_stops_the_run_at_once_naming_it(run_flags, tmp_path, capsys):
-    workdir = tmp_path / "run"
-    status = _main(run_flags, "--losses=coarse=custom_losses:always_nan", f"--workdir={workdir}")
+@pytest.fixture(scope="module")
+def nan_run(tmp_path_factory):
+    """A run whose coarse head's loss is NaN from the first step: (its workdir, its exit
+    status, what it wrote to stderr). The folder it leaves is an unfinished run."""
+    workdir = tmp_path_factory.mktemp("nan") / "run"
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            status = _main(TrainFlags(), "--losses=coarse=custom_losses:always_nan",
+                           f"--workdir={workdir}")
+    finally:
+        TrainFlags().unparse_flags()
+    return workdir, status, stderr.getvalue()
+
+
+def test_a_nan_head_stops_the_run_at_once_naming_it(nan_run):
+    workdir, status, stderr = nan_run
     assert status == 3
-    lines = error_lines(capsys.readouterr().err)
+    lines = error_lines(stderr)
     assert lines == [
         "error: the training loss of head coarse (nan) became non-finite at epoch 1, step 1 of "
         "10; no state was saved before that; lower --learning_rate and pass a new --workdir, or "
@@ -139,11 +158,9 @@ def test_a_locked_workdir_is_refused_at_once(run_flags, tmp_path, capsys):
     assert os.listdir(workdir) == [".lock"]
 
 
-def test_an_unfinished_run_of_another_command_is_refused(run_flags, tmp_path, capsys):
-    workdir = tmp_path / "run"
-    assert _main(run_flags, "--losses=coarse=custom_losses:always_nan",
-                 f"--workdir={workdir}") == 3
-    capsys.readouterr()
+def test_an_unfinished_run_of_another_command_is_refused(nan_run, run_flags, capsys):
+    workdir, status, _ = nan_run
+    assert status == 3
     before = sorted(os.listdir(workdir))
     assert _main(run_flags, "--epochs=3", f"--workdir={workdir}") == 2
     assert capsys.readouterr().err == (
@@ -246,9 +263,68 @@ def test_a_single_head_keeps_its_name_and_best_keras_is_its_best_epoch(run_flags
         pytest.approx(scores[-1], abs=tolerance)
 
 
+def _ages(count, known, seed):
+    """8×8 images whose red channel tells an age, and a mask of 1 at the rows `known`."""
+    rng = np.random.default_rng(seed)
+    ages = rng.uniform(20, 80, count)
+    images = np.clip(3 * ages[:, None, None, None] + rng.integers(-8, 9, (count, 8, 8, 3)), 0, 255)
+    mask = np.zeros(count, np.float32)
+    mask[known] = 1
+    return source.Split(images.astype(np.uint8), {"age": ages.astype(np.float32)[:, None]},
+                        {"age": mask})
+
+
+def _load_ages(config):
+    del config
+    train = _ages(48, np.arange(48) % 3 != 0, seed=1)
+    # Validation in two batches of 16: 2 known labels in the first, 16 in the second; the
+    # two are ages the images do not show, so that the first batch's mean is far off.
+    validation = _ages(32, np.r_[0:2, 16:32], seed=2)
+    validation.labels["age"][:2] = 150.0
+    known = train.labels["age"][train.masks["age"] > 0]
+    task = tasks_lib.Task("age", kind="regression", target_mean=float(known.mean()),
+                          target_std=float(known.std()))
+    return source.DataSource("ages", (task,), train, validation,
+                             _ages(8, np.arange(8), seed=3))
+
+
+def test_a_single_heads_loss_is_the_mean_over_the_known_labels_of_the_epoch(tmp_path,
+                                                                            monkeypatch):
+    """One masked regression head, whose batches hold different numbers of known labels:
+    its logged training and validation losses are the means over the epoch's known labels,
+    as with several heads, not the mean of the batches' means. With a learning rate of
+    1e-9 the model stays as saved, whose outputs give the expected values."""
+    register_for_test(monkeypatch, source.DATASETS, "ages", _load_ages)
+    run = mtl_keras.train(dataset="ages", trunk="simple_cnn", epochs=1, batch_size=16,
+                          optimizer="adamw", learning_rate=1e-9, weight_decay=0.0,
+                          schedule="constant", warmup_epochs=0.0, augment=False,
+                          mixed_precision="false", checkpoint_minutes=0.0,
+                          workdir=str(tmp_path / "run"))
+    [row] = _rows(tmp_path / "run")
+    data = _load_ages(None)
+
+    def squared_errors(split):
+        """Each row's squared error in standard deviations of the known training ages."""
+        outputs = run.model.predict(split.images, verbose=0)["age"][:, 0].astype(np.float64)
+        return np.square((split.labels["age"][:, 0] - outputs) / data.tasks[0].target_std)
+
+    for prefix, split in (("", data.train), ("val_", data.validation)):
+        known = split.masks["age"] > 0
+        assert float(row[f"{prefix}age_loss"]) == pytest.approx(
+            np.mean(squared_errors(split)[known]), rel=1e-4), prefix
+    # The batches' means would give another figure: the first batch's two labels would
+    # weigh as much as the second batch's sixteen.
+    errors, known = squared_errors(data.validation), data.validation.masks["age"] > 0
+    batch_means = [np.mean(errors[:16][known[:16]]), np.mean(errors[16:][known[16:]])]
+    assert abs(np.mean(batch_means) / np.mean(errors[known]) - 1) > 0.2
+
+
 @pytest.mark.parametrize("monitor, scores, best_epoch", [
     (("val_fine_accuracy", "max"), [0.2, 0.5, 0.3], 1),
     (("val_age_mae", "min"), [7.0, 9.0, 4.0, 5.0], 2),
+    # A first epoch whose score is not a number (NaN) is no best: the later ones compare
+    # with each other.
+    (("val_age_mae", "min"), [float("nan"), 9.0, 4.0, 5.0], 2),
 ])
 def test_best_keras_holds_the_best_epoch(tmp_path, monitor, scores, best_epoch):
     from mtl_keras.training import callbacks, checkpointer
@@ -271,6 +347,79 @@ def test_best_keras_holds_the_best_epoch(tmp_path, monitor, scores, best_epoch):
     assert best.get_weights()[0][0, 0] == best_epoch
     assert last.get_weights()[0][0, 0] == len(scores) - 1
     assert run_state.load(str(tmp_path))[0].best == scores[best_epoch]
+
+
+# A first head that reports neither accuracy nor MAE: best.keras is its epoch of least
+# validation loss. No dataset of ours has one (their heads keep their kinds' metrics), so
+# the test registers a dataset of its own, as a user of the library would.
+FLAG_EPOCHS = 6
+
+
+def _flag_and_size(count, seed, flipped):
+    """8×8 images whose red channel tells the binary head `flag` and whose green channel
+    tells the regression head `size`; a share `flipped` of the flags is turned over."""
+    rng = np.random.default_rng(seed)
+    flag, size = rng.integers(0, 2, count), rng.normal(5.0, 2.0, count)
+    images = np.zeros((count, 8, 8, 3), np.int64)
+    images[..., 0] = (60 + 120 * flag)[:, None, None]
+    images[..., 1] = (20 * size)[:, None, None]
+    images = np.clip(images + rng.integers(-30, 31, images.shape), 0, 255).astype(np.uint8)
+    shown = np.where(rng.random(count) < flipped, 1 - flag, flag)
+    return source.Split(images, {"flag": shown.astype(np.float32)[:, None],
+                                 "size": size.astype(np.float32)[:, None]})
+
+
+def _load_flags(config):
+    del config
+    # Clean training labels, a fifth of the validation flags turned over: as the head grows
+    # sure of itself its validation loss falls, then rises on the turned-over fifth.
+    train = _flag_and_size(64, seed=1, flipped=0.0)
+    sizes = train.labels["size"]
+    tasks = (tasks_lib.Task("flag", class_names=("no", "yes"), kind="binary", metrics=("auc",)),
+             tasks_lib.Task("size", kind="regression", target_mean=float(sizes.mean()),
+                            target_std=float(sizes.std())))
+    return source.DataSource("flags", tasks, train, _flag_and_size(32, seed=2, flipped=0.2),
+                             _flag_and_size(16, seed=3, flipped=0.0))
+
+
+def _binary_cross_entropy(labels, probabilities):
+    # Keras' definition: probabilities clipped to [1e-7, 1 - 1e-7].
+    probabilities = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
+    return float(np.mean(-(labels * np.log(probabilities)
+                           + (1 - labels) * np.log(1 - probabilities))))
+
+
+def test_best_keras_of_a_head_without_accuracy_or_mae_is_its_least_validation_loss(
+        tmp_path, monkeypatch):
+    """The first head's only metric is AUC: best.keras is the epoch of its lowest validation
+    loss. On this (deterministic) run that epoch is neither the first nor the last, nor the
+    epoch of the lowest total loss, nor of the highest or lowest AUC, so monitoring the total,
+    the AUC, the wrong direction, or saving every epoch, shows; so does a monitored name the
+    logs lack (no best.keras)."""
+    register_for_test(monkeypatch, source.DATASETS, "flags", _load_flags)
+    run = mtl_keras.train(dataset="flags", trunk="simple_cnn", epochs=FLAG_EPOCHS, batch_size=32,
+                          optimizer="adamw", learning_rate=0.005, weight_decay=0.0,
+                          schedule="constant", warmup_epochs=0.0, augment=False,
+                          mixed_precision="false", deterministic=True, checkpoint_minutes=0.0,
+                          seed=1, workdir=str(tmp_path / "run"))
+    rows = _rows(tmp_path / "run")
+    scores = [float(row["val_flag_loss"]) for row in rows]
+    best = int(np.argmin(scores))
+    wrong = {"the highest loss": np.argmax(scores),
+             "the lowest total": np.argmin([float(row["val_loss"]) for row in rows]),
+             "the highest AUC": np.argmax([float(row["val_flag_auc"]) for row in rows]),
+             "the lowest AUC": np.argmin([float(row["val_flag_auc"]) for row in rows])}
+    assert len(scores) == FLAG_EPOCHS and 0 < best < FLAG_EPOCHS - 1, (
+        f"the example needs its best epoch in the middle, not at {best} of {scores}: if a new "
+        f"TensorFlow moved it, choose another seed or learning rate")
+    assert best not in wrong.values(), (best, wrong)
+    validation = _load_flags(None).validation
+    for name, epoch in (("best.keras", best), ("last.keras", FLAG_EPOCHS - 1)):
+        model = keras.saving.load_model(tmp_path / "run" / "checkpoints" / name, compile=False)
+        outputs = model.predict(validation.images, verbose=0)["flag"]
+        assert _binary_cross_entropy(validation.labels["flag"], outputs) == pytest.approx(
+            scores[epoch], rel=1e-4), name
+    assert "val_flag_accuracy" not in rows[0] and run.config.epochs == FLAG_EPOCHS
 
 
 def test_a_workdir_that_cannot_be_written_is_refused(run_flags, tmp_path, capsys, monkeypatch):

@@ -18,6 +18,7 @@ import mtl_keras.models.build  # noqa: F401  (registers the custom layers for lo
 import mtl_keras.heads.losses  # noqa: F401
 import mtl_keras.training.optimizers  # noqa: F401
 
+from mtl_keras.training import run_state
 from mtl_keras.training import strategy as strategy_lib
 
 from helpers import REPO, error_lines
@@ -82,10 +83,23 @@ def _epochs_in_tensorboard(folder, tag):
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("resume") / "uninterrupted"
-    result = _run(workdir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir
+    """The same run never stopped, started at once in a process of its own, which runs
+    beside the stopped runs (on the other core while they start); calling the fixture's
+    value waits for it and returns its folder."""
+    folder = tmp_path_factory.mktemp("resume")
+    workdir = folder / "uninterrupted"
+    with open(folder / "stderr.txt", "w", encoding="utf-8") as stderr:
+        process = subprocess.Popen(_command(workdir), env=_environment(),
+                                   stdout=subprocess.DEVNULL, stderr=stderr)
+
+    def finished():
+        status = process.wait(timeout=300)
+        assert status == 0, (folder / "stderr.txt").read_text()[-3000:]
+        return workdir
+
+    yield finished
+    process.kill()
+    process.wait()
 
 
 def test_killed_and_stopped_runs_resume_to_the_same_result(uninterrupted, tmp_path):
@@ -110,6 +124,7 @@ def test_killed_and_stopped_runs_resume_to_the_same_result(uninterrupted, tmp_pa
     result = _run(workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resuming from epoch 3, step " in result.stdout
+    uninterrupted = uninterrupted()
     expected = json.loads((uninterrupted / "metrics.json").read_text())
     resumed = json.loads((workdir / "metrics.json").read_text())
     assert resumed["heads"] == expected["heads"]  # identical, not merely close
@@ -120,11 +135,11 @@ def test_killed_and_stopped_runs_resume_to_the_same_result(uninterrupted, tmp_pa
     # Each epoch once in history.csv and TensorBoard, with the figures of the run never
     # stopped (an epoch resumed in its middle averages over all its steps too).
     history, expected_history = _history(workdir), _history(uninterrupted)
-    assert [row["epoch"] for row in history] == [0, 1, 2]
+    assert [row["epoch"] for row in history] == [1, 2, 3]
     for row, expected_row in zip(history, expected_history):
         assert row == pytest.approx(expected_row, rel=1e-6)
     for group, tag in (("train", "epoch_fine_loss"), ("validation", "epoch_fine_accuracy")):
-        assert _epochs_in_tensorboard(workdir / "tensorboard" / group, tag) == [0, 1, 2]
+        assert _epochs_in_tensorboard(workdir / "tensorboard" / group, tag) == [1, 2, 3]
     assert not list((workdir / "checkpoints").glob("state*"))  # a finished run keeps no state
 
 
@@ -178,3 +193,31 @@ def test_state_restores_variables_and_metrics_exactly(tmp_path, devices):
     for mine, theirs in zip(restored.optimizer.variables, trained.optimizer.variables):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
     assert int(restored.optimizer.iterations.numpy()) == 4  # the schedule's position
+
+
+def test_a_resumed_epoch_counts_the_time_already_spent_in_it(monkeypatch):
+    """The epoch a run resumes in its middle logs, as epoch_seconds, the time of its steps
+    before the stop (saved with the state) plus the time since; the epochs after it, their
+    own time only. (The resumed runs above leave epoch_seconds out of their comparison.)"""
+    from mtl_keras.training import callbacks
+
+    now = [1000.0]
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: now[0])
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.25), loss="mse")
+    clock = callbacks.EpochLogger(resumed=run_state.Progress(
+        epoch=2, step=5, steps_per_epoch=9, epoch_seconds=40.0))
+    clock.set_model(model)
+    seconds = []
+    for epoch, duration in ((2, 12.0), (3, 8.0)):
+        clock.on_epoch_begin(epoch)
+        now[0] += duration
+        logs = {}
+        clock.on_epoch_end(epoch, logs)
+        seconds.append(logs["epoch_seconds"])
+        assert logs["learning_rate"] == 0.25
+    assert seconds == [52.0, 8.0]
+    fresh = callbacks.EpochLogger(resumed=run_state.Progress(epoch=2, steps_per_epoch=9))
+    fresh.on_epoch_begin(2)
+    now[0] += 5.0
+    assert fresh.elapsed() == 5.0  # resumed at an epoch's end: nothing to add

@@ -150,22 +150,35 @@ def test_gradient_path_with_unit_weights_is_the_loss_path(rep_grad):
     assert history["kind_weight"] == [1.0, 1.0, 1.0]
 
 
+def _task_gradients(model, x, y, masks):
+    """{task: the gradient of its loss (mean over its known labels) over the shared
+    variables, flattened}, for the tasks with a known label, by a tape of the test's own."""
+    shared = [v for v in model.trainable_variables if v.path.startswith("trunk")]
+    gradients = {}
+    for name, loss in (("kind", keras.losses.SparseCategoricalCrossentropy()),
+                       ("flag", keras.losses.BinaryCrossentropy()),
+                       ("size", keras.losses.MeanSquaredError())):
+        if not masks[name].any():
+            continue
+        with tf.GradientTape() as tape:
+            value = loss(y[name], model(x)[name], sample_weight=masks[name])
+            # Keras divides by the batch; the step by the known labels.
+            value = value * BATCH / masks[name].sum()
+        gradients[name] = np.concatenate([g.numpy().ravel() for g in tape.gradient(value, shared)])
+    return gradients
+
+
+def _cosine(first, second):
+    return first @ second / np.linalg.norm(first) / np.linalg.norm(second)
+
+
 def test_gradient_diagnostics_are_the_task_gradients_norms_and_cosines():
     """The logged norms and cosine are those of the task gradients over the shared
     variables, computed here with a tape of their own."""
     keras.utils.set_random_seed(0)
     model = _model()
     x, y, masks = _batch()
-    shared = [v for v in model.trainable_variables if v.path.startswith("trunk")]
-    gradients = {}
-    for name, loss in (("kind", keras.losses.SparseCategoricalCrossentropy()),
-                       ("flag", keras.losses.BinaryCrossentropy()),
-                       ("size", keras.losses.MeanSquaredError())):
-        with tf.GradientTape() as tape:
-            value = loss(y[name], model(x)[name], sample_weight=masks[name])
-            # Keras divides by the batch; the step by the known labels.
-            value = value * BATCH / masks[name].sum()
-        gradients[name] = np.concatenate([g.numpy().ravel() for g in tape.gradient(value, shared)])
+    gradients = _task_gradients(model, x, y, masks)
     _, history = _train(tf.distribute.get_strategy(), _UnitWeights, steps=1,
                         learning_rate=0.0, initial=model.get_weights())
     for name, gradient in gradients.items():
@@ -175,6 +188,56 @@ def test_gradient_diagnostics_are_the_task_gradients_norms_and_cosines():
     np.testing.assert_allclose(history["gradient_cosine_kind_flag"],
                                [kind @ flag / np.linalg.norm(kind) / np.linalg.norm(flag)],
                                rtol=1e-4, atol=1e-6)
+
+
+class _WeightsByStep(base.Method):
+    """A gradient-level method that weighs every task (step + 1): the logged weights of an
+    epoch tell which of its steps they averaged over."""
+
+    level = "gradient"
+
+    def task_weights(self, gramian, losses, step):
+        return tf.fill([self.task_count], 1.0 + tf.cast(step, tf.float32))
+
+
+def test_diagnostics_average_over_the_steps_in_which_each_task_had_known_labels():
+    """An epoch of two steps (learning rate 0: the model stays as it is); `flag` has no
+    known label in the second. Its weight, gradient norm and cosines are those of the
+    first step alone; the other tasks' average both steps, each step counting once."""
+    keras.utils.set_random_seed(0)
+    model = _model()
+    first, second = _batch(seed=0), _batch(seed=1)
+    second[2]["flag"] = np.zeros(BATCH, np.float32)
+    gradients = [_task_gradients(model, *batch) for batch in (first, second)]
+    assert set(gradients[1]) == {"kind", "size"}
+    with tf.distribute.get_strategy().scope():
+        trained = _model()
+        trained.set_weights(model.get_weights())
+        trained.compile(optimizer=keras.optimizers.SGD(0.0), loss=LOSSES,
+                        weighting=_WeightsByStep(trained.task_names))
+    data = tf.data.Dataset.from_tensors(first).concatenate(tf.data.Dataset.from_tensors(second))
+    logs = {key: values[0] for key, values in trained.fit(
+        data, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False).history.items()}
+
+    def norms(name):
+        return [np.linalg.norm(step[name]) for step in gradients if name in step]
+
+    def cosines(one, other):
+        return [_cosine(step[one], step[other]) for step in gradients
+                if one in step and other in step]
+
+    expected = {"kind_weight": 1.5, "flag_weight": 1.0, "size_weight": 1.5,
+                **{f"{name}_gradient_norm": np.mean(norms(name)) for name in LOSSES},
+                **{f"gradient_cosine_{one}_{other}": np.mean(cosines(one, other))
+                   for one, other in (("kind", "flag"), ("kind", "size"), ("flag", "size"))}}
+    assert len(norms("flag")) == 1 and len(cosines("kind", "size")) == 2
+    for key, value in expected.items():
+        assert logs[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+    # The example tells the averages apart: with flag's second step counted (as 0), its
+    # figures would be halved, and every figure is far from 0.
+    for key in ("flag_gradient_norm", "gradient_cosine_kind_flag", "gradient_cosine_flag_size"):
+        assert abs(expected[key]) > 0.05, key
+    assert abs(np.mean(cosines("kind", "size")) - cosines("kind", "size")[0]) > 0.05
 
 
 def test_hard_sharing_splits_trunk_and_heads():

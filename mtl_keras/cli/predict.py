@@ -1,11 +1,12 @@
 """mtl-keras predict --workdir=RUN IMAGE_OR_FOLDER... [--top_k=5] [--json]: answers images.
 
-Prints, for each image (a folder stands for its JPEG, PNG, GIF and BMP files), every
-head's answer: a multiclass head's top-k classes with their probabilities, a binary head's
-probability of its positive (second) class, a regression head's value in the targets'
-units, a multilabel head's labels above 0.5. `--json` prints one JSON document instead. A
-missing or unreadable image gets one `error:` line on stderr and exit status 2 at the end;
-the other images are still answered. A missing or unloadable model: one `error:` line,
+Prints, for each image (a folder stands for its JPEG, PNG, GIF and BMP files; its other
+files are named in a `note:` line; a `.npy` file holds a batch of uint8 images, N×H×W or
+N×H×W×C, answered as FILE[i]), every head's answer: a multiclass head's top-k classes
+with their probabilities, a binary head's predicted class with its probability, a
+regression head's value in the targets' units, a multilabel head's labels above 0.5.
+`--json` prints one JSON document instead. A missing or unreadable image gets one
+`error:` line on stderr and exit status 2 at the end; the other images are still answered. A missing or unloadable model: one `error:` line,
 exit status 2. Also `python -m mtl_keras.predict`; from Python, `mtl_keras.load(RUN)`.
 """
 
@@ -37,7 +38,9 @@ def _predict(argv):
     loaded = predictor.load(FLAGS.workdir)
     if loaded.note:
         print(f"note: {loaded.note}", file=sys.stderr)
-    paths, problems = predictor.image_files(arguments)
+    paths, problems, skipped = predictor.image_files(arguments)
+    for _, message in skipped:
+        print(f"note: {message}", file=sys.stderr)
     images, read, unreadable = loaded.read(paths)
     problems += unreadable
     for _, message in problems:
@@ -48,7 +51,9 @@ def _predict(argv):
                           "images": [{"image": path, "heads": heads}
                                      for path, heads in zip(read, answers)],
                           "errors": [{"image": path, "error": message}
-                                     for path, message in problems]}, indent=2))
+                                     for path, message in problems],
+                          "skipped": [{"file": path, "reason": message}
+                                      for path, message in skipped]}, indent=2))
     elif read:
         print("\n\n".join(predictor.to_text(path, heads) for path, heads in zip(read, answers)))
     return 2 if problems else 0

@@ -34,8 +34,12 @@ class Binary(base.HeadKind):
         return (rows[:, None] % 2).astype(np.float32), np.full((4, 1), 0.5, np.float32)
 
     def answer(self, task, output, class_names, top_k):
-        # The probability of the second class (1), named: "footwear: yes 0.97".
-        return {"name": class_names[1], "probability": float(output[0])}
+        # The class it predicts and that class's probability ("footwear: no 0.999", never the
+        # probability of "yes" beside a name that reads as the answer), then both classes'.
+        positive = float(output[0])
+        guess = int(positive > base.THRESHOLD)
+        return {"name": class_names[guess], "probability": positive if guess else 1 - positive,
+                "probabilities": {class_names[0]: 1 - positive, class_names[1]: positive}}
 
     def caption(self, task, prediction, label, known):
         guess = int(prediction[0] > base.THRESHOLD)

@@ -3,8 +3,8 @@
 A method decides how the per-task losses of a training step become one update of the
 shared variables. There are three levels:
 
-- **loss level** (`level = "loss"`): `objective(losses, step)` turns the vector of task
-  losses into one scalar. The train step differentiates it with respect to the losses,
+- **loss level** (`level = "loss"`): `objective(losses, step, present)` turns the vector
+  of task losses into one scalar (`present` as below). The train step differentiates it with respect to the losses,
   which gives each task's weight, and with respect to the method's own trainable
   variables (uncertainty weighting's log-variances), which the model's optimizer updates.
 - **gradient level** (`level = "gradient"`): `task_weights(gramian, losses, step, present)`
@@ -17,7 +17,7 @@ shared variables. There are three levels:
   UPGrad, GradNorm, GradVac, Krum) is such a linear combination whose coefficients depend
   on the gradients only through their inner products, so that the Gramian (summed across
   replicas) is all a method sees: exact under tf.distribute, and T×T numbers however
-  large the model. `transform(losses)` may rescale each task's loss first (IMTL's loss
+  large the model. `transform(losses, present)` may rescale each task's loss first (IMTL's loss
   scales), with trainable variables of its own, and `auxiliary_loss` may train other
   variables of the method (GradNorm's weights). Both are differentiated by the train
   step with respect to the method's trainable variables only.
@@ -75,7 +75,7 @@ class Method(keras.layers.Layer):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        for name in ("task_weights", "auxiliary_loss"):
+        for name in ("objective", "transform", "task_weights", "auxiliary_loss"):
             _accept_presence(cls, name)
         # Serializable by class name, so that a saved model's compile configuration
         # brings its method back.
@@ -111,14 +111,17 @@ class Method(keras.layers.Layer):
         return tf.stack([tf.cast(self.seed * 1009 + stream, tf.int64), tf.cast(step, tf.int64)])
 
     # Loss level.
-    def objective(self, losses, step):
-        """The scalar the model minimises, from the global task losses (a float32 [T])."""
-        del step
+    def objective(self, losses, step, present=None):
+        """The scalar the model minimises, from the global task losses (a float32 [T]);
+        `present` as `task_weights`'s (an absent task's loss is 0)."""
+        del step, present
         return tf.reduce_sum(losses)
 
     # Gradient level.
-    def transform(self, losses):
-        """Per-task rescaled losses, elementwise in `losses` (default: unchanged)."""
+    def transform(self, losses, present=None):
+        """Per-task rescaled losses, elementwise in `losses` (default: unchanged);
+        `present` as `task_weights`'s."""
+        del present
         return losses
 
     def task_weights(self, gramian, losses, step, present=None):
@@ -153,17 +156,19 @@ class Method(keras.layers.Layer):
 
 
 def _accept_presence(method_class, name):
-    """Lets the train step pass `present` to a method whose `name` (`task_weights` or
-    `auxiliary_loss`) was written without it, as Keras passes `training` only to the layers
-    whose `call` takes it: such a method ignores which tasks are present."""
+    """Lets the train step pass `present` to a method whose `name` (`objective`,
+    `transform`, `task_weights` or `auxiliary_loss`) was written without it, as Keras passes
+    `training` only to the layers whose `call` takes it: such a method ignores which tasks
+    are present."""
     function = method_class.__dict__.get(name)
     if function is None or "present" in inspect.signature(function).parameters:
         return
+    arguments = len(inspect.signature(function).parameters) - 1  # without self
 
     @functools.wraps(function)
-    def ignoring_presence(self, values, losses, step, present=None):
+    def ignoring_presence(self, *args, present=None):
         del present
-        return function(self, values, losses, step)
+        return function(self, *args[:arguments])
 
     setattr(method_class, name, ignoring_presence)
 

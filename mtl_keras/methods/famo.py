@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from mtl_keras import registry
 from mtl_keras.methods import base
+from mtl_keras.methods import gramian as gramian_lib
 
 _EPSILON = 1e-8
 
@@ -24,9 +25,11 @@ class FAMO(base.Method):
     step, at the price of a noisier signal. The logits, Adam's moments and the last losses
     are the method's state (the same on every replica, saved and resumed with the run).
 
-    A task absent from the step (no known label: loss 0) takes no part: c sums over the
-    tasks present, an absent task weighs 0, its last loss is kept, and its fall is counted
-    from the last step it was present in. A step with one task (task sampling) weighs it 1.
+    A task absent from the step (no known label in the global batch, as the train step's
+    `present` says) takes no part: c sums over the tasks present, an absent task weighs 0,
+    its last loss is kept, and its fall is counted from the last step it was present in. A
+    step with one task (task sampling) weighs it 1. A present task's loss of 0 counts as
+    1e-8.
     """
 
     description = ("FAMO: fast adaptive weights balancing the losses' rates of descent "
@@ -47,9 +50,9 @@ class FAMO(base.Method):
         self.updates = self.state_variable("adam_updates", ())
         self.previous = self.state_variable("previous_losses", shape)
 
-    def objective(self, losses, step):
+    def objective(self, losses, step, present=None):
         # tf.function runs the assignments in program order (automatic control dependencies).
-        present = losses > 0
+        present = gramian_lib.presence(present, losses)
         # An absent task's placeholder is 1 (log 0); a present loss is at least _EPSILON.
         losses = tf.where(present, tf.maximum(losses, _EPSILON), 1.0)
         self._learn(losses, present, learns=tf.cast(step, tf.int64) > 0)

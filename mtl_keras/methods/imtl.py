@@ -36,7 +36,9 @@ class IMTL(base.Method):
     IMTL-L (`loss_scales=1`): `transform` turns each loss L_i into e^{s_i} L_i - s_i with
     a trainable s_i (starting at 0), which the train step trains on the sum of the
     transformed losses: its minimum in s_i is at e^{s_i} L_i = 1, every task's scaled
-    loss brought to 1. The Gramian the trainer then passes is that of the scaled losses.
+    loss brought to 1. The Gramian the trainer then passes is that of the scaled losses. A
+    task absent from the step keeps its loss (0) unscaled: its s_i stays put (e^s 0 - s would
+    raise it at every step it is absent).
     `loss_scales=0` is IMTL-G alone.
 
     Cost: a pseudo-inverse (SVD) of a (T+1)×(T+1) matrix, O(T^3). Weights sum to 1 (the
@@ -62,11 +64,13 @@ class IMTL(base.Method):
             self.log_scales = self.add_weight(name="log_scales", shape=(self.task_count,),
                                               initializer="zeros", trainable=True)
 
-    def transform(self, losses):
-        """IMTL-L: e^s L - s per task (the losses unchanged with loss_scales=0)."""
+    def transform(self, losses, present=None):
+        """IMTL-L: e^s L - s per task (the losses unchanged with loss_scales=0); an absent
+        task's loss unchanged, so that its scale stays where it is while it is absent."""
         if self.log_scales is None:
             return losses
-        return tf.exp(self.log_scales) * losses - self.log_scales
+        scaled = tf.exp(self.log_scales) * losses - self.log_scales
+        return tf.where(gramian_lib.presence(present, losses), scaled, losses)
 
     def task_weights(self, gramian, losses, step, present=None):
         del losses, step

@@ -27,9 +27,12 @@ class UPGrad(base.Method):
     dual cone is J^T v with v = argmin v^T G v subject to v >= u; UPGrad's weights are the
     sum over i of the v for u = e_i / P, over the P tasks present in the step (all T but
     under task sampling or missing labels: an absent task gets weight 0, and the others
-    average as if it were not there). As TorchJD, G is first divided by its trace (a trace
-    below `norm_eps` makes it zero: the weights are then the mean's, 1/P) and `reg_eps` * I
-    is added, so that it is positive definite.
+    average as if it were not there). As TorchJD, G is first divided by its trace and
+    `reg_eps` * I is added, so that it is positive definite (`normalized`). The weights
+    depend on the gradients' directions and relative sizes only: gradients c times larger
+    or smaller give the same weights, whatever c > 0. (TorchJD's `norm_eps` treats a
+    Gramian of trace below 1e-4 as zero, which made gradients of norm below 1e-2 average
+    plainly; here only a zero Gramian is zero: the weights are then the mean's, 1/P.)
 
     Solver: the T QPs are solved together by a primal active-set method
     (`dual_cone_projections`), exact in finitely many iterations (about 2 T), each a
@@ -45,8 +48,6 @@ class UPGrad(base.Method):
 
     level = "gradient"
     HYPERPARAMETERS = {
-        "norm_eps": registry.Option(1e-4, "a Gramian whose trace is below this is treated as "
-                                    "zero (TorchJD)", minimum=0),
         "reg_eps": registry.Option(1e-4, "added to the diagonal of the trace-normalised Gramian "
                                    "(TorchJD); it keeps the Gramian positive definite",
                                    minimum=SMALLEST_REGULARIZATION),
@@ -54,13 +55,9 @@ class UPGrad(base.Method):
 
     def task_weights(self, gramian, losses, step, present=None):
         del losses, step
-        gramian = gramian_lib.finite(gramian)
-        trace = tf.linalg.trace(gramian)
-        gramian = tf.where(trace >= self.options["norm_eps"],
-                           gramian / tf.maximum(trace, gramian_lib.TINY), tf.zeros_like(gramian))
-        task_count = gramian.shape[0]
-        gramian += self.options["reg_eps"] * tf.eye(task_count, dtype=tf.float64)
-        present = tf.cast(gramian_lib.presence(present, gramian), tf.float64)
+        present = gramian_lib.presence(present, gramian)
+        gramian = normalized(gramian, self.options["reg_eps"])
+        present = tf.cast(present, tf.float64)
         # An absent task's row is 0: its projection is 0, and its zero gradient adds no
         # constraint to the others'.
         lower_bounds = tf.linalg.diag(present) / tf.maximum(tf.reduce_sum(present), 1.0)
@@ -68,8 +65,19 @@ class UPGrad(base.Method):
         return gramian_lib.to_weights(tf.reduce_sum(projections, axis=0))
 
 
+def normalized(gramian, regularization):
+    """The Gramian in float64 divided by its trace (zero if its trace is), plus
+    `regularization` * I: positive definite, the same for gradients of any common scale."""
+    gramian = gramian_lib.finite(gramian)
+    trace = tf.linalg.trace(gramian)
+    gramian = tf.where(trace > gramian_lib.TINY, gramian / tf.maximum(trace, gramian_lib.TINY),
+                       tf.zeros_like(gramian))
+    return gramian + regularization * tf.eye(gramian.shape[0], dtype=tf.float64)
+
+
 def dual_cone_projections(gramian, lower_bounds):
-    """Row k: argmin v^T G v subject to v >= lower_bounds[k] (G positive definite).
+    """Row k: argmin v^T G v subject to v >= lower_bounds[k] (G positive definite; K rows
+    of lower bounds, K problems).
 
     A primal active-set method, run on the K problems at once: every iterate is feasible;
     each iteration solves the equality problem with the coordinates of the working set
@@ -78,7 +86,6 @@ def dual_cone_projections(gramian, lower_bounds):
     negative multiplier (G v)_i. It ends, exact, when no multiplier is negative.
     """
     task_count = gramian.shape[0]
-    identity = tf.eye(task_count, dtype=tf.float64)
     infinity = tf.constant(float("inf"), tf.float64)
 
     def body(iteration, solutions, fixed, done):
@@ -108,10 +115,10 @@ def dual_cone_projections(gramian, lower_bounds):
         return (iteration < MAX_ITERATIONS_PER_TASK * task_count + 8) & tf.logical_not(
             tf.reduce_all(done))
 
-    all_fixed = tf.ones_like(identity, dtype=tf.bool)
+    all_fixed = tf.ones_like(lower_bounds, dtype=tf.bool)
     _, solutions, _, _ = tf.while_loop(
         condition, body,
-        [tf.constant(0), lower_bounds, all_fixed, tf.zeros([task_count], tf.bool)])
+        [tf.constant(0), lower_bounds, all_fixed, tf.zeros(tf.shape(lower_bounds)[:1], tf.bool)])
     return solutions
 
 

@@ -21,10 +21,12 @@ def confusion_matrix(labels, predicted, classes):
     return matrix
 
 
-def draw_confusion(axes, matrix, class_names, title):
-    """Draws `matrix` normalised per true class on `axes`; names when there are few classes."""
+def draw_confusion(axes, matrix, class_names, title, counts=False):
+    """Draws `matrix` normalised per true class on `axes`; names when there are few classes;
+    with `counts`, each cell's number of images (up to 20 classes)."""
     totals = np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    axes.imshow(matrix / totals, cmap="Blues", vmin=0, vmax=1)
+    shares = matrix / totals
+    axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)
     axes.set_title(f"{title} (accuracy {accuracy:.3f})", fontsize=9)
     axes.set_xlabel("predicted", fontsize=8)
@@ -32,11 +34,48 @@ def draw_confusion(axes, matrix, class_names, title):
     classes = len(matrix)
     if classes <= 30:  # beyond that, names would overlap: the pattern is what shows
         names = [str(name)[:14] for name in class_names] or [str(i) for i in range(classes)]
-        axes.set_xticks(range(classes), names, rotation=90, fontsize=6)
-        axes.set_yticks(range(classes), names, fontsize=6)
+        axes.set_xticks(range(classes), names, rotation=90 if classes > 2 else 0, fontsize=7)
+        axes.set_yticks(range(classes), names, fontsize=7)
     else:
         axes.set_xticks([])
         axes.set_yticks([])
+    if counts and classes <= 20:
+        size = 9 if classes <= 4 else 7 if classes <= 6 else 6 if classes <= 10 else 5
+        for row, column in np.ndindex(matrix.shape):
+            if matrix[row, column]:
+                axes.text(column, row, str(matrix[row, column]), ha="center", va="center",
+                          fontsize=size, color="white" if shares[row, column] > 0.5 else "black")
+
+
+def most_confused(matrix, class_names, count=10):
+    """The `count` largest off-diagonal cells: [(true name, predicted name, images)], most
+    first (ties: by true, then predicted class)."""
+    names = list(class_names) or [str(index) for index in range(len(matrix))]
+    cells = [(-int(matrix[row, column]), row, column) for row, column in np.ndindex(matrix.shape)
+             if row != column and matrix[row, column]]
+    return [(names[row], names[column], -negative)
+            for negative, row, column in sorted(cells)[:count]]
+
+
+def draw_most_confused(axes, matrix, class_names, title, count=10):
+    """A bar per pair of `most_confused`: "true → predicted", its number of test images."""
+    pairs = most_confused(matrix, class_names, count)
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
+    axes.set_title(f"{title}: most confused pairs (accuracy {accuracy:.3f})", fontsize=9)
+    if not pairs:
+        axes.axis("off")
+        axes.text(0.5, 0.5, "no image confused", ha="center", transform=axes.transAxes)
+        return
+    labels = [f"{str(true)[:22]} → {str(guess)[:22]}" for true, guess, _ in pairs]
+    values = [images for _, _, images in pairs]
+    axes.barh(range(len(pairs)), values, color="#4c72b0")
+    axes.set_yticks(range(len(pairs)), labels, fontsize=7)
+    axes.invert_yaxis()
+    axes.set_xlabel("test images", fontsize=8)
+    axes.tick_params(axis="x", labelsize=7)
+    axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    for row, value in enumerate(values):
+        axes.text(value, row, f" {value}", va="center", fontsize=7)
 
 
 def confusion_figure(matrix, class_names, title):

@@ -22,15 +22,15 @@ class EpochScalars:
 
     def rewrite(self, history):
         """Removes the epoch scalars' event files and writes the logs of `history` (epochs
-        0, 1, ...)."""
+        1, 2, ...: counted as the logs and history.csv count them)."""
         self.close()
         for group in ("train", "validation"):
             shutil.rmtree(os.path.join(self.folder, group), ignore_errors=True)
-        for epoch, logs in enumerate(history):
+        for epoch, logs in enumerate(history, 1):
             self.write(epoch, logs)
 
     def write(self, epoch, logs):
-        """Writes one epoch's logs: `val_X` into validation/ as `epoch_X`, the rest into train/."""
+        """Writes the logs of `epoch` (1-based): `val_X` into validation/ as `epoch_X`, the rest into train/."""
         groups = {"train": {}, "validation": {}}
         for name, value in logs.items():
             if value is None or not math.isfinite(value):

@@ -13,12 +13,13 @@ def gradients_or_zeros(tape, target, sources):
             for source, gradient in zip(sources, gradients)]
 
 
-def transformed_losses(method, global_losses):
+def transformed_losses(method, global_losses, present):
     """(d transform_t / d loss_t, the transformed global losses, the gradients of their sum
-    with respect to the method's trainable variables)."""
+    with respect to the method's trainable variables); `present`: boolean [T], the tasks
+    with a known label in the global batch."""
     with tf.GradientTape() as inner:
         inner.watch(global_losses)
-        transformed = method.transform(global_losses)
+        transformed = method.transform(global_losses, present=present)
         total = tf.reduce_sum(transformed)
     scales, *method_gradients = gradients_or_zeros(inner, total,
                                                   [global_losses, *method.trainable_variables])

@@ -223,6 +223,17 @@ class MultiTaskModel(keras.Model):
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a distribution strategy, Keras (3.15, TensorFlow) builds the model from a
+        # first batch drawn through an iterator of its own, then trains through a new one.
+        # A dataset shuffled anew at each pass (`reshuffle_each_iteration`, the seeds of
+        # `Dataset.random`) then trains each epoch on the order of the epoch after it: the
+        # same run on one device and on several saw other batches. Built from the data's
+        # shapes instead, without iterating it.
+        if iterator is not None and data_batch is None:
+            data_batch = iterator.data_adapter.get_tf_dataset().element_spec
+        super()._maybe_symbolic_build(data_batch=data_batch)
+
     @property
     def metrics(self):
         trackers = getattr(self, "_trackers", None)
@@ -258,7 +269,9 @@ class MultiTaskModel(keras.Model):
             with tf.GradientTape() as inner:
                 global_losses = tf.stop_gradient(losses.weighted_global)
                 inner.watch(global_losses)
-                objective = method.objective(global_losses, self.optimizer.iterations)
+                # Present: a known label in the global batch (counts summed over replicas).
+                objective = method.objective(global_losses, self.optimizer.iterations,
+                                             present=losses.global_counts > 0)
             weights, *method_gradients = step_math.gradients_or_zeros(
                 inner, objective, [global_losses, *method.trainable_variables])
             total = tf.reduce_sum(tf.stop_gradient(weights) * losses.weighted_local)
@@ -292,7 +305,7 @@ class MultiTaskModel(keras.Model):
             scaled = losses.weighted_local * scale
             per_task = tf.unstack(scaled)
             scales, transformed, transform_gradients = step_math.transformed_losses(
-                method, losses.weighted_global)
+                method, losses.weighted_global, losses.global_counts > 0)
             private_target = tf.reduce_sum(scaled * scales)
         targets = leaves if self.rep_grad else parts.shared_variables
         task_gradients = [step_math.gradients_or_zeros(tape, loss, targets) for loss in per_task]

@@ -230,8 +230,9 @@ def compare(setting):
 
 
 def mean_std(values):
-    """(mean, sample standard deviation or 0.0 for one value), or None for no values."""
+    """(mean, sample standard deviation or None for one value: no spread), or None for no
+    values."""
     values = [value for value in values if value is not None]
     if not values:
         return None
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None

@@ -14,7 +14,8 @@ def _format(pair, digits=4, signed=False):
     if pair is None:
         return "–"
     mean, std = pair
-    return f"{mean:+.{digits}f} ± {std:.{digits}f}" if signed else f"{mean:.{digits}f} ± {std:.{digits}f}"
+    text = f"{mean:+.{digits}f}" if signed else f"{mean:.{digits}f}"
+    return f"{text} ± {std:.{digits}f}" if std is not None else f"{text} (one seed, no spread)"
 
 
 def primary_metric(settings):
@@ -123,7 +124,7 @@ def _relative_changes(setting, metric):
 def _delta_panel(axes, compared):
     pairs = [comparison.mean_std(list(setting.delta_m.values())) for setting in compared]
     axes.barh([setting.label for setting in compared], [pair[0] for pair in pairs],
-              xerr=[pair[1] for pair in pairs], color="tab:blue", capsize=4)
+              xerr=[pair[1] or 0 for pair in pairs], color="tab:blue", capsize=4)
     axes.axvline(0, color="black", linewidth=0.8)
     axes.set_xlabel("Δm % vs single task (mean ± std over seeds)")
     axes.invert_yaxis()
@@ -146,7 +147,7 @@ def _task_panel(axes, compared, tasks, metric):
 def _time_panel(axes, settings):
     seconds = [_seconds(setting)[1] for setting in settings]
     axes.barh([setting.label for setting in settings], [pair[0] if pair else 0 for pair in seconds],
-              xerr=[pair[1] if pair else 0 for pair in seconds], color="tab:gray", capsize=4)
+              xerr=[pair[1] or 0 if pair else 0 for pair in seconds], color="tab:gray", capsize=4)
     axes.set_xlabel("wall time per seed, all its runs (s)")
     axes.invert_yaxis()
 

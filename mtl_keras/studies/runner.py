@@ -32,6 +32,7 @@ from mtl_keras import settings as settings_lib
 from mtl_keras.studies import comparison
 from mtl_keras.studies import report as comparison_report
 from mtl_keras.training import preparation
+from mtl_keras.training import progress
 
 ATTEMPTS = ".study_seconds"  # hidden: a run's folder may hold no other file before it ends
 # Flags the study sets for each run itself.
@@ -249,22 +250,47 @@ def run_one(planned, python, log=print):
     return status
 
 
+class StudyClock:
+    """The study's elapsed time and, from the runs done so far, the time left."""
+
+    def __init__(self, to_run):
+        self.to_run, self.ran = to_run, 0
+        self.start = time.perf_counter()
+
+    def elapsed(self):
+        return time.perf_counter() - self.start
+
+    def done(self):
+        self.ran += 1
+
+    def describe(self):
+        """"elapsed 12:03, about 24:06 left" (the mean run so far times the runs left)."""
+        elapsed = self.elapsed()
+        if not self.ran:
+            return f"elapsed {progress.duration(elapsed)}, time left known after the first run"
+        left = elapsed / self.ran * (self.to_run - self.ran)
+        return f"elapsed {progress.duration(elapsed)}, about {progress.duration(left)} left"
+
+
 def run_study(runs, study_dir, python, title="", log=print):
     """Runs the unfinished runs one after another, then writes the comparison of every
     run in `study_dir`. Returns the exit status: 0, 1 when a run failed, or the status of
     a run stopped by a signal (the study stops with it)."""
-    failed = []
+    failed, clock = [], StudyClock(sum(not planned.finished for planned in runs))
     for number, planned in enumerate(runs, 1):
+        name = os.path.basename(planned.workdir)
         if planned.finished:
-            log(f"[study] {number}/{len(runs)} {os.path.basename(planned.workdir)}: finished, skipped")
+            log(f"[study] run {number} of {len(runs)}: {name}: finished, skipped")
             continue
-        log(f"[study] {number}/{len(runs)} {os.path.basename(planned.workdir)}")
+        log(f"[study] run {number} of {len(runs)}: {name} ({clock.describe()})")
         status = run_one(planned, python, log)
+        clock.done()
         if status in (130, 143):
             log(f"[study] stopped; rerun the same command to resume from {planned.workdir}.")
             return status
         if status:
-            failed.append(f"{os.path.basename(planned.workdir)} (exit status {status})")
+            failed.append(f"{name} (exit status {status})")
+    log(f"[study] {clock.ran} runs done in {progress.duration(clock.elapsed())}")
     finished, unfinished = comparison.find_runs([study_dir])
     if finished:
         log(comparison_report.write(comparison.group(finished), study_dir, unfinished, title))

@@ -1,4 +1,4 @@
-"""Callbacks of a run's epoch logs: learning rate and time, head names, progress lines."""
+"""Callbacks of a run's epoch logs: learning rate and time, head names; divergence."""
 
 import math
 import time
@@ -58,8 +58,12 @@ class HeadNames(keras.callbacks.Callback):
             for metric in self.task.metric_names:
                 if prefix + metric in logs:
                     logs[f"{prefix}{name}_{metric}"] = logs.pop(prefix + metric)
-            if prefix + "loss" in logs and self.weight > 0:
-                logs[f"{prefix}{name}_loss"] = float(logs[prefix + "loss"]) / self.weight
+            # The model's own head loss, when it logs one, is the mean over the epoch's known
+            # labels; the total is the mean of the steps' totals, which differs when the
+            # steps hold different numbers of known labels.
+            head_loss = f"{prefix}{name}_loss"
+            if prefix + "loss" in logs and self.weight > 0 and head_loss not in logs:
+                logs[head_loss] = float(logs[prefix + "loss"]) / self.weight
 
     def on_train_batch_end(self, batch, logs=None):
         self._rename(logs)
@@ -115,40 +119,6 @@ def _heads(values, template):
     """'head fine (TEMPLATE)' or 'heads fine (...), coarse (...)' for {head: value}."""
     listed = ", ".join(f"{name} ({template.format(value=value)})" for name, value in values.items())
     return f"head{'s' if len(values) > 1 else ''} {listed}"
-
-
-class ProgressLogger(keras.callbacks.Callback):
-    """Prints a progress line at most every `interval_seconds`, and one per epoch.
-
-    For logs written to a file, where Keras' progress bar is unreadable: a long epoch
-    still shows its step, speed and time left.
-    """
-
-    def __init__(self, epochs, batch_size, interval_seconds=60.0):
-        super().__init__()
-        self.epochs, self.batch_size = epochs, batch_size
-        self.interval_seconds = interval_seconds
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-        self.epoch_start = self.last_print = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        now = time.perf_counter()
-        if now - self.last_print >= self.interval_seconds:
-            self.last_print = now
-            steps = self.params["steps"]  # this fit's: fewer when an epoch is resumed
-            rate = (batch + 1) * self.batch_size / (now - self.epoch_start)
-            left = (steps - batch - 1) * self.batch_size / rate
-            print(f"epoch {self.epoch + 1}/{self.epochs} step {batch + 1}/{steps} "
-                  f"loss={(logs or {}).get('loss', float('nan')):.4f} {rate:.0f} img/s, "
-                  f"epoch ends in {left / 60:.1f} min", flush=True)
-
-    def on_epoch_end(self, epoch, logs=None):
-        shown = {key: value for key, value in (logs or {}).items()
-                 if key not in ("learning_rate", "epoch_seconds")}
-        print(f"epoch {epoch + 1}/{self.epochs} done in {time.perf_counter() - self.epoch_start:.0f} s: "
-              + " ".join(f"{key}={value:.4f}" for key, value in sorted(shown.items())), flush=True)
 
 
 def best_checkpoint_monitor(task):

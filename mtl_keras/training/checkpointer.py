@@ -6,7 +6,10 @@ whether a signal asked the run to stop (it saves the state, then `Interrupted`);
 `interval_seconds` in an epoch it saves the state. After every epoch it records the logs
 (history.csv and TensorBoard, rewritten from the saved history so that no row is lost or
 doubled), writes `checkpoints/best.keras` when the monitored score improved, then
-`checkpoints/last.keras` and the state. Every file is written atomically.
+`checkpoints/last.keras` and the state, and with a patience, stops training when the score
+has not improved for that many epochs (early stopping; the counter is in the state, so a
+resumed run counts on). Every file is written atomically. Epochs are counted from 1 in
+history.csv and TensorBoard, as in the logs.
 """
 
 import csv
@@ -43,11 +46,14 @@ class Checkpointer(keras.callbacks.Callback):
       clock: the run's `callbacks.EpochLogger`, whose epoch time the state keeps.
       interval_seconds: seconds between saves of the state within an epoch; 0 for none.
       stop: the `signals.StopRequest` of the process.
+      patience: epochs without improvement of `monitor` after which training stops; 0: never.
     """
 
     def __init__(self, workdir, run_dir, saves_state, head_names, monitor, progress,
-                 resume_index, clock, interval_seconds, stop=None, max_loss_growth=0.0):
+                 resume_index, clock, interval_seconds, stop=None, max_loss_growth=0.0,
+                 patience=0):
         super().__init__()
+        self.patience = patience
         self.workdir, self.run_dir, self.saves_state = workdir, run_dir, saves_state
         self.resume_index = resume_index
         self.monitor = monitor
@@ -99,17 +105,23 @@ class Checkpointer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {key: float(value) for key, value in (logs or {}).items()}
-        best = self.progress.best
-        if self.monitor and self.monitor[0] in logs and self._improves(logs[self.monitor[0]]):
-            best = logs[self.monitor[0]]
-            fileio.save_model(self.model, self._checkpoint("best.keras"))
+        progress = self.progress
+        best, best_epoch, stale = progress.best, progress.best_epoch, progress.stale_epochs
+        if self.monitor and self.monitor[0] in logs:
+            stale += 1
+            if self._improves(logs[self.monitor[0]]):
+                best, best_epoch, stale = logs[self.monitor[0]], epoch + 1, 0
+                fileio.save_model(self.model, self._checkpoint("best.keras"))
+        stopped = epoch + 1 if self.patience and stale >= self.patience else None
         fileio.save_model(self.model, self._checkpoint("last.keras"))
         self.progress = dataclasses.replace(
-            self.progress, epoch=epoch + 1, step=0, best=best,
-            history=(*self.progress.history, logs))
+            progress, epoch=epoch + 1, step=0, best=best, best_epoch=best_epoch,
+            stale_epochs=stale, stopped_epoch=stopped, history=(*progress.history, logs))
         self._save_state()
         self._write_history()
-        self.scalars.write(epoch, logs)
+        self.scalars.write(epoch + 1, logs)
+        if stopped:
+            self.model.stop_training = True
         if self.stop.signal_number is not None:  # it came during validation or saving
             raise errors.Interrupted(f"stopped by {signals.NAMES[self.stop.signal_number]}; "
                                      f"{self.stop.where}", self.stop.signal_number)
@@ -146,12 +158,12 @@ class Checkpointer(keras.callbacks.Callback):
         return f"the last good state, at {self.saved.describe()}, is saved in {folder}"
 
     def _write_history(self):
-        """history.csv: one row per finished epoch, from the saved history."""
+        """history.csv: one row per finished epoch (from 1), from the saved history."""
         history = self.progress.history
         columns = ["epoch", *sorted({key for logs in history for key in logs})]
         text = io.StringIO()
         writer = csv.DictWriter(text, columns, lineterminator="\n")
         writer.writeheader()
-        for epoch, logs in enumerate(history):
+        for epoch, logs in enumerate(history, 1):
             writer.writerow({"epoch": epoch, **logs})
         fileio.write_text(os.path.join(self.workdir, "history.csv"), text.getvalue())

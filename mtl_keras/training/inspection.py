@@ -71,5 +71,6 @@ class ValidationInspector(keras.callbacks.Callback):
                                                           captions)
         with self._writer.as_default():
             for name, figure in pictures.items():
-                tf.summary.image(name, tf.image.decode_png(figures.png(figure))[None], step=epoch)
+                tf.summary.image(name, tf.image.decode_png(figures.png(figure))[None],
+                                 step=epoch + 1)
         self._writer.flush()

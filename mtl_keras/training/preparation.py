@@ -106,6 +106,10 @@ def prepare(config, workdir):
         raise errors.UserError(
             f"--test_shift={config.test_shift} moves the {data.image_shape[0]}x"
             f"{data.image_shape[1]} images out of sight; use a shift below half their size.")
+    if config.early_stopping_patience and data.validation is None:
+        raise errors.UserError(
+            f"--early_stopping_patience={config.early_stopping_patience} watches the validation "
+            f"split, and this run has none; give --validation_size or leave early stopping off.")
     if config.test_flip and not data.mirror_keeps_labels:
         raise errors.UserError(f"--test_flip averages over mirrored test images, but {data.name}'s "
                                f"heads name positions that a mirror moves; leave --test_flip off.")

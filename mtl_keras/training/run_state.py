@@ -38,6 +38,10 @@ class Progress:
       history: the logs of every finished epoch, a list of {name: number}.
       best: the best checkpoint's score so far, or None.
       epoch_seconds: wall time already spent in the epoch in progress.
+      best_epoch: the epoch (1-based) of the best checkpoint, or None.
+      stale_epochs: epochs finished since the best checkpoint improved (early stopping's
+        patience counter).
+      stopped_epoch: the epoch (1-based) after which early stopping ended training, or None.
     """
 
     epoch: int = 0
@@ -46,6 +50,9 @@ class Progress:
     history: tuple = ()
     best: float = None
     epoch_seconds: float = 0.0
+    best_epoch: int = None
+    stale_epochs: int = 0
+    stopped_epoch: int = None
 
     @property
     def global_step(self):

@@ -51,18 +51,14 @@ def mirrored_strategy(devices=None):
 class _MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
     """MultiWorkerMirroredStrategy that Keras 3's `fit()` works with.
 
-    Keras 3 (3.15) calls the multi-worker strategy's `reduce` in two ways it cannot serve
-    (keras-team/keras#20585): before the first step, on the whole first input batch, only
-    to learn its shapes (a nest, which it cannot reduce), and on every step's scalar logs
-    with `axis=0` (a scalar has no axis 0). For a nest this returns the local replica's
-    batch, which has the same shapes; a scalar is averaged over the replicas, which is
-    what `axis=0` means for the other strategies.
+    Keras 3 (3.15) reduces every step's scalar logs with `axis=0`, which the multi-worker
+    strategy refuses (a scalar has no axis 0; keras-team/keras#20585): a scalar is averaged
+    over the replicas, which is what `axis=0` means for the other strategies. (Keras also
+    reduces a first input batch drawn before training; `MultiTaskModel` builds from the
+    data's shapes instead, so that the batches trained are those of one device.)
     """
 
     def reduce(self, reduce_op, value, axis):
-        if isinstance(value, (tuple, list, dict)):
-            return tf.nest.map_structure(lambda part: self.experimental_local_results(part)[0],
-                                         value)
         if axis is not None and all(part.shape.rank == 0
                                     for part in self.experimental_local_results(value)):
             axis = None
@@ -165,3 +161,13 @@ def set_precision(setting):
         policy = "mixed_float16" if on_gpu else "mixed_bfloat16"
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+def public_name(strategy):
+    """The name a person gives `strategy` with --strategy: default, mirrored or multi_worker."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "multi_worker"
+    if isinstance(strategy, tf.distribute.MirroredStrategy):
+        return "mirrored"
+    name = type(strategy).__name__
+    return "default" if "Default" in name else name

@@ -2,9 +2,7 @@
 compiles the model, trains it (resuming a stopped run), evaluates it on the test split and
 writes the run's outputs."""
 
-import json
 import os
-import sys
 import time
 
 import keras
@@ -24,6 +22,7 @@ from mtl_keras.training import checkpointer as checkpointer_lib
 from mtl_keras.training import compile as compile_lib
 from mtl_keras.training import inspection
 from mtl_keras.training import optimizers
+from mtl_keras.training import progress as progress_lib
 from mtl_keras.training import run_state
 from mtl_keras.training import signals
 from mtl_keras.training import strategy as strategy_lib
@@ -103,22 +102,31 @@ def _callbacks(experiment, progress, index, has_validation, stop):
     saver = checkpointer_lib.Checkpointer(
         experiment.workdir, experiment.run_dir, experiment.saves_state,
         [task.name for task in tasks], monitor, progress, index, clock,
-        60.0 * config.checkpoint_minutes, stop, config.max_loss_growth)
-    callbacks += [clock, saver]
-    if not sys.stdout.isatty():  # Keras' progress bar is for terminals; files get lines.
-        callbacks.append(callbacks_lib.ProgressLogger(config.epochs, config.batch_size))
-    return callbacks, saver
+        60.0 * config.checkpoint_minutes, stop, config.max_loss_growth,
+        config.early_stopping_patience)
+    # Last: its epoch line shows the logs as the others left them.
+    shown = progress_lib.TrainingProgress(tasks, config.epochs, config.batch_size,
+                                          config.progress_seconds, experiment.steps_per_epoch)
+    return [*callbacks, clock, saver, shown], saver
 
 
 def fit(model, experiment, datasets, stop=None):
+    """Trains `model` as `train_and_evaluate` does (see `fit_run`); returns the logs of every
+    epoch of the run, a list of dicts."""
+    return fit_run(model, experiment, datasets, stop)[0]
+
+
+def fit_run(model, experiment, datasets, stop=None):
     """Trains `model` from where the run's saved state left off to the last epoch.
 
     The data order is a seeded function of the step: a resumed run skips the batches
     already trained. An epoch resumed in its middle is finished by a fit of its remaining
     steps, and the epochs after it by a second fit.
 
+    With early stopping, the model ends with the weights of the best checkpoint.
+
     Returns:
-      The logs of every epoch of the run, a list of dicts.
+      (the logs of every epoch of the run, a list of dicts; its `run_state.Progress`).
     """
     config, steps = experiment.config, experiment.steps_per_epoch
     train, validation, _ = datasets
@@ -131,6 +139,8 @@ def fit(model, experiment, datasets, stop=None):
     if epoch < config.epochs:
         segments.append((epoch, steps))
     for number, (first_epoch, segment_steps) in enumerate(segments):
+        if saver.progress.stopped_epoch:
+            break  # stopped early (before a stop and resume, too)
         done = first_epoch * steps + (steps - segment_steps)
         if number:
             # A new pipeline: a second iterator of the same one would shuffle and augment
@@ -141,9 +151,32 @@ def fit(model, experiment, datasets, stop=None):
         model.fit(train.repeat().skip(done) if done else train.repeat(),
                   steps_per_epoch=segment_steps, initial_epoch=first_epoch,
                   epochs=first_epoch + 1 if segment_steps < steps else config.epochs,
-                  validation_data=validation, callbacks=callbacks, shuffle=False,
-                  verbose=1 if sys.stdout.isatty() else 0)
-    return list(saver.progress.history)
+                  validation_data=validation, callbacks=callbacks, shuffle=False, verbose=0)
+    _end_early_stopping(model, experiment, saver.progress)
+    return list(saver.progress.history), saver.progress
+
+
+def _end_early_stopping(model, experiment, progress):
+    """After early stopping, gives `model` the weights of the best checkpoint."""
+    if not progress.stopped_epoch:
+        return
+    best = os.path.join(experiment.workdir, run_state.FOLDER, "best.keras")
+    model.load_weights(best)
+    _log(f"early stopping after epoch {progress.stopped_epoch}: "
+         f"{experiment.config.early_stopping_patience} epochs without a better "
+         f"{callbacks_lib.best_checkpoint_monitor(experiment.data.tasks[0])[0]}; "
+         f"the model is that of epoch {progress.best_epoch} ({best})")
+
+
+def early_stopping_record(experiment, progress):
+    """What metrics.json says about early stopping: {} when it is off."""
+    patience = experiment.config.early_stopping_patience
+    if not patience:
+        return {}
+    monitor, direction = callbacks_lib.best_checkpoint_monitor(experiment.data.tasks[0])
+    return {"early_stopping": {"patience": patience, "monitor": monitor, "direction": direction,
+                               "best": progress.best, "best_epoch": progress.best_epoch,
+                               "stopped_epoch": progress.stopped_epoch}}
 
 
 def train_and_evaluate(experiment, stop=None):
@@ -172,23 +205,25 @@ def train_and_evaluate(experiment, stop=None):
     shape = experiment.parts.architecture.options
     _log(f"trunk={config.trunk} architecture={config.architecture}{shape or ''} "
          f"parameters={model.count_params():,} "
-         f"strategy={type(experiment.strategy).__name__} "
+         f"strategy={strategy_lib.public_name(experiment.strategy)} "
          f"replicas={experiment.strategy.num_replicas_in_sync} "
          f"batch_size={config.batch_size} (global) jit_compile={model.jit_compile} "
          f"(asked {config.jit_compile}) precision={precision} loss_weights={experiment.loss_weights}")
     _log(f"weighting={config.weighting} ({model.weighting_method.level} level"
          f"{', rep_grad' if config.rep_grad else ''}) options={model.weighting_method.options}")
     datasets = make_datasets(experiment)
-    history = fit(model, experiment, datasets, stop)
+    history, progress = fit_run(model, experiment, datasets, stop)
     fileio.save_model(model, os.path.join(workdir, "model.keras"))
     test_results, probabilities = evaluate_test(model, experiment, datasets[2])
     results = {"dataset": data.name, "synthetic": data.synthetic, **test_results,
-               "epochs": config.epochs, "wall_seconds": round(time.perf_counter() - start, 1)}
+               "epochs": config.epochs, "epochs_trained": len(history),
+               **early_stopping_record(experiment, progress),
+               "wall_seconds": round(time.perf_counter() - start, 1)}
     _write_reports(experiment, history, results, probabilities)
     fileio.write_json(os.path.join(workdir, "metrics.json"), results)  # last: the run is done
     if experiment.saves_state:
         run_state.remove(experiment.run_dir)
-    _log(f"test metrics: {json.dumps(fileio.strict(results['heads']))}; written to {workdir}")
+    _log(f"test metrics: {report.heads_text(results['heads'])}; written to {workdir}")
     return results, model
 
 
@@ -204,9 +239,13 @@ def evaluate_test(model, experiment, test, split="test"):
                                     labels.masks)
 
     views = pipeline.test_views(test, config.test_flip, config.test_shift)
-    if len(views) > 1:
-        _log(f"predicting the test split in {len(views)} views (test-time augmentation)")
-    predictions = [model.predict(view, verbose=0) for view in views]
+    steps = -(-len(labels) // config.batch_size)
+    _log(f"predicting the {split} split: {len(labels)} images"
+         + (f" in {len(views)} views (test-time augmentation)" if len(views) > 1 else ""))
+    shown = progress_lib.PredictionProgress(f"{split} split", steps, len(views), config.batch_size,
+                                            config.progress_seconds)
+    predictions = [model.predict(view, verbose=0, callbacks=[shown]) for view in views]
+    shown.close()
     probabilities = {name: np.mean([p[name] for p in predictions], axis=0) for name in predictions[0]}
     extra = {"heads_single_view": evaluate(predictions[0])["heads"]} if len(views) > 1 else {}
     per_task = experiment.parts.protocol.task_metrics(data, probabilities, split)
@@ -217,15 +256,16 @@ def evaluate_test(model, experiment, test, split="test"):
 def _write_reports(experiment, history, results, probabilities):
     """report.png and report.md, and the run's entry in TensorBoard's HParams dashboard."""
     data, workdir = experiment.data, experiment.workdir
-    head = report.coarsest_multiclass(data.tasks)
-    confusion = None
-    if head is not None:
-        known = data.test.known(head.name)
-        matrix = figures.confusion_matrix(data.test.labels[head.name][known],
-                                          np.argmax(probabilities[head.name][known], axis=1),
-                                          head.num_classes)
-        confusion = (head.name, matrix, head.class_names)
-    report.write(workdir, data.tasks, history, results, confusion)
+    confusions = {}
+    for task in data.tasks:
+        known = data.test.known(task.name)
+        classes = task.head_kind.predicted_classes(task, probabilities[task.name][known],
+                                                   data.test.labels[task.name][known])
+        if classes is not None:  # one class per image: a confusion matrix
+            labels, guesses, count = classes
+            confusions[task.name] = (figures.confusion_matrix(labels, guesses, count),
+                                     task.class_names)
+    report.write(workdir, data.tasks, history, results, confusions)
     tensorboard.write_run_summary(os.path.join(workdir, "tensorboard"),
                                   experiment.config.to_dict(), results["heads"],
                                   experiment.config.epochs)
