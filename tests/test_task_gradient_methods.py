@@ -372,15 +372,16 @@ def test_the_update_changes_continuously_as_a_task_gradient_shrinks(name):
         assert np.linalg.norm(update - expected) <= 10 * size * np.linalg.norm(jacobian), size
 
 
-SINGLE_TASK_DIRECTION_ONLY = {"cagrad", "db_mtl", "moco", "nash_mtl"}
+SINGLE_TASK_DIRECTION_ONLY = {"cagrad", "db_mtl", "fairgrad", "moco", "nash_mtl"}
 
 
 @pytest.mark.parametrize("name", [name for name in methods.METHODS.names()
                                   if methods.METHODS.get(name).level != "loss"])
 def test_one_task_gives_its_gradient(name):
     """With one head, a gradient method's update is that head's gradient. DB-MTL and MoCo
-    take moving averages of the gradient of log L (g / L) and of L g / |g|, Nash-MTL has a
-    fixed norm and CAGrad rescales by (1 + c) / (1 + c^2): for those, the gradient's
+    take moving averages of the gradient of log L (g / L) and of L g / |g|, Nash-MTL and
+    FairGrad solve G w = w^(-1/alpha) (the update g / |g|^(2 alpha / (1 + alpha)), of norm 1
+    for Nash-MTL) and CAGrad rescales by (1 + c) / (1 + c^2): for those, the gradient's
     direction."""
     gradient = np.array([[0.3, -1.2, 2.0, 0.05]])
     update, _ = update_of(make(name, 1, 4), gradient, losses=[2.5])
