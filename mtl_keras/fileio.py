@@ -60,6 +60,16 @@ def write_json(path, value):
     write_text(path, json.dumps(strict(value), indent=2, allow_nan=False) + "\n")
 
 
+def read_json(path):
+    """The JSON value in `path`.
+
+    Raises:
+      ValueError: the file is not JSON (damaged, truncated, empty); OSError: unreadable.
+    """
+    with open(path, encoding="utf-8") as json_file:
+        return json.load(json_file)
+
+
 def save_model(model, path):
     """`model.save(path)`, atomically."""
     with atomic_path(path) as temporary:
