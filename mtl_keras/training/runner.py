@@ -78,6 +78,7 @@ def train(config=None, stop=None, **settings):
 
 def _train(config, stop):
     experiment = preparation.prepare(config, config.workdir or default_workdir(config))
+    stop.check()  # a signal while the data loaded (or a record cache was written)
     lock = fileio.WorkdirLock(experiment.workdir)
     lock.acquire()  # before writing: a second process into the folder stops here
     try:

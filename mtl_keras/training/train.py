@@ -180,23 +180,33 @@ def train_and_evaluate(experiment, stop=None):
     _log(f"weighting={config.weighting} ({model.weighting_method.level} level"
          f"{', rep_grad' if config.rep_grad else ''}) options={model.weighting_method.options}")
     datasets = make_datasets(experiment)
-    history = fit(model, experiment, datasets, stop)
-    fileio.save_model(model, os.path.join(workdir, "model.keras"))
-    test_results, probabilities = evaluate_test(model, experiment, datasets[2])
-    results = {"dataset": data.name, "synthetic": data.synthetic, **test_results,
-               "epochs": config.epochs, "wall_seconds": round(time.perf_counter() - start, 1)}
-    _write_reports(experiment, history, results, probabilities)
-    fileio.write_json(os.path.join(workdir, "metrics.json"), results)  # last: the run is done
+    # From here on a signal stops the run at its next safe point (`signals`): after a
+    # step, a validation, a test batch, or between two outputs, each written whole.
+    stop.deferred = True
+    try:
+        history = fit(model, experiment, datasets, stop)
+        stop.check()
+        fileio.save_model(model, os.path.join(workdir, "model.keras"))
+        stop.check()
+        test_results, probabilities = evaluate_test(model, experiment, datasets[2], stop=stop)
+        results = {"dataset": data.name, "synthetic": data.synthetic, **test_results,
+                   "epochs": config.epochs, "wall_seconds": round(time.perf_counter() - start, 1)}
+        _write_reports(experiment, history, results, probabilities)
+        stop.check()
+        fileio.write_json(os.path.join(workdir, "metrics.json"), results)  # last: the run is done
+    finally:
+        stop.deferred = False
     if experiment.saves_state:
         run_state.remove(experiment.run_dir)
     _log(f"test metrics: {json.dumps(fileio.strict(results['heads']))}; written to {workdir}")
     return results, model
 
 
-def evaluate_test(model, experiment, test, split="test"):
+def evaluate_test(model, experiment, test, split="test", stop=None):
     """The metrics of `model` on the test split (or `split`, "validation", whose pipeline
     `test` then is), with test-time augmentation if configured, and its (averaged)
-    predictions {head: outputs}."""
+    predictions {head: outputs}. A signal recorded by `stop` (a `signals.StopRequest`)
+    stops the prediction at the end of its batch."""
     config, data = experiment.config, experiment.data
     labels = getattr(data, split)
 
@@ -207,7 +217,8 @@ def evaluate_test(model, experiment, test, split="test"):
     views = pipeline.test_views(test, config.test_flip, config.test_shift)
     if len(views) > 1:
         _log(f"predicting the test split in {len(views)} views (test-time augmentation)")
-    predictions = [model.predict(view, verbose=0) for view in views]
+    callbacks = [signals.StopCheck(stop)] if stop is not None else []
+    predictions = [model.predict(view, verbose=0, callbacks=callbacks) for view in views]
     probabilities = {name: np.mean([p[name] for p in predictions], axis=0) for name in predictions[0]}
     extra = {"heads_single_view": evaluate(predictions[0])["heads"]} if len(views) > 1 else {}
     per_task = experiment.parts.protocol.task_metrics(data, probabilities, split)
