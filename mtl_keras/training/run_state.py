@@ -15,12 +15,13 @@ function of the step, so a resumed run skips the batches already trained.
 
 import dataclasses
 import glob
-import json
 import os
+import zipfile
 
 import numpy as np
 import tensorflow as tf
 
+from mtl_keras import errors
 from mtl_keras import fileio
 
 FOLDER = "checkpoints"
@@ -104,11 +105,27 @@ def load(folder):
     path = os.path.join(folder, FOLDER, INDEX)
     if not os.path.exists(path):
         return None
-    with open(path, encoding="utf-8") as index_file:
-        index = json.load(index_file)
-    fields = {field.name for field in dataclasses.fields(Progress)}
-    progress = Progress(**{key: value for key, value in index.items() if key in fields})
-    return dataclasses.replace(progress, history=tuple(progress.history)), index
+    try:
+        index = fileio.read_json(path)
+        fields = {field.name for field in dataclasses.fields(Progress)}
+        progress = Progress(**{key: value for key, value in index.items() if key in fields})
+        progress = dataclasses.replace(progress, history=tuple(progress.history))
+        missing = [key for key in ("values", "model_variables", "metric_variables")
+                   if key not in index]
+        if missing:
+            raise KeyError(missing[0])
+    except (ValueError, TypeError, AttributeError, KeyError) as error:
+        raise _damaged(folder, path, error) from None
+    return progress, index
+
+
+def _damaged(folder, path, error):
+    """The UserError for a damaged state file: the way out is to start the run again."""
+    checkpoints = os.path.join(folder, FOLDER)
+    return errors.UserError(
+        f"{path} is damaged ({type(error).__name__}), so the run cannot resume from it; "
+        f"remove {os.path.join(checkpoints, 'state*')} to train the run again from its start, "
+        f"or pass a new --workdir.")
 
 
 def _assign(variables, values, what):
@@ -146,8 +163,12 @@ def restore_metrics(folder, model, index):
 
 def _read_values(folder, index, first, end):
     """The saved arrays first..end-1 (an .npz reads only the arrays asked for)."""
-    with np.load(os.path.join(folder, FOLDER, index["values"])) as archive:
-        return [archive[f"arr_{position}"] for position in range(first, end)]
+    path = os.path.join(folder, FOLDER, index["values"])
+    try:
+        with np.load(path) as archive:
+            return [archive[f"arr_{position}"] for position in range(first, end)]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise _damaged(folder, path, error) from None
 
 
 def remove(folder):
