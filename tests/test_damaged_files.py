@@ -9,12 +9,12 @@ import os
 import shutil
 
 import keras
+import labelled_folder
 import numpy as np
 import pytest
 import tensorflow as tf
-
-import labelled_folder
 from helpers import error_lines, run_main
+
 from mtl_keras import config as config_lib
 from mtl_keras import data as data_lib
 from mtl_keras import errors
@@ -80,16 +80,50 @@ def test_evaluate_refuses_a_damaged_model_naming_it(run, capsys, content):
 
 # --------------------------------------------------------------------------- saved state
 
-def _saved_state(folder):
-    keras.utils.set_random_seed(1)
+def _model():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     model.optimizer.build(model.trainable_variables)
-    run_state.save(str(folder), model, run_state.Progress(epoch=1, steps_per_epoch=3))
     return model
 
 
+def _saved_state(folder, epochs=1):
+    """Saves the state of a small model after each of `epochs` epochs (its weights moved
+    between saves); returns the weights of each save."""
+    keras.utils.set_random_seed(1)
+    model, saved = _model(), []
+    for epoch in range(1, epochs + 1):
+        model.layers[0].kernel.assign(model.layers[0].kernel + epoch)
+        saved.append([variable.numpy() for variable in model.variables])
+        run_state.save(str(folder), model, run_state.Progress(epoch=epoch, steps_per_epoch=3))
+    return saved
+
+
 SPEC = (tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None, 1), tf.float32))
+
+
+def _restored(folder):
+    """(progress, the weights a new model gets from the state in `folder`)."""
+    progress, index = run_state.load(str(folder))
+    model = _model()
+    run_state.restore_model(str(folder), model, index, SPEC)
+    return progress, [variable.numpy() for variable in model.variables]
+
+
+def _assert_weights(restored, saved):
+    assert len(restored) == len(saved)
+    for value, expected in zip(restored, saved):
+        np.testing.assert_array_equal(value, expected)
+
+
+def test_a_whole_state_restores_the_last_save(tmp_path):
+    saved = _saved_state(tmp_path, epochs=3)
+    progress, restored = _restored(tmp_path)
+    assert progress.epoch == 3
+    _assert_weights(restored, saved[2])
+    # The last two saves are kept, no more.
+    assert sorted(path.name for path in (tmp_path / "checkpoints").iterdir()) == [
+        "state-6.npz", "state-9.npz", "state-previous.json", "state.json"]
 
 
 def _expected_message(folder, path, error):
@@ -98,22 +132,35 @@ def _expected_message(folder, path, error):
             f"pass a new --workdir.")
 
 
-def test_a_whole_state_restores(tmp_path):
-    model = _saved_state(tmp_path)
-    weights = [variable.numpy() for variable in model.variables]
-    other = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    other.compile(optimizer="sgd", loss="mse")
-    progress, index = run_state.load(str(tmp_path))
-    run_state.restore_model(str(tmp_path), other, index, SPEC)
+INDEX_DAMAGES = [("", "JSONDecodeError"), ('{"epoch": 1, "st', "JSONDecodeError"),
+                 ("[]", "AttributeError"), ('{"epoch": 1}', "KeyError")]
+
+
+@pytest.mark.parametrize("content, error", INDEX_DAMAGES)
+def test_a_damaged_state_index_resumes_from_the_state_before(tmp_path, capsys, content, error):
+    saved = _saved_state(tmp_path, epochs=2)
+    index = tmp_path / "checkpoints" / "state.json"
+    index.write_text(content, encoding="utf-8")
+    progress, restored = _restored(tmp_path)
     assert progress.epoch == 1
-    for restored, saved in zip(other.variables, weights):
-        np.testing.assert_array_equal(restored.numpy(), saved)
+    _assert_weights(restored, saved[0])
+    assert capsys.readouterr().out == (f"[mtl_keras] {index} is damaged ({error}); resuming from "
+                                       f"the state saved before it, at the end of epoch 1\n")
 
 
-@pytest.mark.parametrize("content, error", [
-    ("", "JSONDecodeError"), ('{"epoch": 1, "st', "JSONDecodeError"), ("[]", "AttributeError"),
-    ('{"epoch": 1}', "KeyError")])
-def test_a_damaged_state_index_is_refused_with_the_way_out(tmp_path, content, error):
+@pytest.mark.parametrize("keep", [0, 60, -40])
+def test_a_truncated_state_archive_resumes_from_the_state_before(tmp_path, capsys, keep):
+    saved = _saved_state(tmp_path, epochs=2)
+    archive = tmp_path / "checkpoints" / "state-6.npz"
+    archive.write_bytes(archive.read_bytes()[:keep])
+    progress, restored = _restored(tmp_path)
+    assert progress.epoch == 1
+    _assert_weights(restored, saved[0])
+    assert capsys.readouterr().out.startswith(f"[mtl_keras] {archive} is damaged (")
+
+
+@pytest.mark.parametrize("content, error", INDEX_DAMAGES)
+def test_a_damaged_only_state_is_refused_with_the_way_out(tmp_path, content, error):
     _saved_state(tmp_path)
     index = tmp_path / "checkpoints" / "state.json"
     index.write_text(content, encoding="utf-8")
@@ -122,18 +169,13 @@ def test_a_damaged_state_index_is_refused_with_the_way_out(tmp_path, content, er
     assert str(raised.value) == _expected_message(tmp_path, index, error)
 
 
-@pytest.mark.parametrize("keep", [0, 60, -40])
-def test_a_truncated_state_archive_is_refused_with_the_way_out(tmp_path, keep):
+def test_a_truncated_only_archive_is_refused_with_the_way_out(tmp_path):
     _saved_state(tmp_path)
-    progress, index = run_state.load(str(tmp_path))
-    archive = tmp_path / "checkpoints" / index["values"]
-    archive.write_bytes(archive.read_bytes()[:keep])
-    other = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    other.compile(optimizer="sgd", loss="mse")
+    archive = tmp_path / "checkpoints" / "state-3.npz"
+    archive.write_bytes(archive.read_bytes()[:-40])
     with pytest.raises(errors.UserError) as raised:
-        run_state.restore_model(str(tmp_path), other, index, SPEC)
-    assert str(raised.value).startswith(f"{archive} is damaged (")
-    assert str(raised.value).endswith(", or pass a new --workdir.")
+        run_state.load(str(tmp_path))
+    assert str(raised.value) == _expected_message(tmp_path, archive, "BadZipFile")
 
 
 # --------------------------------------------------------------------------- record cache
@@ -169,7 +211,7 @@ def test_a_damaged_cache_shard_is_written_again(cached, capsys, damage):
 
 
 def test_a_whole_cache_is_read_not_written(cached, capsys):
-    config, cache, _ = cached
+    config, _, _ = cached
     capsys.readouterr()
     data_lib.load(config)
     assert "reading 40 images from the record cache" in capsys.readouterr().out

@@ -3,10 +3,10 @@ is written: absurd sizes and options, a run name leaving runs/, settings the dat
 not read, loss weights that train nothing, CSV rows scored twice or with a cell too many or
 too few (named by their line)."""
 
-import pytest
-
 import labelled_folder
+import pytest
 from helpers import refusal
+
 from mtl_keras import config as config_lib
 from mtl_keras import data as data_lib
 from mtl_keras import errors

@@ -8,12 +8,12 @@ what a run writes before its first step."""
 
 import os
 
+import labelled_folder
 import numpy as np
 import pytest
+from helpers import error_lines, run_main
 from PIL import Image
 
-import labelled_folder
-from helpers import error_lines, run_main
 from mtl_keras import config as config_lib
 from mtl_keras import errors
 from mtl_keras import settings as settings_lib

@@ -11,7 +11,9 @@ import os
 import signal
 
 import labelled_folder
-from helpers import error_lines, run_main
+from helpers import error_lines
+from helpers import run_main
+
 from mtl_keras import data as data_lib
 from mtl_keras import errors
 from mtl_keras.data import pipeline
@@ -98,7 +100,7 @@ def test_a_signal_while_the_cache_is_written_leaves_no_shard(run_flags, tmp_path
                                                              monkeypatch):
     labelled_folder.write(tmp_path / "faces", {"train": 24, "validation": 8, "test": 8})
     cache, workdir = tmp_path / "cache", tmp_path / "run"
-    hooked = _hooked(record_cache._write_split, signal.SIGTERM)  # noqa: SLF001
+    hooked = _hooked(record_cache._write_split, signal.SIGTERM)
     monkeypatch.setattr(record_cache, "_write_split", hooked)
     status = run_main(run_flags, "--dataset=folder", f"--csv={tmp_path / 'faces' / 'labels.csv'}",
                       f"--tasks={labelled_folder.TASKS}", "--image_size=8", "--trunk=simple_cnn",
