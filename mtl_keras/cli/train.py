@@ -1,8 +1,8 @@
 """mtl-keras train [--flagfile=FILE] [--name=value ...]: trains one run.
 
 Checks the settings and the data, locks the workdir (default runs/EXPERIMENT-TIMESTAMP),
-writes config.json and flags.txt into it (unless it resumes an unfinished run of the same
-settings there), trains, tests and writes model.keras, metrics.json, report.png and
+writes config.json, data.json (the data's fingerprint) and flags.txt into it (unless it
+resumes an unfinished run of the same settings and data there), trains, tests and writes model.keras, metrics.json, report.png and
 TensorBoard logs. Also `python -m mtl_keras.run`; from Python, `mtl_keras.train(...)`.
 
 Exit status: 0 done, 2 bad input (one `error:` line, nothing written), 3 a head's loss
