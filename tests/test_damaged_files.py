@@ -4,6 +4,7 @@ it and the way out (exit 2), or for a record cache, the cache is written again.
 One tiny finished run (a module fixture) is copied and damaged per test; the saved state
 is made by `run_state.save` on a small model; the record cache by loading a small folder."""
 
+import errno
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from helpers import error_lines, run_main
 from mtl_keras import config as config_lib
 from mtl_keras import data as data_lib
 from mtl_keras import errors
+from mtl_keras import fileio
 from mtl_keras.cli import compare as compare_cli
 from mtl_keras.cli import evaluate as evaluate_cli
 from mtl_keras.training import run_state
@@ -215,3 +217,35 @@ def test_a_whole_cache_is_read_not_written(cached, capsys):
     capsys.readouterr()
     data_lib.load(config)
     assert "reading 40 images from the record cache" in capsys.readouterr().out
+
+
+def test_a_cache_folder_that_cannot_be_written_is_refused(tmp_path, monkeypatch):
+    labelled_folder.write(tmp_path / "faces", {"train": 24, "validation": 8, "test": 8})
+    config = config_lib.Config(dataset="folder", csv=str(tmp_path / "faces" / "labels.csv"),
+                               tasks=labelled_folder.TASKS, image_size=8, in_memory="false",
+                               cache_dir=str(tmp_path / "cache"))
+
+    def read_only(*args, **kwargs):  # what a read-only file system answers
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    monkeypatch.setattr(os, "makedirs", read_only)
+    assert str(pytest.raises(errors.UserError, data_lib.load, config).value) == (
+        f"--cache_dir={tmp_path / 'cache'} cannot be written (Read-only file system); give a "
+        f"folder you can write, or leave --cache_dir out to read the images from their files.")
+
+
+# --------------------------------------------------------------------------- full disk
+
+def test_a_full_disk_keeps_the_previous_file_and_says_so(tmp_path, monkeypatch):
+    path = tmp_path / "metrics.json"
+    fileio.write_json(path, {"accuracy": 0.5})
+
+    def full(descriptor):  # the disk filled while the new file was written
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(errors.UserError) as raised:
+        fileio.write_json(path, {"accuracy": 0.75})
+    assert str(raised.value) == (f"{path} cannot be written (No space left on device); free some "
+                                 f"space or give a folder you can write; the files written before "
+                                 f"are kept.")
+    assert json.loads(path.read_text(encoding="utf-8")) == {"accuracy": 0.5}
+    assert os.listdir(tmp_path) == ["metrics.json"]

@@ -107,7 +107,8 @@ def open_cache(cache_dir, splits, image_size):
       image_size: the side of the square the images are resized to.
 
     Raises:
-      UserError: an image is missing or unreadable (named), or the folder holds other files.
+      UserError: an image is missing or unreadable (named), the folder holds other files,
+        or it cannot be written.
     """
     fingerprint = _fingerprint(splits, image_size)
     manifest = _read_manifest(cache_dir)
@@ -119,12 +120,30 @@ def open_cache(cache_dir, splits, image_size):
         print(f"[mtl_keras] reading {sum(len(rows) for rows in splits.values())} images from "
               f"the record cache in {cache_dir}", flush=True)
     else:
-        _check_folder(cache_dir, manifest)
-        manifest = _write(cache_dir, splits, image_size, fingerprint, manifest)
+        manifest = _write_anew(cache_dir, splits, image_size, fingerprint, manifest)
     mean, std = (np.array(manifest[key], np.float32) for key in ("mean", "std"))
     return {name: RecordStream(tuple(os.path.join(cache_dir, file) for file in entry["files"]),
                                entry["count"], image_size, mean, std)
             for name, entry in manifest["splits"].items()}
+
+
+def _write_anew(cache_dir, splits, image_size, fingerprint, manifest):
+    """Writes the cache in place of `manifest`'s; returns the new manifest.
+
+    Raises:
+      UserError: the folder cannot be written (a full disk, a read-only file system...);
+        a shard that cannot be written raises fileio's, naming it.
+    """
+    try:
+        _check_folder(cache_dir, manifest)
+        return _write(cache_dir, splits, image_size, fingerprint, manifest)
+    except (OSError, tf.errors.PermissionDeniedError, tf.errors.ResourceExhaustedError) as error:
+        if isinstance(error, OSError) and error.errno not in fileio.DISK_ERRORS:
+            raise
+        reason = os.strerror(error.errno) if isinstance(error, OSError) else type(error).__name__
+        raise errors.UserError(
+            f"--cache_dir={cache_dir} cannot be written ({reason}); give a folder you can "
+            f"write, or leave --cache_dir out to read the images from their files.") from None
 
 
 def _damaged_shard(cache_dir, manifest):
