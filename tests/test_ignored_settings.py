@@ -70,7 +70,9 @@ def test_all_loss_weights_zero_are_refused():
     ({"dataset": "cifar100", "tasks": "a:multiclass"}, "tasks"),
     ({"dataset": "fashion_mnist", "csv": "labels.csv"}, "csv"),
     ({"dataset": "cifar100", "cache_dir": "cache"}, "cache_dir"),
-    ({"dataset": "tfds:mnist", "cache_dir": "cache"}, "cache_dir")])
+    ({"dataset": "tfds:mnist", "cache_dir": "cache"}, "cache_dir"),
+    ({"dataset": "cifar100", "image_size": 96}, "image_size"),
+    ({"dataset": "multi_fashion", "in_memory": "false"}, "in_memory")])
 def test_a_setting_the_dataset_does_not_read_is_refused(settings, flag):
     message = _refused(data_lib.load, config_lib.Config(synthetic=True, **settings))
     assert message.startswith(f"--{flag} is read by --dataset=")

@@ -55,8 +55,9 @@ def test_the_example_moves_the_weights(expected):
     assert max(np.abs(a - b).max() for a, b in zip(initial, expected)) > 1e-3
 
 
-@pytest.mark.parametrize("rep_grad", [False, True])
-@pytest.mark.parametrize("name", GRADIENT_METHODS)
+# Every method on the shared variables (none: an empty Gramian), two on the representation.
+@pytest.mark.parametrize("name, rep_grad", [*((name, False) for name in GRADIENT_METHODS),
+                                            ("upgrad", True), ("nash_mtl", True)])
 def test_one_task_trains_on_its_own_gradient(name, rep_grad, expected):
     model = model_lib.wrap(_one_head_model(), representation="hidden" if rep_grad else None)
     model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE),

@@ -16,8 +16,10 @@ from mtl_keras.data.source import DATASETS
 
 # The settings only some datasets read (given to another one, they would change nothing).
 READ_BY = {"csv": ("folder",), "tasks": ("folder", "tfds", "utkface"),
-           "tasks_file": ("folder", "tfds", "utkface"), "cache_dir": ("folder",),
-           "image_column": ("folder",), "split_column": ("folder",)}
+           "tasks_file": ("folder", "tfds", "utkface"), "cache_dir": ("folder", "utkface"),
+           "image_column": ("folder",), "split_column": ("folder",),
+           "image_size": ("folder", "utkface", "omniglot", "tfds"),
+           "in_memory": ("folder", "utkface", "tfds")}
 
 
 def load(config):
