@@ -36,7 +36,9 @@ def task_gramian(task_gradients, summed_later):
     """
     if summed_later:
         task_gradients = task_losses.all_sum(task_gradients)
-    flat = tf.stack([tf.concat([tf.reshape(tf.cast(g, tf.float32), [-1]) for g in gradients], 0)
+    # No gradient at all when no variable is shared (a single task): a Gramian of zeros.
+    flat = tf.stack([tf.concat([tf.reshape(tf.cast(g, tf.float32), [-1]) for g in gradients]
+                               or [tf.zeros([0])], 0)
                      for gradients in task_gradients])
     gramian = tf.matmul(flat, flat, transpose_b=True)
     return gramian if summed_later else task_losses.all_sum(gramian)
