@@ -11,6 +11,7 @@ from mtl_keras import tasks as tasks_lib
 # them are runs of one setting.
 KEEPING_ONLY = frozenset({"workdir", "checkpoint_minutes", "max_loss_growth", "progress_seconds"})
 
+MAX_IMAGE_SIZE = 4096  # pixels a side: 48 MiB per decoded image, already more than any trunk wants
 CHOICES = {
     "optimizer": ("auto", "sgd", "adamw"),
     "schedule": ("cosine", "onecycle", "constant"),
@@ -104,6 +105,13 @@ class Config:
         for field in ("epochs", "synthetic_examples", "image_size"):
             if getattr(self, field) < 1:
                 raise errors.UserError(f"--{field} must be at least 1, not {getattr(self, field)}.")
+        if self.image_size > MAX_IMAGE_SIZE:
+            raise errors.UserError(f"--image_size must be at most {MAX_IMAGE_SIZE} pixels (one "
+                                   f"image of {self.image_size}² would not fit in memory), not "
+                                   f"{self.image_size}.")
+        if set(self.experiment) & set("/\\") or self.experiment.startswith("."):
+            raise errors.UserError(f"--experiment={self.experiment} names a folder under runs/: "
+                                   f"a name without / or \\ that does not start with a dot.")
         if self.batch_size < 0:
             raise errors.UserError(f"--batch_size must be at least 1 (or 0: chosen by the "
                                    f"dataset's size), not {self.batch_size}.")

@@ -6,6 +6,7 @@ systems: a reader sees the old file or the new one, never half of one.
 """
 
 import contextlib
+import errno
 import fcntl
 import json
 import math
@@ -14,6 +15,8 @@ import os
 from mtl_keras import errors
 
 LOCK_NAME = ".lock"
+# A full disk, a quota, a read-only file system, a folder without write permission.
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 @contextlib.contextmanager
@@ -22,16 +25,26 @@ def atomic_path(path):
 
     The temporary name keeps the file's extension (Keras wants ".keras" and ".h5") and
     is removed if the writer raises.
+
+    Raises:
+      UserError: the disk is full, or the folder cannot be written (`DISK_ERRORS`): one
+        sentence naming the file; the file `path` held before is kept.
     """
     folder, name = os.path.split(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     stem, extension = os.path.splitext(name)
     temporary = os.path.join(folder, f".{stem}.partial-{os.getpid()}{extension}")
     try:
+        os.makedirs(folder, exist_ok=True)
         yield temporary
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        if error.errno not in DISK_ERRORS:
+            raise
+        raise errors.UserError(
+            f"{path} cannot be written ({os.strerror(error.errno)}); free some space or give a "
+            f"folder you can write; the files written before are kept.") from None
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -58,6 +71,16 @@ def strict(value):
 def write_json(path, value):
     """Writes `value` as strict JSON (NaN and infinities become null) to `path`, atomically."""
     write_text(path, json.dumps(strict(value), indent=2, allow_nan=False) + "\n")
+
+
+def read_json(path):
+    """The JSON value in `path`.
+
+    Raises:
+      ValueError: the file is not JSON (damaged, truncated, empty); OSError: unreadable.
+    """
+    with open(path, encoding="utf-8") as json_file:
+        return json.load(json_file)
 
 
 def save_model(model, path):

@@ -42,15 +42,23 @@ def load(path):
       errors.UserError: nothing loadable is there.
     """
     model_file = find_model_file(os.fspath(path))
+    return Predictor(load_model_file(model_file), model_file)
+
+
+def load_model_file(model_file):
+    """The Keras model in the .keras file `model_file`, uncompiled.
+
+    Raises:
+      errors.UserError: the file cannot be loaded (empty, edited, truncated, not Keras').
+    """
     try:
         # compile=False: predicting needs no loss, and a head's custom loss module is
         # never imported on loading (see heads/losses.py).
-        model = keras.saving.load_model(model_file, compile=False)
+        return keras.saving.load_model(model_file, compile=False)
     except Exception as error:  # pylint: disable=broad-except  (zip, HDF5, JSON, Keras errors)
         detail = (str(error).strip().splitlines() or ["no message"])[0][:200]
         raise errors.UserError(f"{model_file} cannot be loaded as a Keras model "
                                f"({type(error).__name__}: {detail}).") from None
-    return Predictor(model, model_file)
 
 
 def find_model_file(path):

@@ -49,8 +49,8 @@ def test_the_flag_help_lists_what_is_registered(axis):
 
 
 @pytest.mark.parametrize("value,message", [
-    (math.nan, "must be a number of at least 0"), (math.inf, "must be a number of at least 0"),
-    (-1, "must be a number of at least 0"), ("x", "must be a number"),
+    (math.nan, "must be a number from 0 to 10"), (math.inf, "must be a number from 0 to 10"),
+    (-1, "must be a number from 0 to 10"), ("x", "must be a number"),
 ])
 def test_one_checker_refuses_what_is_not_a_finite_allowed_number(value, message):
     with pytest.raises(errors.UserError, match=message):

@@ -444,6 +444,7 @@ def test_a_signal_outside_training_stops_at_once_with_its_status():
         with pytest.raises(errors.Interrupted, match="^stopped by SIG.+; nothing was trained") as info:
             stop.handle(number, None)
         assert info.value.exit_status == status
+    stop = signals.StopRequest()
     stop.deferred = True  # in training: the first signal waits for the end of the step ...
     stop.handle(signal.SIGINT, None)
     assert stop.signal_number == signal.SIGINT

@@ -34,10 +34,11 @@ SETTINGS = {"dataset": "fashion_mnist", "synthetic": True, "synthetic_examples":
 
 class _StopInEpoch(signals.StopRequest):
     """SIGINT as the training loop sees it at step `step` of epoch `epoch` (1-based): the
-    loop reads `signal_number` after each step and after each epoch."""
+    run reads `signal_number` once when its data is ready, then after each step and after
+    each epoch."""
 
     def __init__(self, epoch, step):
-        self._reads = (epoch - 1) * (STEPS + 1) + step
+        self._reads = 1 + (epoch - 1) * (STEPS + 1) + step
         super().__init__()
 
     @property

@@ -1,10 +1,11 @@
 """mtl-keras train [--recipe=NAME | --flagfile=FILE] [--name=value ...]: trains one run.
 
 Checks the settings and the data, locks the workdir (default runs/EXPERIMENT-TIMESTAMP),
-writes config.json and flags.txt into it (unless it resumes an unfinished run of the same
-settings there), trains, tests and writes model.keras, metrics.json, report.png and
-TensorBoard logs. `--recipe=NAME` runs one of the package's recipes (the flagfiles of
-experiments/, installed with it; `--recipe` alone lists them). Also `python -m mtl_keras.run`; from Python, `mtl_keras.train(...)`.
+writes config.json, data.json (the data's fingerprint) and flags.txt into it (unless it
+resumes an unfinished run of the same settings and data there), trains, tests and writes
+model.keras, metrics.json, report.png and TensorBoard logs. `--recipe=NAME` runs one of the
+package's recipes (the flagfiles of experiments/, installed with it; `--recipe` alone lists
+them). Also `python -m mtl_keras.run`; from Python, `mtl_keras.train(...)`.
 
 Exit status: 0 done, 2 bad input (one `error:` line, nothing written), 3 a head's loss
 diverged, 130 and 143 stopped by SIGINT and SIGTERM (the state saved: rerun to resume).

@@ -74,8 +74,17 @@ def read_table(path, image_column, split_column, task_names, image_dir=""):
             duplicated = sorted({name for name in header if header.count(name) > 1})
             if duplicated:
                 raise errors.UserError(f"{path}: the header names {', '.join(duplicated)} twice.")
-            rows = [_row(record, f"{path}:{line}", base, image_column, split_column, task_names)
-                    for line, record in enumerate(reader, start=2)]
+            rows, first_line = [], {}
+            for record in reader:
+                where = f"{path}:{reader.line_num}"
+                _check_cells(record, where, len(header))
+                row = _row(record, where, base, image_column, split_column, task_names)
+                if row.path in first_line:
+                    raise errors.UserError(f"{where}: image {record[image_column].strip()} is "
+                                           f"listed again (first on line {first_line[row.path]}); "
+                                           f"list each image once.")
+                first_line[row.path] = reader.line_num
+                rows.append(row)
     except FileNotFoundError:
         raise errors.UserError(f"--csv={path} does not exist.") from None
     except UnicodeDecodeError:
@@ -83,6 +92,16 @@ def read_table(path, image_column, split_column, task_names, image_dir=""):
     if not rows:
         raise errors.UserError(f"{path} has a header but no rows.")
     return rows
+
+
+def _check_cells(record, where, count):
+    """Raises UserError for a row with more or fewer cells than the header's `count`."""
+    extra = record.get(None)  # csv.DictReader's place for cells beyond the header
+    missing = sum(value is None for key, value in record.items() if key is not None)
+    if extra or missing:
+        cells = count + len(extra or ()) - missing
+        raise errors.UserError(f"{where}: {cells} cells where the header has {count}; give "
+                               f"every row one cell per column (empty for an unknown label).")
 
 
 def _row(record, where, base, image_column, split_column, task_names):

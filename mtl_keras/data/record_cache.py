@@ -4,12 +4,13 @@ The folder --cache_dir names holds:
 - `<split>-00000-of-00035.tfrecord`, ...: one set of shards per split (train, validation,
   test); each record a `tf.train.Example` of "image" (the decoded, resized pixels, raw
   uint8 bytes H×W×3) and "position" (its place in the split, which finds its labels);
-- `manifest.json`, written last (a folder holding it holds a whole cache): the shards,
-  the training images' channel statistics, and a fingerprint of the image size and of
-  every split's files (path, size, modification time, in order).
+- `manifest.json`, written last (a folder holding it holds a whole cache): the shards and
+  their sizes, the training images' channel statistics, and a fingerprint of the image
+  size and of every split's files (path, size, modification time, in order).
 
 A run whose fingerprint equals the manifest's reads the shards and decodes nothing; any
-change to the images, their splits or --image_size writes the cache again. Writing is the
+change to the images, their splits or --image_size, or a shard lost or not of the size
+written (deleted, truncated), writes the cache again. Writing is the
 pass that checks every image (`decoding`): a bad image stops the run, named, before
 training. Labels are not in the shards, so other --tasks on the same images reuse them.
 The training split is written in a fixed random order, so that a buffer of a few thousand
@@ -106,20 +107,59 @@ def open_cache(cache_dir, splits, image_size):
       image_size: the side of the square the images are resized to.
 
     Raises:
-      UserError: an image is missing or unreadable (named), or the folder holds other files.
+      UserError: an image is missing or unreadable (named), the folder holds other files,
+        or it cannot be written.
     """
     fingerprint = _fingerprint(splits, image_size)
     manifest = _read_manifest(cache_dir)
-    if manifest is not None and manifest.get("fingerprint") == fingerprint:
+    damaged = _damaged_shard(cache_dir, manifest)
+    if damaged and manifest.get("fingerprint") == fingerprint:
+        print(f"[mtl_keras] the record cache in {cache_dir} lost or holds a damaged {damaged}; "
+              f"writing it again", flush=True)
+    if manifest is not None and manifest.get("fingerprint") == fingerprint and not damaged:
         print(f"[mtl_keras] reading {sum(len(rows) for rows in splits.values())} images from "
               f"the record cache in {cache_dir}", flush=True)
     else:
-        _check_folder(cache_dir, manifest)
-        manifest = _write(cache_dir, splits, image_size, fingerprint, manifest)
+        manifest = _write_anew(cache_dir, splits, image_size, fingerprint, manifest)
     mean, std = (np.array(manifest[key], np.float32) for key in ("mean", "std"))
     return {name: RecordStream(tuple(os.path.join(cache_dir, file) for file in entry["files"]),
                                entry["count"], image_size, mean, std)
             for name, entry in manifest["splits"].items()}
+
+
+def _write_anew(cache_dir, splits, image_size, fingerprint, manifest):
+    """Writes the cache in place of `manifest`'s; returns the new manifest.
+
+    Raises:
+      UserError: the folder cannot be written (a full disk, a read-only file system...);
+        a shard that cannot be written raises fileio's, naming it.
+    """
+    try:
+        _check_folder(cache_dir, manifest)
+        return _write(cache_dir, splits, image_size, fingerprint, manifest)
+    except (OSError, tf.errors.PermissionDeniedError, tf.errors.ResourceExhaustedError) as error:
+        if isinstance(error, OSError) and error.errno not in fileio.DISK_ERRORS:
+            raise
+        reason = os.strerror(error.errno) if isinstance(error, OSError) else type(error).__name__
+        raise errors.UserError(
+            f"--cache_dir={cache_dir} cannot be written ({reason}); give a folder you can "
+            f"write, or leave --cache_dir out to read the images from their files.") from None
+
+
+def _damaged_shard(cache_dir, manifest):
+    """The first shard of the cache that is missing or not of the size written (a file
+    deleted, truncated or replaced), or None when all are whole or there is no cache."""
+    if manifest is None:
+        return None
+    try:
+        for entry in manifest["splits"].values():
+            for file, size in zip(entry["files"], entry.get("sizes") or [None] * len(entry["files"])):
+                path = os.path.join(cache_dir, file)
+                if not os.path.isfile(path) or (size is not None and os.path.getsize(path) != size):
+                    return file
+    except (KeyError, TypeError, AttributeError):
+        return MANIFEST
+    return None
 
 
 def shard_count(count, image_bytes):
@@ -178,7 +218,8 @@ def _write(cache_dir, splits, image_size, fingerprint, previous):
         shards = shard_count(len(rows), image_size * image_size * 3)
         files = [f"{name}-{index:05d}-of-{shards:05d}.tfrecord" for index in range(shards)]
         _write_split(cache_dir, rows, image_size, files, moments if name == "train" else None)
-        entries[name] = {"files": files, "count": len(rows)}
+        entries[name] = {"files": files, "count": len(rows),
+                         "sizes": [os.path.getsize(os.path.join(cache_dir, file)) for file in files]}
     mean, std = moments.statistics()
     manifest = {"format": FORMAT, "fingerprint": fingerprint, "image_size": image_size,
                 "splits": entries, "mean": mean.tolist(), "std": std.tolist()}

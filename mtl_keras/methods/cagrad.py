@@ -35,8 +35,10 @@ class CAGrad(base.Method):
 
     level = "gradient"
     HYPERPARAMETERS = {
+        # Beyond a few norms the ball holds every direction and the rescaled update
+        # vanishes (c = 1e30 gives weights of 0): the papers tune c within [0.1, 0.9].
         "c": registry.Option(0.4, "radius of the ball around the mean gradient, in units of "
-                             "its norm", minimum=0),
+                             "its norm", minimum=0, maximum=10),
         "rescale": registry.Option(1, "divide the update by 0: 1, 1: 1 + c^2 (paper, LibMTL), "
                                    "2: 1 + c", choices=(0, 1, 2)),
     }

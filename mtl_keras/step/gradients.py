@@ -42,7 +42,8 @@ def task_gramian(task_gradients, summed_later):
 
 
 def flatten(task_gradients):
-    """float32 [T, D]: row t is task t's gradient (a list of tensors) flattened."""
+    """float32 [T, D]: row t is task t's gradient (a list of tensors) flattened; D = 0 when
+    no variable is shared (a single task)."""
     return tf.stack([tf.concat([tf.reshape(tf.cast(g, tf.float32), [-1]) for g in gradients]
                                + [tf.zeros([0])], 0)
                      for gradients in task_gradients])

@@ -315,12 +315,7 @@ class MultiTaskModel(keras.Model):
         # A task is absent when the global batch has no known label for it, never because
         # its gradient is small; the counts are summed over the replicas.
         present = losses.global_counts > 0
-        with tf.GradientTape() as inner:
-            weights = tf.stop_gradient(method.task_weights(gramian, transformed, step,
-                                                           present=present))
-            auxiliary = method.auxiliary_loss(gramian, transformed, step, present=present)
-        auxiliary_gradients = step_math.gradients_or_zeros(inner, auxiliary,
-                                                           method.trainable_variables)
+        weights, auxiliary_gradients = _method_weights(method, gramian, transformed, step, present)
         coefficients = weights * scales
         # Representation gradients are 16-bit under mixed precision; so is their combination.
         combined = [tf.add_n([tf.cast(c, g[i].dtype) * g[i]
@@ -380,6 +375,20 @@ class MultiTaskModel(keras.Model):
         method_variables = list(self._method.trainable_variables)
         method_gradients = [g * scale / replicas for g in method_gradients]
         self.optimizer.apply([*gradients, *method_gradients], [*variables, *method_variables])
+
+
+def _method_weights(method, gramian, losses, step, present):
+    """(the method's task weights, the gradients of its auxiliary loss with respect to its
+    trainable variables). With one task every gradient method's update is the task's
+    gradient itself: weight 1, whatever the method (its Gramian may be empty, the task
+    sharing no variable with another)."""
+    if method.task_count == 1:
+        return tf.ones([1]), [tf.zeros_like(v) for v in method.trainable_variables]
+    with tf.GradientTape() as inner:
+        weights = tf.stop_gradient(method.task_weights(gramian, losses, step, present=present))
+        auxiliary = method.auxiliary_loss(gramian, losses, step, present=present)
+    return weights, step_math.gradients_or_zeros(inner, auxiliary, method.trainable_variables)
+
 
 def _method(weighting, names):
     """The `Method` that `weighting` (a name, a (name, options) pair or a Method) gives."""

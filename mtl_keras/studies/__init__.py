@@ -22,13 +22,17 @@ def compare_runs(folders, out=None, title=""):
       The comparison as Markdown.
 
     Raises:
-      UserError: no folder, a missing folder, or no finished run in them.
+      UserError: no folder, a missing folder, no finished run in them, a run's file
+        damaged, or `out` a file.
     """
     if not folders:
         raise errors.UserError("Give one or more run folders (or folders holding runs).")
     missing = [folder for folder in folders if not os.path.isdir(folder)]
     if missing:
         raise errors.UserError(f"{', '.join(missing)}: no such folder.")
+    if out and os.path.exists(out) and not os.path.isdir(out):
+        raise errors.UserError(f"--out={out} is a file; give a folder (comparison.md and "
+                               f"comparison.png are written into it).")
     finished, unfinished = comparison.find_runs(folders)
     if not finished:
         raise errors.UserError(f"No finished run (a folder with metrics.json and flags.txt) "

@@ -14,11 +14,12 @@ better than training each task alone. A setting's Δm is the mean ± std of its 
 
 import csv
 import dataclasses
-import json
 import os
 import statistics
 
 from mtl_keras import config as config_lib
+from mtl_keras import errors
+from mtl_keras import fileio
 from mtl_keras import heads
 from mtl_keras import protocols
 
@@ -84,9 +85,19 @@ class Setting:
                 if task in run.scores and run.scores[task].get(metric) is not None]
 
 
-def _read_json(path):
-    with open(path, encoding="utf-8") as json_file:
-        return json.load(json_file)
+def _read_json(path, keys=()):
+    """The JSON object in `path`; UserError naming the file when it is damaged (not a JSON
+    object, or without `keys`)."""
+    try:
+        value = fileio.read_json(path)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or any(key not in value for key in keys):
+        run = os.path.dirname(path) or "."
+        raise errors.UserError(
+            f"{path} is damaged (not the JSON a run writes); leave {run} out of the "
+            f"comparison, or train that run again into a new --workdir.")
+    return value
 
 
 def read_flags(path):
@@ -102,7 +113,7 @@ def read_flags(path):
 
 def read_run(folder):
     """The finished run in `folder`."""
-    metrics = _read_json(os.path.join(folder, "metrics.json"))
+    metrics = _read_json(os.path.join(folder, "metrics.json"), keys=("heads",))
     scores = metrics.get("tasks") or metrics["heads"]
     scores = {task: {metric: value for metric, value in values.items() if metric not in NOT_METRICS}
               for task, values in scores.items()}

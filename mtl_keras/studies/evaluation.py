@@ -8,11 +8,10 @@ split gives the figures of the run's metrics.json.
 
 import os
 
-import keras
-
 from mtl_keras import data as data_lib
 from mtl_keras import errors
 from mtl_keras import fileio
+from mtl_keras import predictor
 from mtl_keras import settings
 from mtl_keras import size_rule
 from mtl_keras.data import pipeline
@@ -37,8 +36,8 @@ def evaluate_run(workdir, split="test"):
       in metrics.json.
 
     Raises:
-      UserError: not a run's folder, no model.keras in it, an unknown split, or no
-        validation split.
+      UserError: not a run's folder, no model.keras in it or one that cannot be loaded,
+        an unknown split, or no validation split.
     """
     if not workdir or not os.path.exists(os.path.join(workdir, "flags.txt")):
         raise errors.UserError("--workdir=RUN must be a run's folder (one holding flags.txt).")
@@ -49,12 +48,12 @@ def evaluate_run(workdir, split="test"):
         raise errors.UserError(f"--split={split} is not one of {', '.join(SPLITS)}.")
     if not os.path.exists(model_path):
         raise errors.UserError(f"{run_dir} holds no model.keras: the run has not finished.")
+    model = predictor.load_model_file(model_path)  # a damaged one: refused before the data
     parts = preparation.check_parts(config)
     data = parts.protocol.training_data(data_lib.load(config), config)
     if getattr(data, split) is None:
         raise errors.UserError(f"The run in {run_dir} has no {split} split.")
     config = size_rule.apply(config, data)
-    model = keras.saving.load_model(model_path, compile=False)
     experiment = preparation.Experiment(config, None, data, {}, run_dir,
                                         parts=parts)
     images = pipeline.make_dataset(getattr(data, split), config.batch_size, False)

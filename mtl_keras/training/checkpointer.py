@@ -127,7 +127,6 @@ class Checkpointer(keras.callbacks.Callback):
                                      f"{self.stop.where}", self.stop.signal_number)
 
     def on_train_end(self, logs=None):
-        self.stop.deferred = False
         self.stop.where = f"{self.where_saved()}; rerun the same command to finish the run."
 
     def _improves(self, value):

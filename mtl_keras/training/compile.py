@@ -10,14 +10,19 @@ def resolve_loss_weights(tasks, overrides):
     """Returns {head: weight}: each task's own weight, replaced where `overrides` names it.
 
     Raises:
-      UserError: `overrides` names a head the model does not have.
+      UserError: `overrides` names a head the model does not have, or every weight is 0.
     """
     names = [task.name for task in tasks]
     unknown = sorted(set(overrides) - set(names))
     if unknown:
         raise errors.UserError(
             f"--loss_weights names {', '.join(unknown)}, but the heads are {', '.join(names)}.")
-    return {task.name: float(overrides.get(task.name, task.weight)) for task in tasks}
+    weights = {task.name: float(overrides.get(task.name, task.weight)) for task in tasks}
+    if not any(weights.values()):
+        given = ", ".join(f"{name}={weight:g}" for name, weight in weights.items())
+        raise errors.UserError(f"Every head's loss weight is 0 ({given}), so nothing would "
+                               f"train; give at least one head a weight above 0.")
+    return weights
 
 
 def override_losses(tasks, overrides):

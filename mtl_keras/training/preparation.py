@@ -12,6 +12,7 @@ from mtl_keras import errors
 from mtl_keras import methods
 from mtl_keras import protocols
 from mtl_keras import size_rule
+from mtl_keras.data import fingerprint as fingerprint_lib
 from mtl_keras.data import source
 from mtl_keras.models import architectures
 from mtl_keras.models import trunks
@@ -46,7 +47,8 @@ class Experiment:
     strategy, for every worker but the chief, a `worker-N` folder inside it. `run_dir` is
     the run's folder itself, whose saved state every process resumes from; only the
     chief (`saves_state`) saves it. `resumes` tells that the run's folder holds an
-    unfinished run of the same command.
+    unfinished run of the same command; `fingerprint` describes the data it trains on
+    (`data.fingerprint`).
     """
 
     config: object
@@ -58,6 +60,7 @@ class Experiment:
     saves_state: bool = True
     resumes: bool = False
     parts: Parts = None
+    fingerprint: dict = None
 
     @property
     def steps_per_epoch(self):
@@ -90,14 +93,17 @@ def prepare(config, workdir):
     protocol = parts.protocol
     data = protocol.training_data(data_lib.load(config), config)
     config = size_rule.apply(config, data)  # the settings left to the dataset's size
+    fingerprint = fingerprint_lib.of(data)
     if resumes:
         workdir_lib.check_resolved(process_dir, config)
+        workdir_lib.check_data(process_dir, fingerprint)
     strategy_lib.check_batch_size(config.batch_size, strategy)
     protocol.check(data, config)
     data = dataclasses.replace(data, tasks=compile_lib.override_losses(data.tasks, config.losses))
     loss_weights = compile_lib.resolve_loss_weights(data.tasks, config.loss_weights)
     experiment = Experiment(config, strategy, data, loss_weights, process_dir, run_dir=workdir,
-                            saves_state=chief, resumes=resumes, parts=parts)
+                            saves_state=chief, resumes=resumes, parts=parts,
+                            fingerprint=fingerprint)
     if experiment.steps_per_epoch < 1:
         raise errors.UserError(
             f"--batch_size={config.batch_size} is larger than the {len(data.train)} training "

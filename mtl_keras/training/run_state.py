@@ -8,23 +8,27 @@ The state is two files in `WORKDIR/checkpoints/`:
   checkpoint's score, and the name of the `.npz` file it goes with.
 
 The `.npz` is written first under a new name, then `state.json` is replaced atomically,
-then the older `.npz` is removed: a kill at any moment leaves a `state.json` that names a
-complete `.npz`. The data order needs no saving: the training pipeline is a seeded
+then the previous `state.json` becomes `state-previous.json` and older `.npz` files are
+removed: a kill at any moment leaves a `state.json` that names a complete `.npz`. A resume
+checks both files of the last state; when either is damaged (a disk error, a hand edit) it
+resumes from the state saved before, and says so. The data order needs no saving: the training pipeline is a seeded
 function of the step, so a resumed run skips the batches already trained.
 """
 
 import dataclasses
 import glob
-import json
 import os
+import zipfile
 
 import numpy as np
 import tensorflow as tf
 
+from mtl_keras import errors
 from mtl_keras import fileio
 
 FOLDER = "checkpoints"
 INDEX = "state.json"
+PREVIOUS = "state-previous.json"  # the index of the state saved before the last
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +95,8 @@ def _saved_metrics(model):
 
 
 def save(folder, model, progress):
-    """Saves the model's state and `progress` into `folder/checkpoints`, atomically."""
+    """Saves the model's state and `progress` into `folder/checkpoints`, atomically; the
+    state saved before stays beside it (`PREVIOUS`), for a resume when this one is damaged."""
     checkpoints = os.path.join(folder, FOLDER)
     name = f"state-{progress.global_step}.npz"
     model_variables, metric_variables = _model_variables(model), _saved_metrics(model)
@@ -100,22 +105,88 @@ def save(folder, model, progress):
     index = {**dataclasses.asdict(progress), "values": name,
              "model_variables": [variable.path for variable in model_variables],
              "metric_variables": [variable.path for variable in metric_variables]}
+    try:
+        previous = _read_index(folder, INDEX)[1]
+    except (_Damaged, FileNotFoundError):
+        previous = None
     fileio.write_json(os.path.join(checkpoints, INDEX), index)
+    kept = {name}
+    if previous is not None and previous["values"] != name:
+        fileio.write_json(os.path.join(checkpoints, PREVIOUS), previous)
+        kept.add(previous["values"])
     for path in glob.glob(os.path.join(checkpoints, "state-*.npz")):
-        if os.path.basename(path) != name:
+        if os.path.basename(path) not in kept:
             os.remove(path)
 
 
-def load(folder):
-    """Returns the saved state in `folder` as (Progress, index dict), or None without one."""
-    path = os.path.join(folder, FOLDER, INDEX)
+class _Damaged(Exception):
+    """A state file that cannot be read: its path and what was wrong."""
+
+    def __init__(self, path, error):
+        super().__init__(f"{path} is damaged ({type(error).__name__})")
+        self.path = path
+
+
+def _read_index(folder, name):
+    """(Progress, index dict) of the index file `name`, its archive checked as whole.
+
+    Raises:
+      FileNotFoundError: no such index; _Damaged: it or its archive cannot be read.
+    """
+    path = os.path.join(folder, FOLDER, name)
     if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as index_file:
-        index = json.load(index_file)
-    fields = {field.name for field in dataclasses.fields(Progress)}
-    progress = Progress(**{key: value for key, value in index.items() if key in fields})
-    return dataclasses.replace(progress, history=tuple(progress.history)), index
+        raise FileNotFoundError(path)
+    try:
+        index = fileio.read_json(path)
+        fields = {field.name for field in dataclasses.fields(Progress)}
+        progress = Progress(**{key: value for key, value in index.items() if key in fields})
+        progress = dataclasses.replace(progress, history=tuple(progress.history))
+        count = len(index["model_variables"]) + len(index["metric_variables"])
+        archive_path = os.path.join(folder, FOLDER, index["values"])
+    except (ValueError, TypeError, AttributeError, KeyError) as error:
+        raise _Damaged(path, error) from None
+    try:
+        with np.load(archive_path) as archive:  # reads the archive's directory only
+            if len(archive.files) != count:
+                raise ValueError(f"{len(archive.files)} arrays, not {count}")
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise _Damaged(archive_path, error) from None
+    return progress, index
+
+
+def load(folder):
+    """Returns the saved state in `folder` as (Progress, index dict), or None without one.
+
+    When the last state is damaged (its index or its archive), the one saved before it is
+    returned, and the run says so.
+
+    Raises:
+      UserError: no state saved in `folder` is whole.
+    """
+    damaged = None
+    for name in (INDEX, PREVIOUS):
+        try:
+            progress, index = _read_index(folder, name)
+        except FileNotFoundError:
+            continue
+        except _Damaged as error:
+            damaged = damaged or error
+            continue
+        if damaged is not None:
+            print(f"[mtl_keras] {damaged}; resuming from the state saved before it, at "
+                  f"{progress.describe()}", flush=True)
+        return progress, index
+    if damaged is not None:
+        raise _refusal(folder, damaged) from None
+    return None
+
+
+def _refusal(folder, damaged):
+    """The UserError for a damaged state and no whole one: the way out is to start again."""
+    return errors.UserError(
+        f"{damaged}, so the run cannot resume from it; remove "
+        f"{os.path.join(folder, FOLDER, 'state*')} to train the run again from its start, or "
+        f"pass a new --workdir.")
 
 
 def _assign(variables, values, what):
@@ -153,8 +224,12 @@ def restore_metrics(folder, model, index):
 
 def _read_values(folder, index, first, end):
     """The saved arrays first..end-1 (an .npz reads only the arrays asked for)."""
-    with np.load(os.path.join(folder, FOLDER, index["values"])) as archive:
-        return [archive[f"arr_{position}"] for position in range(first, end)]
+    path = os.path.join(folder, FOLDER, index["values"])
+    try:
+        with np.load(path) as archive:
+            return [archive[f"arr_{position}"] for position in range(first, end)]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise _refusal(folder, _Damaged(path, error)) from None
 
 
 def remove(folder):

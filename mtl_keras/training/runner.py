@@ -18,6 +18,7 @@ from mtl_keras import settings as settings_lib
 from mtl_keras.training import preparation
 from mtl_keras.training import signals
 from mtl_keras.training import train as train_lib
+from mtl_keras.training import workdir as workdir_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,15 +78,12 @@ def train(config=None, stop=None, **settings):
 
 def _train(config, stop):
     experiment = preparation.prepare(config, config.workdir or default_workdir(config))
+    stop.check()  # a signal while the data loaded (or a record cache was written)
     lock = fileio.WorkdirLock(experiment.workdir)
     lock.acquire()  # before writing: a second process into the folder stops here
     try:
-        if not experiment.resumes:
-            # config.json first: a folder holding it is a run that a rerun may resume.
-            fileio.write_json(os.path.join(experiment.workdir, "config.json"),
-                              {**experiment.config.to_dict(), "workdir": experiment.workdir})
-            fileio.write_text(os.path.join(experiment.workdir, "flags.txt"),
-                              settings_lib.flagfile_text(config))
+        workdir_lib.write_missing(experiment.workdir, experiment.config, experiment.fingerprint,
+                                  settings_lib.flagfile_text(config))
         metrics, model = train_lib.train_and_evaluate(experiment, stop)
     finally:  # also when the run stops: the caller may start another run in this process
         lock.release()

@@ -212,25 +212,35 @@ def train_and_evaluate(experiment, stop=None):
     _log(f"weighting={config.weighting} ({model.weighting_method.level} level"
          f"{', rep_grad' if config.rep_grad else ''}) options={model.weighting_method.options}")
     datasets = make_datasets(experiment)
-    history, progress = fit_run(model, experiment, datasets, stop)
-    fileio.save_model(model, os.path.join(workdir, "model.keras"))
-    test_results, probabilities = evaluate_test(model, experiment, datasets[2])
-    results = {"dataset": data.name, "synthetic": data.synthetic, **test_results,
-               "epochs": config.epochs, "epochs_trained": len(history),
-               **early_stopping_record(experiment, progress),
-               "wall_seconds": round(time.perf_counter() - start, 1)}
-    _write_reports(experiment, history, results, probabilities)
-    fileio.write_json(os.path.join(workdir, "metrics.json"), results)  # last: the run is done
+    # From here on a signal stops the run at its next safe point (`signals`): after a
+    # step, a validation, a test batch, or between two outputs, each written whole.
+    stop.deferred = True
+    try:
+        history, progress = fit_run(model, experiment, datasets, stop)
+        stop.check()
+        fileio.save_model(model, os.path.join(workdir, "model.keras"))
+        stop.check()
+        test_results, probabilities = evaluate_test(model, experiment, datasets[2], stop=stop)
+        results = {"dataset": data.name, "synthetic": data.synthetic, **test_results,
+                   "epochs": config.epochs, "epochs_trained": len(history),
+                   **early_stopping_record(experiment, progress),
+                   "wall_seconds": round(time.perf_counter() - start, 1)}
+        _write_reports(experiment, history, results, probabilities)
+        stop.check()
+        fileio.write_json(os.path.join(workdir, "metrics.json"), results)  # last: the run is done
+    finally:
+        stop.deferred = False
     if experiment.saves_state:
         run_state.remove(experiment.run_dir)
     _log(f"test metrics: {report.heads_text(results['heads'])}; written to {workdir}")
     return results, model
 
 
-def evaluate_test(model, experiment, test, split="test"):
+def evaluate_test(model, experiment, test, split="test", stop=None):
     """The metrics of `model` on the test split (or `split`, "validation", whose pipeline
     `test` then is), with test-time augmentation if configured, and its (averaged)
-    predictions {head: outputs}."""
+    predictions {head: outputs}. A signal recorded by `stop` (a `signals.StopRequest`)
+    stops the prediction at the end of its batch."""
     config, data = experiment.config, experiment.data
     labels = getattr(data, split)
 
@@ -244,7 +254,8 @@ def evaluate_test(model, experiment, test, split="test"):
          + (f" in {len(views)} views (test-time augmentation)" if len(views) > 1 else ""))
     shown = progress_lib.PredictionProgress(f"{split} split", steps, len(views), config.batch_size,
                                             config.progress_seconds)
-    predictions = [model.predict(view, verbose=0, callbacks=[shown]) for view in views]
+    callbacks = [shown] + ([signals.StopCheck(stop)] if stop is not None else [])
+    predictions = [model.predict(view, verbose=0, callbacks=callbacks) for view in views]
     shown.close()
     probabilities = {name: np.mean([p[name] for p in predictions], axis=0) for name in predictions[0]}
     extra = {"heads_single_view": evaluate(predictions[0])["heads"]} if len(views) > 1 else {}

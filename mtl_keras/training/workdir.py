@@ -11,8 +11,10 @@ from mtl_keras import config as config_lib
 from mtl_keras import errors
 from mtl_keras import fileio
 from mtl_keras import size_rule
+from mtl_keras.data import fingerprint as fingerprint_lib
 
 CONFIG = "config.json"
+DATA = "data.json"  # the data's fingerprint (`data.fingerprint`): a resume must match it
 FLAGFILE = "flags.txt"
 METRICS = "metrics.json"
 # Settings a resumed run may change.
@@ -71,6 +73,42 @@ def check_resolved(folder, config):
     """After the settings left to the dataset's size are chosen: raises UserError when the
     unfinished run in `folder` was made with other values of them."""
     _refuse_other_command(folder, _stored_config(folder), config)
+
+
+def check_data(folder, fingerprint):
+    """Raises UserError when the unfinished run in `folder` trained on other data than
+    `fingerprint` (`data.fingerprint.of`) describes. A run that kept no fingerprint (it
+    stopped before writing one) is not checked."""
+    path = os.path.join(folder, DATA)
+    if not os.path.exists(path):
+        return
+    try:
+        stored = fileio.read_json(path)
+    except ValueError:
+        stored = None
+    if not isinstance(stored, dict):
+        raise errors.UserError(f"{path} is damaged, so this run's data cannot be checked; remove "
+                               f"that file to resume the run on the data given now, or pass a "
+                               f"new --workdir.")
+    changed = fingerprint_lib.changes(stored, fingerprint)
+    if changed:
+        raise errors.UserError(
+            f"--workdir={folder} holds an unfinished run that trained on other data: "
+            f"{', '.join(changed)} changed since it started; pass a new --workdir to start "
+            f"afresh, or give it back the data it started on to resume it.")
+
+
+def write_missing(folder, config, fingerprint, flagfile_text):
+    """Writes the files a run's folder holds from its start (config.json first: a folder
+    holding it is a run that a rerun may resume; then its data's fingerprint and
+    flags.txt), each only if it is missing: a resumed run puts back a lost flags.txt."""
+    files = [(CONFIG, lambda path: fileio.write_json(path, {**config.to_dict(), "workdir": folder})),
+             (DATA, lambda path: fileio.write_json(path, fingerprint)),
+             (FLAGFILE, lambda path: fileio.write_text(path, flagfile_text))]
+    for name, write in files:
+        path = os.path.join(folder, name)
+        if not os.path.exists(path):
+            write(path)
 
 
 def check(folder, config, ignore_workers=False):
