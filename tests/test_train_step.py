@@ -369,3 +369,50 @@ def test_an_epochs_task_loss_is_the_mean_over_its_known_labels():
     expected = values[masks["kind"] > 0].mean()
     assert abs(np.mean([values[:7].mean(), values[15]]) - expected) > 0.01
     np.testing.assert_allclose(logs["kind_loss"], expected, rtol=1e-5)
+
+
+def _regularized_model(l2):
+    """`_model` with an L2 penalty `l2` on the shared layer's kernel and on the `kind` head's."""
+    inputs = keras.Input((6,), name="features")
+    hidden = keras.layers.Dense(8, activation="tanh", name="trunk_1")(inputs)
+    shared = keras.layers.Dense(5, activation="tanh", name="trunk_2",
+                                kernel_regularizer=keras.regularizers.L2(l2))(hidden)
+    outputs = {"kind": keras.layers.Dense(3, activation="softmax", name="kind",
+                                          kernel_regularizer=keras.regularizers.L2(l2))(shared),
+               "flag": keras.layers.Dense(1, activation="sigmoid", name="flag")(shared),
+               "size": keras.layers.Dense(1, name="size")(shared)}
+    model = model_lib.MultiTaskModel(inputs, outputs)
+    model.set_representation(shared)
+    return model
+
+
+@pytest.mark.parametrize("weighting, rep_grad, replicas", [
+    ("equal", False, 1), ("equal", False, 2), ("mgda", False, 2), ("mgda", True, 1),
+    ("trimmed_mean", False, 2)])
+def test_the_layers_regularizers_join_every_update(weighting, rep_grad, replicas):
+    """One SGD step with an L2 penalty l on two kernels moves each by -lr·2l·w beyond the step
+    without it, on one replica or two, whatever the method (the penalty is no task's)."""
+    keras.utils.set_random_seed(0)
+    fresh = _regularized_model(0.0)
+    initial = fresh.get_weights()
+    initial_by_path = {v.path: v.numpy() for v in fresh.weights}
+    strategy = (strategy_lib.mirrored_strategy(["/cpu:0", "/cpu:1"]) if replicas == 2
+                else tf.distribute.get_strategy())
+    learning_rate, l2 = 0.1, 0.5
+    x, y, masks = _batch()
+    data = tf.data.Dataset.from_tensors((x, y, masks)).repeat()
+    stepped = []
+    for penalty in (0.0, l2):
+        with strategy.scope():
+            model = _regularized_model(penalty)
+            model.set_weights(initial)
+            model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss=LOSSES,
+                          weighting=methods.make(weighting, model.task_names), rep_grad=rep_grad)
+        model.fit(data, steps_per_epoch=1, epochs=1, verbose=0)
+        stepped.append({v.path: v.numpy() for v in model.trainable_variables})
+    plain, penalized = stepped
+    for path, value in penalized.items():
+        expected = plain[path]
+        if path in ("trunk_2/kernel", "kind/kernel"):
+            expected = expected - learning_rate * 2 * l2 * initial_by_path[path]
+        np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-6, err_msg=path)

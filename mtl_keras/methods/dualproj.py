@@ -1,4 +1,5 @@
-"""DualProj: the mean gradient projected onto the dual cone of the gradients (TorchJD)."""
+"""DualProj: the mean gradient projected onto the dual cone of the gradients (Lopez-Paz &
+Ranzato, NeurIPS 2017, as TorchJD applies it: Quinton & Rey, 2024)."""
 
 import tensorflow as tf
 

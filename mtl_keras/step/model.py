@@ -275,7 +275,7 @@ class MultiTaskModel(keras.Model):
             weights, *method_gradients = step_math.gradients_or_zeros(
                 inner, objective, [global_losses, *method.trainable_variables])
             total = tf.reduce_sum(tf.stop_gradient(weights) * losses.weighted_local)
-            scaled = self.optimizer.scale_loss(total)
+            scaled = self.optimizer.scale_loss(total + self._layer_losses())
         model_variables = self._parts.model_variables
         gradients = step_math.gradients_or_zeros(tape, scaled, model_variables)
         self._apply(gradients, model_variables, method_gradients)
@@ -307,6 +307,7 @@ class MultiTaskModel(keras.Model):
             scales, transformed, transform_gradients = step_math.transformed_losses(
                 method, losses.weighted_global, losses.global_counts > 0)
             private_target = tf.reduce_sum(scaled * scales)
+            layer_losses = self._layer_losses() * scale
         targets = leaves if self.rep_grad else parts.shared_variables
         task_gradients = [step_math.gradients_or_zeros(tape, loss, targets) for loss in per_task]
         gramian = step_math.task_gramian(task_gradients, summed_later=not self.rep_grad)
@@ -328,9 +329,12 @@ class MultiTaskModel(keras.Model):
         else:
             shared_variables, shared = parts.shared_variables, combined
         private = step_math.gradients_or_zeros(tape, private_target, parts.private_variables)
+        # The model's own losses (regularizers) are no task's: added to the update as is.
+        updated = [*shared_variables, *parts.private_variables]
+        regularization = step_math.gradients_or_zeros(tape, layer_losses, updated)
         del tape
         method_gradients = [a + b for a, b in zip(transform_gradients, auxiliary_gradients)]
-        self._apply([*shared, *private], [*shared_variables, *parts.private_variables],
+        self._apply([a + b for a, b in zip([*shared, *private], regularization)], updated,
                     method_gradients)
         self._trackers.update_weights(coefficients, losses.global_counts)
         self._trackers.update_gradients(gramian, losses.global_counts)
@@ -347,10 +351,13 @@ class MultiTaskModel(keras.Model):
             scaled = losses.weighted_local * scale
             per_task = tf.unstack(scaled)
             private_target = tf.reduce_sum(scaled)
+            layer_losses = self._layer_losses() * scale
         shared_variables = parts.shared_variables
         task_gradients = [step_math.gradients_or_zeros(tape, loss, shared_variables)
                           for loss in per_task]
         private = step_math.gradients_or_zeros(tape, private_target, parts.private_variables)
+        updated = [*shared_variables, *parts.private_variables]
+        regularization = step_math.gradients_or_zeros(tape, layer_losses, updated)
         del tape
         gradients = step_math.global_task_gradients(task_gradients) / scale
         update, weights = method.combine(gradients, losses.weighted_global,
@@ -360,12 +367,21 @@ class MultiTaskModel(keras.Model):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         shared = step_math.unflatten(tf.stop_gradient(update) * scale / replicas,
                                      shared_variables)
-        self._apply([*shared, *private], [*shared_variables, *parts.private_variables], [])
+        self._apply([a + b for a, b in zip([*shared, *private], regularization)], updated, [])
         if weights is not None:
             self._trackers.update_weights(weights, losses.global_counts)
         self._trackers.update_gradients(tf.matmul(gradients, gradients, transpose_b=True),
                                         losses.global_counts)
         return y_pred, losses
+
+    def _layer_losses(self):
+        """This replica's share of the model's own losses (its layers' regularizers and
+        `add_loss` terms), so that their sum over the replicas is theirs: a float32 scalar,
+        0 when there are none."""
+        own = [tf.cast(loss, tf.float32) for loss in self.losses]
+        if not own:
+            return tf.constant(0.0)
+        return tf.add_n(own) / tf.distribute.get_strategy().num_replicas_in_sync
 
     def _apply(self, gradients, variables, method_gradients):
         """Applies the model's gradients and the method's (the same on every replica: each
