@@ -17,8 +17,9 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
+# The tests' files shared out over two processes (pytest-xdist): the machine's two cores.
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 smoke: $(STAMP)
 	$(PY) -m mtl_keras.run --flagfile=experiments/smoke.flags $(ARGS)

@@ -10,6 +10,11 @@ import socket
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 
 import pytest  # noqa: E402
+
+from mtl_keras import startup  # noqa: E402
+
+startup.start_tensorflow_quietly()  # each pytest-xdist worker too: no native start-up lines
+
 import tensorflow as tf  # noqa: E402
 
 _CPUS = tf.config.list_physical_devices("CPU")

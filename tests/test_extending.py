@@ -1,6 +1,6 @@
 """mtl_keras/README.md's "how to extend" is true: a copy of the package gains a method, an
-architecture, a protocol and a head kind, each one new file plus one import line, and each
-trains and shows in the help with nothing else edited."""
+architecture, a protocol, a dataset and a head kind, each one new file plus one import line,
+and each trains and shows in the help with nothing else edited."""
 
 import json
 import os
@@ -71,6 +71,27 @@ PROBES = [
 
         base.PROTOCOLS.register("probe_joint")(ProbeJoint())
         '''),
+    ("data", "probe_dataset", '''
+        """probe_squares: made-up 8×8 images; is the image bright, and the parity of a draw."""
+        import numpy as np
+
+        from mtl_keras import tasks
+        from mtl_keras.data import source
+
+
+        @source.DATASETS.register("probe_squares", description="probe: made-up bright squares")
+        def load_probe_squares(config):
+            """Two heads on 96 training and 32 test images."""
+            rng = np.random.default_rng(config.seed)
+
+            def split(count):
+                images = rng.integers(0, 256, (count, 8, 8, 1)).astype(np.uint8)
+                bright = (images.mean(axis=(1, 2, 3)) > 127.5).astype(np.float32)[:, None]
+                return source.Split(images, {"bright": bright, "parity": rng.integers(0, 2, count)})
+
+            heads = (tasks.Task("bright", kind="binary"), tasks.Task("parity", 2))
+            return source.DataSource("probe_squares", heads, split(96), None, split(32))
+        '''),
     ("heads", "count", '''
         """count: a number of things, 0 or more; a softplus output and a Poisson loss."""
         import keras
@@ -120,8 +141,9 @@ assert mtl_keras.__file__.startswith(sys.argv[1]), mtl_keras.__file__
 help_text = io.StringIO()
 with contextlib.redirect_stdout(help_text):
     cli.main(["mtl-keras", "train", "--help"])
-shown = [name for name in ("probe_weights", "probe_twin", "probe_joint") if name in help_text.getvalue()]
-run = mtl_keras.train(dataset="cifar100", synthetic=True, synthetic_examples=128, trunk="simple_cnn",
+shown = [name for name in ("probe_weights", "probe_twin", "probe_joint", "probe_squares")
+         if name in help_text.getvalue()]
+run = mtl_keras.train(dataset="probe_squares", trunk="simple_cnn",
                       epochs=1, batch_size=32, validation_size=0, weighting="probe_weights",
                       weighting_options={"factor": 3.0}, architecture="probe_twin",
                       protocol="probe_joint", workdir=sys.argv[2])
@@ -141,7 +163,7 @@ print(json.dumps({"shown": shown, "trained": sorted(run.metrics["heads"]),
 '''
 
 
-def test_a_method_architecture_protocol_and_head_kind_are_one_file_and_one_import_each(tmp_path):
+def test_a_method_architecture_protocol_dataset_and_head_kind_are_one_file_and_one_import_each(tmp_path):
     copy = tmp_path / "src" / "mtl_keras"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     for folder, module, source in PROBES:
@@ -160,6 +182,6 @@ def test_a_method_architecture_protocol_and_head_kind_are_one_file_and_one_impor
         text=True, timeout=300, cwd=tmp_path, env={**environment, "PYTHONPATH": str(copy.parent)})
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report == {"shown": ["probe_weights", "probe_twin", "probe_joint"],
-                      "trained": ["coarse", "fine"], "weighting": "ProbeWeights",
+    assert report == {"shown": ["probe_weights", "probe_twin", "probe_joint", "probe_squares"],
+                      "trained": ["bright", "parity"], "weighting": "ProbeWeights",
                       "count_logs": ["things_loss", "things_mae"], "answer": ["kind", "value"]}
