@@ -59,6 +59,9 @@ def test_streamed_splits_hold_the_in_memory_examples(faces, tmp_path, cached):
     assert not streamed.train.in_memory
     assert isinstance(streamed.train.images, record_cache.RecordStream if cached
                       else streams.FileStream)
+    # Where the images live, as the run's first lines say it.
+    assert in_memory.train.storage == "memory"
+    assert streamed.train.storage == streamed.test.storage == ("cached" if cached else "streamed")
     assert streamed.image_shape == in_memory.image_shape == (16, 16, 3)
     for name in ("train", "validation", "test"):
         expected, split = getattr(in_memory, name), getattr(streamed, name)

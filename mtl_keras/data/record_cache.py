@@ -59,6 +59,8 @@ class RecordStream(streams.ImageStream):
       mean, std: the training split's per-channel statistics (from the manifest).
     """
 
+    storage = "cached"  # decoded once, into record shards on disk
+
     files: tuple
     count: int
     image_size: int

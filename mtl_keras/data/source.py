@@ -12,6 +12,12 @@ from mtl_keras import tasks as tasks_lib
 from mtl_keras import size_rule
 
 
+# Where a split's images live: decoded in memory (a uint8 array), streamed (decoded from
+# their files or a dataset's records at every read: `streams.ImageStream`), or cached
+# (decoded once into record shards on disk: `record_cache.RecordStream`).
+STORAGES = ("memory", "streamed", "cached")
+
+
 @dataclasses.dataclass(frozen=True)
 class Split:
     """Images and their labels.
@@ -32,9 +38,15 @@ class Split:
         return len(self.images)
 
     @property
+    def storage(self):
+        """Where the images live, one of `STORAGES`: "memory" for an array, else what the
+        stream declares."""
+        return "memory" if isinstance(self.images, np.ndarray) else self.images.storage
+
+    @property
     def in_memory(self):
         """Whether the images are a numpy array (else a stream read by tf.data)."""
-        return isinstance(self.images, np.ndarray)
+        return self.storage == "memory"
 
     def known(self, name):
         """Which examples' labels of head `name` are known: a boolean array (every one when

@@ -41,6 +41,9 @@ class ImageStream:
     standardizes its inputs with the training split's) and implement `elements` and `first`.
     """
 
+    # Where the images live (`source.STORAGES`): decoded from their files or a dataset's
+    # records every time they are read.
+    storage = "streamed"
     # How tf.distribute may split the training stream over workers: DATA (each worker reads
     # everything and keeps its share of every batch) unless the stream is made of files.
     training_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

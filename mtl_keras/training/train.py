@@ -200,7 +200,8 @@ def train_and_evaluate(experiment, stop=None):
     model, precision = build_and_compile(experiment)
     _log(f"dataset={data.name}{' (synthetic)' if data.synthetic else ''} train={len(data.train)} "
          f"validation={len(data.validation) if data.validation is not None else 0} "
-         f"test={len(data.test)} heads={','.join(t.name for t in data.tasks)}"
+         f"test={len(data.test)} images={data.train.storage} "
+         f"heads={','.join(t.name for t in data.tasks)}"
          f"{'' if data.mirror_keeps_labels else ' (never flipped: its heads name positions)'}")
     shape = experiment.parts.architecture.options
     _log(f"trunk={config.trunk} architecture={config.architecture}{shape or ''} "
