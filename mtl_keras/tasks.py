@@ -17,7 +17,7 @@ NAME_RULE_TEXT = "ASCII letters, digits, '_', '.' and '-', starting with a lette
 # The names of the model's other layers: the input, the heads' descriptions, the
 # standardization, and the layers the trunks and architectures make, which Keras names after
 # their class (dense, dense_1, ...). A head of the same name would be a second layer of that
-# name, which Keras refuses; tests/test_head_names.py checks this list against every trunk
+# name, which Keras refuses; tests/models/test_head_names.py checks this list against every trunk
 # and architecture.
 MODEL_LAYER_NAMES = ("image", "head_descriptions", "standardize", "conv2d", "dense", "flatten",
                      "max_pooling2d", "global_average_pooling2d", "global_max_pooling2d",

@@ -1,4 +1,4 @@
-"""One worker of a two-worker loopback cluster, started by tests/test_replicas.py with
+"""One worker of a two-worker loopback cluster, started by tests/training/test_replicas.py with
 TF_CONFIG set: `python tests/cluster_worker.py OUT` writes to OUT (an .npz), under the
 run's strategy (`--strategy=multi_worker`):
 

@@ -19,7 +19,9 @@ import mtl_keras
 from mtl_keras.data import source
 from mtl_keras.training import strategy as strategy_lib
 
-README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+from helpers import REPO
+
+README = REPO / "README.md"
 FASHION_MNIST = pathlib.Path("/usr/share/datasets/fashion-mnist")
 
 

@@ -14,7 +14,7 @@ Adding an architecture: one file in this folder with a subclass of `Architecture
 registered by `@register("name")`, its paper cited in the docstring and its
 hyperparameters with the paper's defaults in `HYPERPARAMETERS` (set by
 `--architecture_options=NAME=NUMBER,...`); one import line in `__init__.py`; its name in
-`tests/test_architectures.py`, whose tests build and train every registered one.
+`tests/models/test_architectures.py`, whose tests build and train every registered one.
 """
 
 import dataclasses

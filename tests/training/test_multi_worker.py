@@ -10,12 +10,12 @@ import time
 import numpy as np
 import pytest
 
-from helpers import free_ports
+from helpers import REPO, free_ports
 import faces_data
 from mtl_keras import errors
 from mtl_keras.training import strategy as strategy_lib
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_ROOT = str(REPO)
 
 
 EXAMPLES = 512  # 8 steps of 64 per epoch

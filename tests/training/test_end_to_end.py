@@ -149,7 +149,7 @@ def test_metrics_json(smoke_run):
         if key == "heads":  # the hierarchy figures are those of the averaged views
             for name in ("hierarchy_consistency", "coarse_from_fine_accuracy"):
                 assert metrics[name] == pytest.approx(expected[name], abs=one_example)
-    # A near-chance model: tests/test_folder_run_figures.py checks the views' average on
+    # A near-chance model: tests/training/test_folder_run_figures.py checks the views' average on
     # a trained one, to the last digit.
 
 

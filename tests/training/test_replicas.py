@@ -4,7 +4,6 @@ step on two workers is one step in one process."""
 
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -12,12 +11,12 @@ import cluster_worker
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import free_ports, refusal
+from helpers import REPO, free_ports, refusal
 
 from mtl_keras import config as config_lib
 from mtl_keras.training import preparation
 
-TESTS = pathlib.Path(__file__).resolve().parent
+TESTS = REPO / "tests"  # the support modules' folder
 _REAL_MIRRORED = tf.distribute.MirroredStrategy
 
 
