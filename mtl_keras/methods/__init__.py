@@ -19,9 +19,11 @@ from mtl_keras.methods import imtl  # noqa: F401
 from mtl_keras.methods import krum  # noqa: F401
 from mtl_keras.methods import mgda  # noqa: F401
 from mtl_keras.methods import moco  # noqa: F401
+from mtl_keras.methods import modo  # noqa: F401
 from mtl_keras.methods import nash_mtl  # noqa: F401
 from mtl_keras.methods import pcgrad  # noqa: F401
 from mtl_keras.methods import rlw  # noqa: F401
+from mtl_keras.methods import sdmgrad  # noqa: F401
 from mtl_keras.methods import stch  # noqa: F401
 from mtl_keras.methods import trimmed_mean  # noqa: F401
 from mtl_keras.methods import uncertainty  # noqa: F401

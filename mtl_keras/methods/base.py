@@ -30,7 +30,10 @@ shared variables. There are three levels:
   DB-MTL) or of their squares (ExcessMTL). The train step sums the task gradients over the replicas before the method runs
   (the global batch's gradients, the same on every replica: exact under tf.distribute).
   Representation gradients are each example's own, on which a coordinate-wise or moving
-  average method is not its paper's: these methods refuse `rep_grad`.
+  average method is not its paper's: these methods refuse `rep_grad`. A method that needs
+  independent stochastic samples within a step (MoDo, SDMGrad) declares `samples = K`: the
+  train step then splits the global batch into K sub-batches and passes a [K, T, D], each
+  sub-batch's task gradients (see `TaskGradientMethod`).
 
 The train step (`step/model.py`) hands every method *global* values: the losses of
 the whole global batch, the Gramian of the whole batch's gradients and the tasks present
@@ -183,6 +186,14 @@ class TaskGradientMethod(Method):
 
     level = "task_gradients"
     logs_weights = False
+    # K, the independent samples of the task gradients the method needs in a step. With
+    # K > 1 the train step splits the global batch into K contiguous sub-batches (the
+    # examples in the order of the global batch, K parts of equal size up to one example;
+    # on several replicas, sub-batch k is the union of the replicas' parts of it) and
+    # `combine` receives their task gradients, [K, T, D], each task's loss on a sub-batch
+    # being its mean over that sub-batch's known labels. A global batch of fewer than K
+    # examples gives every sample the whole batch.
+    samples = 1
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -199,7 +210,9 @@ class TaskGradientMethod(Method):
 
         Args:
           gradients: float32 [T, D], the global batch's task gradients (summed over the
-            replicas), the shared variables flattened.
+            replicas), the shared variables flattened; [K, T, D], those of the K
+            sub-batches, for a method with `samples = K` > 1 (a task with no known label
+            in a sub-batch has a zero gradient there).
           losses: float32 [T], the global task losses.
           step: the optimizer's step.
           present: boolean [T], the tasks with a known label in the global batch (an

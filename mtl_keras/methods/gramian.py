@@ -1,4 +1,5 @@
-"""Shared maths of the gradient methods: the Gramian they see, and a solver on the simplex.
+"""Shared maths of the gradient methods: the Gramian they see, a solver on the simplex, and
+the projection onto it.
 
 Every gradient method turns the T×T Gramian G[i, j] = <g_i, g_j> into one weight per task.
 The helpers here work in float64 (T×T numbers: the cost is nil, and the solvers' answers
@@ -130,3 +131,29 @@ def pair_terms(gramian, source, target):
     return (tf.gather_nd(gramian, [[target, target]])[0]
             + tf.gather_nd(gramian, [[source, source]])[0]
             - 2.0 * tf.gather_nd(gramian, [[source, target]])[0])
+
+
+def project_to_simplex(vector, allowed):
+    """The Euclidean projection of `vector` onto the simplex of the `allowed` tasks (w >= 0,
+    sum 1, 0 for the others); zeros when no task is allowed.
+
+    Sorted-threshold algorithm: with u the allowed entries sorted in decreasing order, rho
+    the largest j such that u_j > (sum_{i <= j} u_i - 1) / j, the projection is
+    max(v - theta, 0) for theta = (sum_{i <= rho} u_i - 1) / rho.
+
+    Args:
+      vector: float [T].
+      allowed: boolean [T].
+    """
+    lowest = tf.fill(tf.shape(vector), tf.constant(-float("inf"), vector.dtype))
+    sorted_values = tf.sort(tf.where(allowed, vector, lowest), direction="DESCENDING")
+    finite_values = tf.where(tf.math.is_finite(sorted_values), sorted_values,
+                             tf.zeros_like(sorted_values))
+    sums = tf.cumsum(finite_values)
+    counts = tf.cast(tf.range(1, tf.size(vector) + 1), vector.dtype)
+    satisfied = sorted_values * counts > sums - 1.0
+    rho = tf.reduce_max(tf.where(satisfied, counts, tf.zeros_like(counts)))
+    index = tf.maximum(tf.cast(rho, tf.int32) - 1, 0)
+    theta = (tf.gather(sums, index) - 1.0) / tf.maximum(rho, 1.0)
+    projected = tf.maximum(vector - theta, 0.0)
+    return tf.where(allowed, projected, tf.zeros_like(projected))

@@ -49,11 +49,17 @@ def flatten(task_gradients):
                      for gradients in task_gradients])
 
 
-def global_task_gradients(task_gradients):
-    """float32 [T, D]: the global batch's task gradients (`task_gradients[t]`, task t's on
-    this replica, a list of tensors over the shared variables), summed over the replicas
-    and flattened."""
-    return flatten(task_losses.all_sum(task_gradients))
+def whole_batch_gradients(sampled, counts):
+    """float32 [T, D]: the global batch's task gradients from its K sub-batches', each task's
+    weighted by its share of the task's known labels (a task's loss on the batch is the
+    mean of its sub-batches' losses, weighted so).
+
+    Args:
+      sampled: float32 [K, T, D], the sub-batches' task gradients.
+      counts: float32 [K, T], their global counts of known labels.
+    """
+    shares = tf.math.divide_no_nan(counts, tf.reduce_sum(counts, axis=0, keepdims=True))
+    return tf.einsum("kt,ktd->td", shares, sampled)
 
 
 def unflatten(vector, variables):

@@ -12,7 +12,9 @@ method (`mtl_keras.methods`) decide the update:
   one weight per task: the shared variables move along sum_t w_t g_t, each head along the
   gradient of its own loss;
 - a task-gradient method gets the task gradients themselves over the shared variables
-  (summed over the replicas, flattened to T×D) and returns the shared variables' update.
+  (summed over the replicas, flattened to T×D) and returns the shared variables' update;
+  one that needs K independent samples (`samples = K`) gets K×T×D, the task gradients of K
+  contiguous sub-batches of the global batch (`task_losses.sub_batch_weights`).
 
 Exact under tf.distribute: every replica holds a slice of the global batch. A task's loss on
 a replica is its share of the global mean (the sum of its known examples' losses divided by
@@ -341,25 +343,41 @@ class MultiTaskModel(keras.Model):
         return y_pred, losses
 
     def _task_gradient_step(self, x, y, sample_weight):
-        """Forward, one backward pass per task to the shared variables, the task gradients
-        summed over the replicas, and the method's update of the shared variables."""
+        """Forward, one backward pass per task (per task and sub-batch, for a method that
+        needs K independent samples) to the shared variables, the task gradients summed
+        over the replicas, and the method's update of the shared variables."""
         method, parts = self._method, self._parts
         with tf.GradientTape(persistent=True) as tape:
             y_pred = self(x, training=True)
             losses = self._task_losses.compute(y, y_pred, sample_weight)
             scale = self.optimizer.scale_loss(tf.constant(1.0))
             scaled = losses.weighted_local * scale
-            per_task = tf.unstack(scaled)
             private_target = tf.reduce_sum(scaled)
             layer_losses = self._layer_losses() * scale
+            if method.samples == 1:
+                sample_losses = [losses]
+            else:  # one forward pass; each sub-batch's losses from its examples
+                batch_size = tf.shape(y_pred[self.task_names[0]])[0]
+                sample_losses = [self._task_losses.compute(y, y_pred, weights)
+                                 for weights in task_losses.sub_batch_weights(
+                                     self.task_names, sample_weight, batch_size,
+                                     method.samples)]
+            per_sample = [tf.unstack(sample.weighted_local * scale) for sample in sample_losses]
         shared_variables = parts.shared_variables
-        task_gradients = [step_math.gradients_or_zeros(tape, loss, shared_variables)
-                          for loss in per_task]
+        task_gradients = [[step_math.gradients_or_zeros(tape, loss, shared_variables)
+                           for loss in per_task] for per_task in per_sample]
         private = step_math.gradients_or_zeros(tape, private_target, parts.private_variables)
         updated = [*shared_variables, *parts.private_variables]
         regularization = step_math.gradients_or_zeros(tape, layer_losses, updated)
         del tape
-        gradients = step_math.global_task_gradients(task_gradients) / scale
+        sampled = tf.stack([step_math.flatten(sample)
+                            for sample in task_losses.all_sum(task_gradients)]) / scale
+        if method.samples == 1:
+            gradients = whole = sampled[0]
+        else:
+            gradients = sampled
+            whole = step_math.whole_batch_gradients(
+                sampled, tf.stack([sample.global_counts for sample in sample_losses]))
         update, weights = method.combine(gradients, losses.weighted_global,
                                          self.optimizer.iterations,
                                          present=losses.global_counts > 0)
@@ -370,7 +388,7 @@ class MultiTaskModel(keras.Model):
         self._apply([a + b for a, b in zip([*shared, *private], regularization)], updated, [])
         if weights is not None:
             self._trackers.update_weights(weights, losses.global_counts)
-        self._trackers.update_gradients(tf.matmul(gradients, gradients, transpose_b=True),
+        self._trackers.update_gradients(tf.matmul(whole, whole, transpose_b=True),
                                         losses.global_counts)
         return y_pred, losses
 

@@ -84,6 +84,41 @@ class TaskLosses:
                            global_unweighted=unweighted, global_counts=global_counts)
 
 
+def sub_batch_weights(names, sample_weight, batch_size, samples):
+    """The sample weights of the K = `samples` sub-batches of the global batch: a list of K
+    {task: float32 [batch_size]}, each task's weights (1 where not given) times the
+    indicator of the sub-batch on this replica.
+
+    The global batch's examples, in order (the replicas' local batches one after the other,
+    as a distribution strategy splits a batch), are cut into K contiguous parts: example i
+    of N belongs to part floor(K i / N). Each replica finds its examples' global positions
+    from the local batch sizes summed over the replicas, so that the sub-batches are the
+    same on any number of replicas. A global batch of fewer than K examples gives every
+    part the whole batch.
+    """
+    strategy = tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    context = tf.distribute.get_replica_context()
+    replica = 0 if context is None else context.replica_id_in_sync_group
+    one_hot = tf.one_hot(replica, replicas, dtype=tf.float32)
+    sizes = tf.cast(all_sum(one_hot * tf.cast(batch_size, tf.float32)), tf.int64)
+    earlier = tf.range(replicas, dtype=tf.int64) < tf.cast(replica, tf.int64)
+    offset = tf.reduce_sum(tf.where(earlier, sizes, tf.zeros_like(sizes)))
+    total = tf.reduce_sum(sizes)
+    positions = offset + tf.range(tf.cast(batch_size, tf.int64), dtype=tf.int64)
+    parts = (samples * positions) // tf.maximum(total, 1)
+    given = {}
+    for name in names:
+        weights = None if sample_weight is None else sample_weight.get(name)
+        given[name] = (tf.ones([batch_size]) if weights is None
+                       else tf.reshape(tf.cast(weights, tf.float32), [-1]))
+    result = []
+    for part in range(samples):
+        indicator = tf.cast((parts == part) | (total < samples), tf.float32)
+        result.append({name: weights * indicator for name, weights in given.items()})
+    return result
+
+
 def all_sum(values):
     """`values` summed over the replicas in sync (unchanged with a single replica)."""
     context = tf.distribute.get_replica_context()

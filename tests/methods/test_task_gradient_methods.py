@@ -1,8 +1,9 @@
-"""The methods that need more than the Gramian (GradDrop, the trimmed mean, DB-MTL, MoCo: the
-task-gradient level) and the Gramian methods of robust aggregation and cosine targets (Krum,
-GradVac), against numpy written here from the papers' definitions on the vectors themselves;
-their properties (task order, non-conflicting gradients, a shrinking gradient, one task); and
-the train step's task-gradient level against gradients taken by hand."""
+"""The methods that need more than the Gramian (GradDrop, the trimmed mean, DB-MTL, MoCo, and
+MoDo and SDMGrad on three sub-batches' gradients: the task-gradient level) and the Gramian
+methods of robust aggregation and cosine targets (Krum, GradVac), against numpy written here
+from the papers' definitions on the vectors themselves; their properties (task order,
+non-conflicting gradients, a shrinking gradient, one task); and the train step's
+task-gradient level (its sub-batches included) against gradients taken by hand."""
 
 import csv
 
@@ -15,9 +16,12 @@ from helpers import run_main
 from mtl_keras import errors
 from mtl_keras import methods
 from mtl_keras.config import Config
+from mtl_keras.methods import base
+from mtl_keras.methods import gramian as gramian_lib
 from mtl_keras.methods import pcgrad
 from mtl_keras.step import model as model_lib
 from mtl_keras.training import preparation
+from mtl_keras.training import strategy as strategy_lib
 
 TASK_GRADIENT_METHODS = [name for name in methods.METHODS.names()
                          if methods.METHODS.get(name).level == "task_gradients"]
@@ -40,6 +44,8 @@ def update_of(method, jacobian, losses=None, step=0, present=None):
     present = tf.ones([task_count], tf.bool) if present is None else tf.constant(present)
     step = tf.constant(step, tf.int64)
     if method.level == "task_gradients":
+        if method.samples > 1 and jacobian.ndim == 2:  # the same gradients in every sample
+            jacobian = np.stack([jacobian] * method.samples)
         update, weights = method.combine(tf.constant(jacobian, tf.float32), losses, step,
                                          present=present)
         return update.numpy().astype(np.float64), None if weights is None else weights.numpy()
@@ -337,6 +343,132 @@ def test_moving_average_methods_leave_an_absent_task_out_and_keep_its_average(na
     np.testing.assert_allclose(update, weights @ averages, rtol=1e-5, atol=1e-6)
 
 
+# ------------------------------------------------------------------ MoDo and SDMGrad
+
+def numpy_simplex_projection(vector):
+    """The Euclidean projection onto the simplex (Chen et al.'s loop, as LibMTL's MoDo)."""
+    ordered = np.sort(vector)[::-1]
+    threshold = (vector.sum() - 1.0) / len(vector)
+    running = 0.0
+    for index in range(len(vector) - 1):
+        running += ordered[index]
+        candidate = (running - 1.0) / (index + 1.0)
+        if candidate > ordered[index + 1]:
+            threshold = candidate
+            break
+    return np.maximum(vector - threshold, 0.0)
+
+
+def numpy_modo(samples, gamma=0.001, rho=0.1):
+    """Chen et al.'s MoDo (LibMTL's): lambda stepped on J_1 J_2^T lambda, the update J_3^T
+    lambda, over successive steps ([K=3, T, D] each)."""
+    weights = np.full(samples[0].shape[1], 1 / samples[0].shape[1])
+    updates = []
+    for first, second, third in samples:
+        weights = numpy_simplex_projection(
+            weights - gamma * (first @ (second.T @ weights) + rho * weights))
+        updates.append((third.T @ weights, weights))
+    return updates
+
+
+def numpy_sdmgrad(samples, lamda=0.3, iterations=20, learning_rate=5.0, momentum=0.5):
+    """Xiao et al.'s SDMGrad (LibMTL's): weights by SGD with momentum (a fresh buffer each
+    step) and projection on G = J_2 J_3^T / mean(sqrt(diag))^2, the update from J_1."""
+    weights = np.full(samples[0].shape[1], 1 / samples[0].shape[1])
+    updates = []
+    for zeta, first, second in samples:
+        gramian = first @ second.T
+        scale = np.mean(np.sqrt(np.maximum(np.diag(gramian), 0.0)))
+        gramian = gramian / (scale ** 2 + 1e-8)
+        row_means = gramian.mean(axis=1)
+        buffer = None
+        for _ in range(iterations):
+            descent = gramian @ weights + lamda * row_means
+            buffer = descent if buffer is None else momentum * buffer + descent
+            weights = numpy_simplex_projection(weights - learning_rate * buffer)
+        update = (zeta.T @ weights + lamda * zeta.mean(axis=0)) / (1 + lamda)
+        updates.append((update, weights))
+    return updates
+
+
+SAMPLED_REFERENCES = {"modo": numpy_modo, "sdmgrad": numpy_sdmgrad}
+SAMPLED_OPTIONS = {"modo": {"gamma": 0.05, "rho": 0.3},
+                   "sdmgrad": {"lamda": 0.7, "iterations": 5, "learning_rate": 0.5,
+                               "momentum": 0.2}}
+
+
+def sampled_jacobians(seed, steps, task_count=3, dimension=6):
+    """[K=3, T, D] per step: three samples around a common gradient, of norms far apart
+    per task, the samples different enough that exchanging them changes the answer."""
+    rng = np.random.default_rng(seed)
+    result = []
+    for _ in range(steps):
+        mean = rng.normal(size=(task_count, dimension))
+        noise = rng.normal(size=(3, task_count, dimension))
+        scales = np.array([0.3, 1.0, 3.0])[:task_count, None]
+        # As the method receives them (float32), so that float64 is compared with float64.
+        result.append(((mean + noise) * scales).astype(np.float32).astype(np.float64))
+    return result
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLED_REFERENCES))
+@pytest.mark.parametrize("options", ["defaults", "others"])
+def test_sampled_methods_match_the_algorithm_over_steps(name, options):
+    """Four steps on hand-made [3, T, D] samples; the weights (state) carry over. Each
+    sample's role matters: J_3 (MoDo) and J_1 (SDMGrad) give the update, the other two
+    the weights, which this data tells apart."""
+    options = SAMPLED_OPTIONS[name] if options == "others" else {}
+    samples = sampled_jacobians(60, 4)
+    method = make(name, 3, 6, **options)
+    assert method.samples == 3
+    expected = SAMPLED_REFERENCES[name](samples, **options)
+    for step, (sample, (update_expected, weights_expected)) in enumerate(zip(samples, expected)):
+        update, weights = update_of(method, sample, losses=[0.5, 1.0, 2.0], step=step)
+        np.testing.assert_allclose(weights, weights_expected, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(update, update_expected, rtol=1e-4, atol=1e-5)
+        assert np.all(weights >= 0) and abs(weights.sum() - 1) < 1e-5
+    # The weights move away from 1/T (else the state would not be tested).
+    assert np.abs(expected[-1][1] - 1 / 3).max() > 0.01
+    # Samples in another order give another answer on this data.
+    other = SAMPLED_REFERENCES[name]([sample[::-1] for sample in samples], **options)
+    assert np.abs(other[-1][0] - expected[-1][0]).max() > 1e-3
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLED_REFERENCES))
+def test_sampled_methods_leave_an_absent_task_out(name):
+    """An absent task (zero gradients in every sample) has weight 0 and the others' weights
+    and update are those of the method on the present tasks alone (SDMGrad's means and
+    scale over them)."""
+    samples = sampled_jacobians(61, 2, task_count=3, dimension=5)
+    absent = [sample.copy() for sample in samples]
+    for sample in absent:
+        sample[:, 1] = 0.0
+    alone = [sample[:, [0, 2]] for sample in samples]
+    method = make(name, 3, 5)
+    expected = SAMPLED_REFERENCES[name](alone)
+    for step, sample in enumerate(absent):
+        update, weights = update_of(method, sample, step=step, present=[True, False, True])
+        assert weights[1] == 0.0
+        np.testing.assert_allclose(weights[[0, 2]], expected[step][1], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(update, expected[step][0], rtol=1e-4, atol=1e-5)
+
+
+def test_simplex_projection_matches_the_loop_and_leaves_out_disallowed_entries():
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 4, 7):
+        for _ in range(5):
+            vector = rng.normal(scale=2.0, size=size)
+            projected = gramian_lib.project_to_simplex(tf.constant(vector),
+                                                       tf.ones([size], tf.bool))
+            np.testing.assert_allclose(projected.numpy(), numpy_simplex_projection(vector),
+                                       atol=1e-12)
+    vector = np.array([0.9, 5.0, 0.3, -0.2])
+    allowed = tf.constant([True, False, True, True])
+    projected = gramian_lib.project_to_simplex(tf.constant(vector), allowed).numpy()
+    assert projected[1] == 0.0
+    np.testing.assert_allclose(projected[[0, 2, 3]], numpy_simplex_projection(vector[[0, 2, 3]]))
+
+
 # ------------------------------------------------------------------ properties for all
 
 @pytest.mark.parametrize("name", TASK_GRADIENT_METHODS)
@@ -428,6 +560,110 @@ def test_the_step_moves_the_shared_variables_by_the_methods_update_of_the_global
     np.testing.assert_allclose(moved, np.median(jacobian, axis=0), rtol=1e-4, atol=1e-6)
     for b, v, g in zip(before[len(trunk):], heads, head_gradients):
         np.testing.assert_allclose((b - v.numpy()) / 0.1, g, rtol=1e-4, atol=1e-6)
+
+
+class _SampleRecorder(base.TaskGradientMethod):
+    """Three samples: keeps the [3, T, D] it receives; the update is the third's sum."""
+
+    samples = 3
+
+    def create_variables(self):
+        self.seen = self.state_variable("seen", (3, self.task_count, self.dimension))
+
+    def combine(self, gradients, losses, step):
+        self.seen.assign(gradients)
+        return tf.reduce_sum(gradients[2], axis=0), None
+
+
+def _sampled_step(strategy, x, y, masks, learning_rate=0.1):
+    """One SGD step of `_SampleRecorder` on the batch; (model before, model after, method,
+    the step's logs)."""
+    keras.utils.set_random_seed(1)
+    initial = _two_head_model().get_weights()
+    with strategy.scope():
+        model = _two_head_model()
+        model.set_weights(initial)
+        method = _SampleRecorder(model.task_names)
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="mse",
+                      weighting=method)
+    data = tf.data.Dataset.from_tensors((x, y, masks))
+    history = model.fit(data, epochs=1, verbose=0, shuffle=False).history
+    reference = _two_head_model()
+    reference.set_weights(initial)
+    return reference, model, method, history
+
+
+def _hand_gradients(model, x, y, masks, rows):
+    """[T, D]: each task's gradient of its mean squared error over its known labels among
+    `rows`, with respect to the trunk, by a tape; and the heads' gradients of the summed
+    losses over the whole batch."""
+    trunk = model.get_layer("trunk").trainable_variables
+    heads = [v for name in model.task_names for v in model.get_layer(name).trainable_variables]
+    chosen = np.zeros(len(x), np.float32)
+    chosen[rows] = 1.0
+    with tf.GradientTape(persistent=True) as tape:
+        outputs = model(x)
+        losses, whole = [], []
+        for name in model.task_names:
+            squared = tf.square(outputs[name] - y[name])[:, 0]
+            weights = masks[name] * chosen
+            losses.append(tf.math.divide_no_nan(tf.reduce_sum(squared * weights),
+                                                weights.sum()))
+            whole.append(tf.reduce_sum(squared * masks[name]) / masks[name].sum())
+        total = tf.add_n(whole)
+    jacobian = np.stack([np.concatenate([g.numpy().ravel() for g in tape.gradient(loss, trunk)])
+                         for loss in losses])
+    return jacobian, [g.numpy() for g in tape.gradient(total, heads)]
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_the_step_gives_a_sampled_method_each_sub_batchs_task_gradients(replicas):
+    """A batch of 8 in three contiguous parts (rows 0-2, 3-5, 6-7: the second across the
+    two replicas' halves), each task's loss on a part its mean over the part's known labels
+    (`third` has none in the last part: a zero gradient there); the gradients against a
+    tape, the same on one replica and on two; the trunk moves by the method's update, each
+    head by its whole-batch loss's gradient, and the logged gradient norms are the whole
+    batch's."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(8, 4)).astype(np.float32)
+    y = {name: rng.normal(size=(8, 1)).astype(np.float32) for name in ("left", "right", "third")}
+    masks = {"left": np.array([1, 1, 0, 1, 0, 0, 1, 1], np.float32),
+             "right": np.ones(8, np.float32),
+             "third": np.array([0, 0, 1, 0, 1, 1, 0, 0], np.float32)}
+    strategy = (tf.distribute.get_strategy() if replicas == 1
+                else strategy_lib.mirrored_strategy(["/cpu:0", "/cpu:1"]))
+    reference, model, method, history = _sampled_step(strategy, x, y, masks)
+    parts = [[0, 1, 2], [3, 4, 5], [6, 7]]
+    expected = [_hand_gradients(reference, x, y, masks, rows)[0] for rows in parts]
+    seen = method.seen.numpy()
+    for part, jacobian in enumerate(expected):
+        np.testing.assert_allclose(seen[part], jacobian, rtol=1e-4, atol=1e-6, err_msg=part)
+    assert not seen[2][2].any() and seen[1][2].any()
+    trunk = model.get_layer("trunk").trainable_variables
+    before = reference.get_layer("trunk").trainable_variables
+    moved = np.concatenate([(b.numpy() - v.numpy()).ravel() for b, v in zip(before, trunk)])
+    np.testing.assert_allclose(moved / 0.1, expected[2].sum(axis=0), rtol=1e-4, atol=1e-6)
+    whole, head_gradients = _hand_gradients(reference, x, y, masks, list(range(8)))
+    # The logged norms are the whole batch's gradients' (from the parts' by their counts).
+    for name, row in zip(model.task_names, whole):
+        np.testing.assert_allclose(history[f"{name}_gradient_norm"], [np.linalg.norm(row)],
+                                   rtol=1e-4, err_msg=name)
+    heads = [v for name in model.task_names for v in model.get_layer(name).trainable_variables]
+    before = [v for name in model.task_names
+              for v in reference.get_layer(name).trainable_variables]
+    for b, v, g in zip(before, heads, head_gradients):
+        np.testing.assert_allclose((b.numpy() - v.numpy()) / 0.1, g, rtol=1e-4, atol=1e-6)
+
+
+def test_a_batch_smaller_than_the_samples_gives_each_sample_the_whole_batch():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 4)).astype(np.float32)
+    y = {name: rng.normal(size=(2, 1)).astype(np.float32) for name in ("left", "right", "third")}
+    masks = {name: np.ones(2, np.float32) for name in y}
+    reference, _, method, _ = _sampled_step(tf.distribute.get_strategy(), x, y, masks)
+    whole, _ = _hand_gradients(reference, x, y, masks, [0, 1])
+    for sample in method.seen.numpy():
+        np.testing.assert_allclose(sample, whole, rtol=1e-4, atol=1e-6)
 
 
 def test_rep_grad_is_refused_in_one_sentence():
