@@ -79,7 +79,7 @@ def stopping_text(results):
         text += (f": early stopping (patience {stopping['patience']}) kept epoch "
                  f"{stopping['best_epoch']}, {stopping['monitor']} {significant(stopping['best'])}")
     elif stopping:
-        text += f" (early stopping, patience {stopping['patience']}: not reached)"
+        text += f"; early stopping (patience {stopping['patience']}) not reached"
     return text
 
 
@@ -133,7 +133,7 @@ def write_png(path, tasks, history, results, confusions, heading=""):
         _head_figure(figure.add_subplot(grid[row, 2]), task, confusions.get(task.name), results)
     text = figure.add_subplot(grid[rows, :])
     text.axis("off")
-    text.text(0, 1, f"Test split ({stopping_text(results)})\n" + "\n".join(metric_lines(results)),
+    text.text(0, 1, f"Test split; {stopping_text(results)}\n" + "\n".join(metric_lines(results)),
               va="top", fontsize=9, family="monospace", transform=text.transAxes)
     if heading:
         figure.suptitle(heading, fontsize=12, fontweight="bold")
