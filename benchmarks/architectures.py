@@ -51,11 +51,11 @@ def step_times(args, extra):
     import tempfile  # noqa: PLC0415
 
     import timing  # noqa: PLC0415  (benchmarks/timing.py)
-    from mtl_keras import settings  # noqa: PLC0415
+    from mtl_keras import flagfiles  # noqa: PLC0415
     from mtl_keras.training import preparation  # noqa: PLC0415
     from mtl_keras.training import train  # noqa: PLC0415
 
-    config = settings.read_flagfile(args.flagfile, extra)
+    config = flagfiles.read_flagfile(args.flagfile, extra)
     built = {}
     for name in args.architectures.split(","):
         with tempfile.TemporaryDirectory() as workdir:  # nothing is written there

@@ -34,14 +34,14 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 import keras  # noqa: E402
 
-from mtl_keras import settings  # noqa: E402
+from mtl_keras.cli import training_flags  # noqa: E402
 from mtl_keras.training import callbacks as callbacks_lib  # noqa: E402
 from mtl_keras.training import preparation  # noqa: E402
 from mtl_keras.training import train  # noqa: E402
 
 flags.DEFINE_integer("rounds", 2, "Fits of each way, alternated.")
 FLAGS = flags.FLAGS
-settings.define(FLAGS)  # the training flags, as `mtl-keras train` has them
+training_flags.define(FLAGS)  # the training flags, as `mtl-keras train` has them
 WAYS = ("per_epoch", "repeated")
 
 
@@ -80,7 +80,7 @@ def main(argv):
     FLAGS.validation_size = 0
     if not FLAGS["epochs"].present:
         FLAGS.epochs = 8
-    config = settings.to_config(FLAGS)
+    config = training_flags.to_config(FLAGS)
     fits = {way: [] for way in WAYS}
     with tempfile.TemporaryDirectory() as workdir:
         experiment = preparation.prepare(config, workdir)

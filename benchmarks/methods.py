@@ -37,7 +37,7 @@ from absl import flags  # noqa: E402
 
 from mtl_keras import methods  # noqa: E402
 import timing  # noqa: E402  (benchmarks/timing.py)
-from mtl_keras import settings  # noqa: E402
+from mtl_keras.cli import training_flags  # noqa: E402
 from mtl_keras.training import preparation  # noqa: E402
 from mtl_keras.training import train  # noqa: E402
 
@@ -48,7 +48,7 @@ flags.DEFINE_integer("steps", 20, "Timed steps per setting and round.")
 flags.DEFINE_integer("warmup_steps", 3, "Untimed steps before each timing.")
 flags.DEFINE_string("torch_python", "", "A Python with torch and torchjd: also run the anchor.")
 FLAGS = flags.FLAGS
-settings.define(FLAGS)  # the training flags, as `mtl-keras train` has them
+training_flags.define(FLAGS)  # the training flags, as `mtl-keras train` has them
 
 SUITES = {
     "cifar100": {"dataset": "cifar100", "trunk": "simple_cnn", "batch_size": 256, "heads": ""},
@@ -125,7 +125,7 @@ def main(argv):
     if "equal" not in names:
         names.insert(0, "equal")
     with tempfile.TemporaryDirectory() as workdir:
-        experiment = preparation.prepare(settings.to_config(FLAGS), workdir)
+        experiment = preparation.prepare(training_flags.to_config(FLAGS), workdir)
         built = {setting: _build(experiment, *setting) for setting in _settings(names)}
         rates = {setting: [] for setting in built}
         for number in range(FLAGS.rounds + 1):  # round 0 traces every step function

@@ -21,13 +21,13 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from mtl_keras import settings  # noqa: E402
+from mtl_keras.cli import training_flags  # noqa: E402
 from mtl_keras.training import preparation  # noqa: E402
 from mtl_keras.training import train  # noqa: E402
 
 flags.DEFINE_integer("steps", 21, "Training steps to run and print.")
 FLAGS = flags.FLAGS
-settings.define(FLAGS)  # the training flags, as `mtl-keras train` has them
+training_flags.define(FLAGS)  # the training flags, as `mtl-keras train` has them
 
 
 def _norm(tensors):
@@ -49,7 +49,7 @@ def _step_line(model, heads, trunk, images, labels, masks):
 def main(argv):
     del argv
     with tempfile.TemporaryDirectory() as workdir:
-        experiment = preparation.prepare(settings.to_config(FLAGS), os.path.join(workdir, "run"))
+        experiment = preparation.prepare(training_flags.to_config(FLAGS), os.path.join(workdir, "run"))
     model, precision = train.build_and_compile(experiment)
     training, _, _ = train.make_datasets(experiment)
     heads = [task.name for task in experiment.data.tasks]

@@ -48,7 +48,7 @@ from absl import flags  # noqa: E402
 import keras  # noqa: E402
 
 import timing  # noqa: E402  (benchmarks/timing.py)
-from mtl_keras import settings  # noqa: E402
+from mtl_keras.cli import training_flags  # noqa: E402
 from mtl_keras.models import trunks  # noqa: E402
 from mtl_keras.training import preparation  # noqa: E402
 from mtl_keras.training import train  # noqa: E402
@@ -60,7 +60,7 @@ flags.DEFINE_bool("keras_batch_norm", False, "Build the trunk with Keras' BatchN
                   "layer instead of mtl_keras' fused one, for comparison.")
 flags.DEFINE_string("profile_dir", "", "Record a profiler trace of 10 steps here, and summarise it.")
 FLAGS = flags.FLAGS
-settings.define(FLAGS)  # the training flags, as `mtl-keras train` has them
+training_flags.define(FLAGS)  # the training flags, as `mtl-keras train` has them
 
 
 def _first_batch_seconds(dataset):
@@ -125,7 +125,7 @@ def main(argv):
             setattr(FLAGS, name, value)
     if not real and not FLAGS["synthetic_examples"].present:
         FLAGS.synthetic_examples = steps * FLAGS.batch_size
-    config = settings.to_config(FLAGS)
+    config = training_flags.to_config(FLAGS)
     if FLAGS.keras_batch_norm:
         trunks.batch_norm_layer = keras.layers.BatchNormalization
     callbacks = [timing.StepClock()]

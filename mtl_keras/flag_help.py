@@ -1,7 +1,7 @@
 """The help text of each training flag (`mtl-keras train --help`), by name.
 
-Plain data: `mtl_keras.settings` defines the flags on the FlagValues of the commands that take
-them, and adds the registered names (and options) to the flags that choose among them.
+Plain data: `cli/training_flags.py` defines the flags on the FlagValues of the commands that
+take them, and adds the registered names (and options) to the flags that choose among them.
 """
 
 RUN = {

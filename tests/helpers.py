@@ -179,9 +179,9 @@ class TrainFlags:
         return self._command.FLAGS[name]
 
     def config(self):
-        from mtl_keras import settings
+        from mtl_keras.cli import training_flags
 
-        return settings.to_config(self._command.FLAGS)
+        return training_flags.to_config(self._command.FLAGS)
 
     def main(self):
         import keras

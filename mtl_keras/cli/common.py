@@ -5,7 +5,6 @@ import sys
 from absl import flags
 
 from mtl_keras import errors
-from mtl_keras import settings
 
 
 def new_flags():
@@ -32,13 +31,34 @@ def parse(flag_values, argv, doc, takes_arguments=False, hint="flags look like -
     Raises:
       UserError: an unknown flag, a bad value, or an unexpected argument.
     """
-    arguments = settings.parse(flag_values, argv)
+    arguments = parse_flags(flag_values, argv)
     if flag_values.help:
         print(help_text(doc, flag_values))
         return None
     if arguments and not takes_arguments:
         raise errors.UserError(f"unexpected arguments {' '.join(arguments)}; {hint}.")
     return arguments
+
+
+def parse_flags(flag_values, argv, hint=" (--help lists the flags)"):
+    """Parses `argv` into `flag_values` from their defaults; returns the arguments left over.
+
+    absl's own messages become one `UserError` sentence: a missing flagfile names its path.
+
+    Raises:
+      UserError: an unknown flag, a bad value, or an unreadable flagfile.
+    """
+    flag_values.unparse_flags()
+    try:
+        return flag_values(argv)[1:]
+    except flags.CantOpenFlagFileError as error:
+        cause = error.__context__  # the OSError that absl reworded
+        if isinstance(cause, OSError) and cause.filename:
+            raise errors.UserError(f"--flagfile={cause.filename} cannot be read "
+                                   f"({cause.strerror}); check the path.") from None
+        raise errors.UserError(str(error)) from None
+    except (flags.Error, ValueError) as error:  # absl raises ValueError for --noBOOL=value
+        raise errors.UserError(f"{' '.join(str(error).split())}{hint}.") from None
 
 
 def help_text(module_doc, flag_values):

@@ -16,7 +16,7 @@ Exit status: 0, 1 when a run failed, 2 bad input (nothing run), 130/143 when sto
 from absl import flags
 
 from mtl_keras import errors
-from mtl_keras import settings
+from mtl_keras.cli import training_flags
 from mtl_keras.cli import common
 from mtl_keras.studies import runner
 
@@ -34,7 +34,7 @@ flags.DEFINE_multi_string("grid", [], "NAME=V1,V2,...: run every setting with ea
                           "training flag NAME (several --grid: every combination).",
                           flag_values=FLAGS)
 # The training flags, without defaults: those given override every setting's flagfile.
-settings.define(FLAGS, defaults=False)
+training_flags.define(FLAGS, defaults=False)
 
 
 def _study(argv):
@@ -46,7 +46,7 @@ def _study(argv):
     except ValueError:
         raise errors.UserError(f"--seeds={','.join(FLAGS.seeds)}: give whole numbers, e.g. "
                                f"--seeds=0,1,2.") from None
-    return runner.study(FLAGS.settings, seeds, FLAGS.study_dir, settings.given(FLAGS),
+    return runner.study(FLAGS.settings, seeds, FLAGS.study_dir, training_flags.given(FLAGS),
                         runner.parse_grid(FLAGS.grid), FLAGS.title, FLAGS.dry_run)
 
 

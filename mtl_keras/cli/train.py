@@ -14,12 +14,12 @@ diverged, 130 and 143 stopped by SIGINT and SIGTERM (the state saved: rerun to r
 from absl import flags
 
 from mtl_keras import recipes
-from mtl_keras import settings
+from mtl_keras.cli import training_flags
 from mtl_keras.cli import common
 from mtl_keras.training import runner
 
 FLAGS = common.new_flags()
-settings.define(FLAGS)
+training_flags.define(FLAGS)
 flags.DEFINE_string("recipe", None, "A recipe of the package (its flags; those after it "
                     "override them, as after --flagfile). --recipe alone lists them.",
                     flag_values=FLAGS)
@@ -32,7 +32,7 @@ def _train(argv):
         return 0
     if common.parse(FLAGS, argv, __doc__) is None:
         return 0
-    runner.train(settings.to_config(FLAGS))
+    runner.train(training_flags.to_config(FLAGS))
     return 0
 
 

@@ -35,7 +35,7 @@ shared variables. There are three levels:
   train step then splits the global batch into K sub-batches and passes a [K, T, D], each
   sub-batch's task gradients (see `TaskGradientMethod`).
 
-The train step (`step/model.py`) hands every method *global* values: the losses of
+The train step (`step/levels.py`) hands every method *global* values: the losses of
 the whole global batch, the Gramian of the whole batch's gradients and the tasks present
 in it, identical on every replica. A method's state variables are therefore updated the
 same way on every replica (`state_variable` makes them so). Random choices (RLW's

@@ -44,10 +44,7 @@ class ConFIG(base.Method):
 
 def conflict_free_weights(gramian, present):
     """ConFIG's w (float64 [T]) from a float64 Gramian (see the class docstring)."""
-    squared_norms = tf.linalg.diag_part(gramian)
-    kept = present & (squared_norms > 0.0)
-    inverse_norms = tf.where(kept, tf.math.rsqrt(tf.where(kept, squared_norms, 1.0)), 0.0)
-    cosines = gramian * inverse_norms[:, None] * inverse_norms[None, :]
+    kept, inverse_norms, cosines = gramian_lib.unit_cosines(gramian, present)
     ones = tf.cast(kept, tf.float64)
     direction = tf.linalg.matvec(tf.linalg.pinv(cosines, rcond=imtl.RELATIVE_CONDITION), ones)
     coefficients = direction * inverse_norms

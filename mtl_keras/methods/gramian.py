@@ -64,6 +64,17 @@ def presence(present, gramian):
     return tf.not_equal(present, tf.zeros_like(present))
 
 
+def unit_cosines(gramian, present):
+    """(kept, inverse_norms, cosines) of a float64 Gramian: the present tasks with a nonzero
+    gradient (boolean [T]); 1 / |g_i| for those, 0 for the others; the cosines of their
+    gradients, 0 in the rows and columns of the others. For the methods that need each
+    gradient's direction (IMTL-G, Nash-MTL, ConFIG)."""
+    squared_norms = tf.linalg.diag_part(gramian)
+    kept = present & (squared_norms > 0.0)
+    inverse_norms = tf.where(kept, tf.math.rsqrt(tf.where(kept, squared_norms, 1.0)), 0.0)
+    return kept, inverse_norms, gramian * inverse_norms[:, None] * inverse_norms[None, :]
+
+
 def to_weights(weights):
     """The float32 [T] a method returns, with any non-finite entry replaced by 0."""
     weights = tf.where(tf.math.is_finite(weights), weights, tf.zeros_like(weights))

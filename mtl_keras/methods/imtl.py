@@ -82,11 +82,8 @@ class IMTL(base.Method):
 def impartial_weights(gramian, present):
     """IMTL-G's w (float64 [T]) from a float64 Gramian (see the class docstring)."""
     task_count = gramian.shape[0]
-    squared_norms = tf.linalg.diag_part(gramian)
-    kept = present & (squared_norms > 0.0)
+    kept, inverse_norms, cosines = gramian_lib.unit_cosines(gramian, present)
     kept_float = tf.cast(kept, tf.float64)
-    inverse_norms = tf.where(kept, tf.math.rsqrt(tf.where(kept, squared_norms, 1.0)), 0.0)
-    cosines = gramian * inverse_norms[:, None] * inverse_norms[None, :]
     # A task left out has a zero row and column and is left out of the sum: its v_i appears
     # nowhere, and the pseudo-inverse's minimum-norm solution gives it 0.
     top = tf.concat([cosines, -kept_float[:, None]], axis=1)

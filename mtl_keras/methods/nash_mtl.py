@@ -80,10 +80,7 @@ class NashMTL(base.Method):
 def bargaining_weights(gramian, present):
     """alpha > 0 with G alpha = 1 / alpha on the present tasks with a nonzero gradient (up to
     REGULARIZATION, relative to each one's squared norm), 0 elsewhere (float64 [T])."""
-    squared_norms = tf.linalg.diag_part(gramian)
-    solved = present & (squared_norms > 0.0)
-    inverse_norms = tf.where(solved, tf.math.rsqrt(tf.where(solved, squared_norms, 1.0)), 0.0)
-    cosines = gramian * inverse_norms[:, None] * inverse_norms[None, :]
+    solved, inverse_norms, cosines = gramian_lib.unit_cosines(gramian, present)
     identity = tf.eye(gramian.shape[0], dtype=tf.float64)
     # A task left out becomes an independent one-dimensional problem, then gets weight 0.
     cosines = tf.where(solved[:, None] & solved[None, :], cosines, identity)

@@ -12,7 +12,7 @@ from mtl_keras import data as data_lib
 from mtl_keras import errors
 from mtl_keras import fileio
 from mtl_keras import predictor
-from mtl_keras import settings
+from mtl_keras import flagfiles
 from mtl_keras import size_rule
 from mtl_keras.data import pipeline
 from mtl_keras.models import build  # noqa: F401  (registers the model's layers)
@@ -41,7 +41,7 @@ def evaluate_run(workdir, split="test"):
     """
     if not workdir or not os.path.exists(os.path.join(workdir, "flags.txt")):
         raise errors.UserError("--workdir=RUN must be a run's folder (one holding flags.txt).")
-    config = settings.read_flagfile(os.path.join(workdir, "flags.txt"))
+    config = flagfiles.read_flagfile(os.path.join(workdir, "flags.txt"))
     run_dir = workdir
     model_path = os.path.join(run_dir, "model.keras")
     if split not in SPLITS:

@@ -28,7 +28,7 @@ import time
 from mtl_keras import errors
 from mtl_keras import fileio
 from mtl_keras import protocols
-from mtl_keras import settings as settings_lib
+from mtl_keras import flagfiles as flagfiles_lib
 from mtl_keras.studies import comparison
 from mtl_keras.studies import report as comparison_report
 from mtl_keras.training import preparation
@@ -92,7 +92,7 @@ def parse_grid(items):
         if not equals or not values:
             raise errors.UserError(f"--grid item {item!r} is not NAME=VALUE,VALUE,...; write e.g. "
                                    f"--grid=weighting=equal,upgrad.")
-        if name not in settings_lib.NAMES or name in PER_RUN:
+        if name not in flagfiles_lib.NAMES or name in PER_RUN:
             raise errors.UserError(f"--grid names {name!r}, which is not a training flag the "
                                    f"study may vary (every flag of mtl-keras train but "
                                    f"{', '.join(PER_RUN)}).")
@@ -121,13 +121,13 @@ def expand(flagfiles, overrides=None, grid=None):
     if refused:
         raise errors.UserError(f"The study sets {', '.join('--' + n for n in refused)} for each "
                                f"run itself: give the seeds as --seeds.")
-    fixed = settings_lib.to_arguments(overrides)
+    fixed = flagfiles_lib.to_arguments(overrides)
     combinations = list(itertools.product(*grid.values())) or [()]
     expanded = []
     for flagfile in flagfiles:
         for values in combinations:
             varied = [f"--{name}={value}" for name, value in zip(grid, values)]
-            config = settings_lib.read_flagfile(flagfile, arguments=[*fixed, *varied])
+            config = flagfiles_lib.read_flagfile(flagfile, arguments=[*fixed, *varied])
             preparation.check_parts(config)
             # The folder names say what differs from the flagfile: a run of other settings
             # never takes the folder (and the "finished" mark) of the flagfile's own.
@@ -342,5 +342,5 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
     log(f"[study] {len(runs)} runs ({len(settings)} settings × {len(seeds)} seeds) into "
         f"{study_dir}")
     if overrides:  # the comparison says that its runs are not the flagfiles' own
-        title = f"{title or study_dir} ({' '.join(settings_lib.to_arguments(overrides))})"
+        title = f"{title or study_dir} ({' '.join(flagfiles_lib.to_arguments(overrides))})"
     return run_study(runs, study_dir, python, title, log)

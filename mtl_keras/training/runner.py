@@ -14,7 +14,7 @@ import threading
 
 from mtl_keras import config as config_lib
 from mtl_keras import fileio
-from mtl_keras import settings as settings_lib
+from mtl_keras import flagfiles
 from mtl_keras.training import preparation
 from mtl_keras.training import signals
 from mtl_keras.training import train as train_lib
@@ -83,7 +83,7 @@ def _train(config, stop):
     lock.acquire()  # before writing: a second process into the folder stops here
     try:
         workdir_lib.write_missing(experiment.workdir, experiment.config, experiment.fingerprint,
-                                  settings_lib.flagfile_text(config))
+                                  flagfiles.flagfile_text(config))
         metrics, model = train_lib.train_and_evaluate(experiment, stop)
     finally:  # also when the run stops: the caller may start another run in this process
         lock.release()

@@ -9,7 +9,11 @@ import zipfile
 from helpers import REPO
 from mtl_keras import cli
 from mtl_keras import recipes
-from mtl_keras import settings
+from absl import flags
+
+from mtl_keras import flagfiles
+from mtl_keras.cli import common
+from mtl_keras.cli import training_flags
 
 
 def test_experiments_flagfiles_are_the_recipes_one_copy():
@@ -27,14 +31,14 @@ def test_a_recipe_is_its_flagfile_layers_included(tmp_path, monkeypatch):
     also elsewhere (no experiments/ there) for a recipe that reads another (--flagfile
     inside it); flags after it override it."""
     monkeypatch.chdir(REPO)  # where experiments/ resolves
-    expected = {name: settings.read_flagfile(f"experiments/{name}.flags", ["--epochs=2"])
+    expected = {name: flagfiles.read_flagfile(f"experiments/{name}.flags", ["--epochs=2"])
                 for name in recipes.names()}
     monkeypatch.chdir(tmp_path)
     for name in recipes.names():
-        flag_values = settings.flags.FlagValues()
-        settings.define(flag_values)
-        settings.parse(flag_values, ["prog", *recipes.arguments(name), "--epochs=2"])
-        assert settings.to_config(flag_values) == expected[name], name
+        flag_values = flags.FlagValues()
+        training_flags.define(flag_values)
+        common.parse_flags(flag_values, ["prog", *recipes.arguments(name), "--epochs=2"])
+        assert training_flags.to_config(flag_values) == expected[name], name
         assert expected[name].epochs == 2
     assert "--flagfile=experiments/multi_fashion.flags" in (
         REPO / "experiments" / "multi_fashion_methods.flags").read_text()

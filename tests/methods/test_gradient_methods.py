@@ -289,12 +289,18 @@ def numpy_dual_cone_weights(gramian, lower_bound):
     raise AssertionError("no KKT point")
 
 
-@pytest.mark.parametrize("seed,task_count,dimension", [(12, 3, 4), (13, 4, 3), (14, 5, 6)])
-def test_upgrad_matches_the_enumerated_projections(seed, task_count, dimension):
+def _conflicting(seed, task_count, dimension):
+    """A random Jacobian whose second row nearly opposes its first, and its Gramian as
+    TorchJD regularises it (divided by its trace, plus 1e-4 I)."""
     jacobian = random_jacobian(seed, task_count, dimension)
     jacobian[1] = -jacobian[0] + 0.05 * jacobian[1]
     gramian = jacobian @ jacobian.T
-    regularized = gramian / np.trace(gramian) + 1e-4 * np.eye(task_count)  # TorchJD's
+    return jacobian, gramian / np.trace(gramian) + 1e-4 * np.eye(task_count)
+
+
+@pytest.mark.parametrize("seed,task_count,dimension", [(12, 3, 4), (13, 4, 3), (14, 5, 6)])
+def test_upgrad_matches_the_enumerated_projections(seed, task_count, dimension):
+    jacobian, regularized = _conflicting(seed, task_count, dimension)
     expected = sum(numpy_dual_cone_weights(regularized, row / task_count)
                    for row in np.eye(task_count))
     np.testing.assert_allclose(weights_of(make("upgrad", task_count), jacobian), expected,
@@ -313,10 +319,7 @@ def test_upgrad_update_conflicts_with_no_task():
 
 @pytest.mark.parametrize("seed,task_count,dimension", [(17, 3, 4), (18, 4, 3), (19, 5, 6)])
 def test_dualproj_is_the_mean_projected_onto_the_dual_cone(seed, task_count, dimension):
-    jacobian = random_jacobian(seed, task_count, dimension)
-    jacobian[1] = -jacobian[0] + 0.05 * jacobian[1]
-    gramian = jacobian @ jacobian.T
-    regularized = gramian / np.trace(gramian) + 1e-4 * np.eye(task_count)  # TorchJD's
+    jacobian, regularized = _conflicting(seed, task_count, dimension)
     expected = numpy_dual_cone_weights(regularized, np.full(task_count, 1 / task_count))
     weights = weights_of(make("dualproj", task_count), jacobian)
     np.testing.assert_allclose(weights, expected, rtol=1e-4)

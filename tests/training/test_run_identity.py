@@ -16,7 +16,7 @@ from PIL import Image
 
 from mtl_keras import config as config_lib
 from mtl_keras import errors
-from mtl_keras import settings as settings_lib
+from mtl_keras import flagfiles
 from mtl_keras.training import preparation
 from mtl_keras.training import workdir as workdir_lib
 
@@ -40,7 +40,7 @@ def _start(folder, workdir):
     config = _config(folder, workdir)
     experiment = preparation.prepare(config, str(workdir))
     workdir_lib.write_missing(str(workdir), experiment.config, experiment.fingerprint,
-                              settings_lib.flagfile_text(config))
+                              flagfiles.flagfile_text(config))
     return experiment
 
 
