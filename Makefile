@@ -7,7 +7,7 @@ ARGS ?=
 
 .PHONY: install test smoke train-cifar100 train-cifar100-notebook train-fashion-mnist \
 	benchmark-fashion-mnist benchmark-throughput benchmark-settings tensorboard clean \
-	study-fashion-mnist-ovr study-omniglot compare evaluate benchmark-task-sampling
+	study-fashion-mnist-ovr study-omniglot study-omniglot-methods compare evaluate benchmark-task-sampling
 
 install: $(STAMP)
 
@@ -52,6 +52,12 @@ study-fashion-mnist-ovr: $(STAMP)
 
 study-omniglot: $(STAMP)
 	$(PY) -m mtl_keras.study --flagfile=experiments/studies/omniglot.flags $(ARGS)
+
+# Every method on the eight alphabets (gradient-level ones with --rep_grad, then the others),
+# two runs at a time, into runs/study-omniglot-methods.
+study-omniglot-methods: $(STAMP)
+	$(PY) -m mtl_keras.study --flagfile=experiments/studies/omniglot_methods.flags $(ARGS)
+	$(PY) -m mtl_keras.study --flagfile=experiments/studies/omniglot_methods_losses.flags $(ARGS)
 
 # make compare ARGS="runs/study-omniglot [RUN_DIR ...]": settings, per-task metrics, Δm.
 compare: $(STAMP)

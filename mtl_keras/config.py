@@ -10,6 +10,11 @@ from mtl_keras import tasks as tasks_lib
 # when it counts as diverged. A resumed run may change them; runs that differ only in
 # them are runs of one setting.
 KEEPING_ONLY = frozenset({"workdir", "checkpoint_minutes", "max_loss_growth", "progress_seconds"})
+# How a run combines its tasks' losses or gradients. A single-task baseline has one task, so
+# neither its training nor what it is compared with depends on them: a study does not vary
+# them over its baselines, and a comparison matches a multi-task run with the baselines
+# whatever its method.
+METHOD_ONLY = frozenset({"weighting", "weighting_options", "rep_grad"})
 
 MAX_IMAGE_SIZE = 4096  # pixels a side: 48 MiB per decoded image, already more than any trunk wants
 CHOICES = {

@@ -2,11 +2,13 @@
 [--grid=NAME=V1,V2 ...]: settings × grid × seeds, then their comparison.
 
 Runs one training process per (setting, grid combination, seed[, task]) into --study_dir,
-one after another, each printed as a command line that can be pasted into a shell;
+one after another (--parallel=N: N at a time), each printed as a command line that can be
+pasted into a shell;
 finished runs are skipped and stopped ones resumed, so rerunning the command continues a
 study. Training flags given here (`--epochs=1`) apply to every run, after its flagfile;
 each --grid multiplies the settings by its values (`--grid=weighting=equal,upgrad
---grid=learning_rate=0.05,0.1`: four runs per setting and seed). It ends with
+--grid=learning_rate=0.05,0.1`: four runs per setting and seed; single-task baselines
+take no method flags, --weighting, --weighting_options or --rep_grad). It ends with
 comparison.md and comparison.png in --study_dir. Also `python -m mtl_keras.study`; from
 Python, `mtl_keras.run_study(...)`.
 
@@ -30,6 +32,9 @@ flags.DEFINE_string("study_dir", None, "The study's folder: its runs and compari
 flags.DEFINE_string("title", "", "The comparison's title.", flag_values=FLAGS)
 flags.DEFINE_bool("dry_run", False, "Print the runs' command lines, run nothing.",
                   flag_values=FLAGS)
+flags.DEFINE_integer("parallel", 1, "How many runs train at once, each with its share of the "
+                     "cores and its output in STUDY_DIR/logs/RUN.log when more than one.",
+                     flag_values=FLAGS)
 flags.DEFINE_multi_string("grid", [], "NAME=V1,V2,...: run every setting with each value of the "
                           "training flag NAME (several --grid: every combination).",
                           flag_values=FLAGS)
@@ -47,7 +52,8 @@ def _study(argv):
         raise errors.UserError(f"--seeds={','.join(FLAGS.seeds)}: give whole numbers, e.g. "
                                f"--seeds=0,1,2.") from None
     return runner.study(FLAGS.settings, seeds, FLAGS.study_dir, training_flags.given(FLAGS),
-                        runner.parse_grid(FLAGS.grid), FLAGS.title, FLAGS.dry_run)
+                        runner.parse_grid(FLAGS.grid), FLAGS.title, FLAGS.dry_run,
+                        parallel=FLAGS.parallel)
 
 
 def main(argv):

@@ -4,7 +4,9 @@ A run is a finished run's folder (its flags.txt, config.json and metrics.json). 
 that differ only in --seed, --experiment and how they are kept (`config.KEEPING_ONLY`:
 --workdir, --checkpoint_minutes, --max_loss_growth) form a setting; the single-task runs
 of one command form one setting over all their --task values: the baselines. A setting's
-baselines are the single-task runs whose other flags are the same as its own.
+baselines are the single-task runs whose other flags are the same as its own, the
+protocol's and the method's flags aside (`config.METHOD_ONLY`: one task is trained alike
+by every method).
 
 Δm (Maninis et al. 2019; Vandenhende et al. 2021) of a run against the baselines of its
 own seed, in percent: the mean over tasks of the mean over the task's metrics of
@@ -179,7 +181,7 @@ def group(runs):
                                          baseline=protocol.baseline))
         settings[key].runs.append(run)
     _disambiguate(list(settings.items()))
-    how = NOT_A_SETTING | protocol_fields()
+    how = NOT_A_SETTING | protocol_fields() | config_lib.METHOD_ONLY
     baselines = {_command(setting.runs[0], how): setting
                  for setting in settings.values() if setting.baseline}
     for setting in settings.values():

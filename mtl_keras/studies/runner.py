@@ -1,16 +1,18 @@
-"""A study: settings (flagfiles) × grid × seeds, run one after another into one folder, then
-compared.
+"""A study: settings (flagfiles) × grid × seeds, run into one folder, then compared.
 
 Each run is `python -m mtl_keras.run --flagfile=SETTING [OVERRIDES] [GRID VALUES] --seed=S
-[--task=T] --workdir=STUDY/NAME`, named SETTING[-NAME=VALUE...]-seedS[-T] (the overrides and grid
-values in the name). The overrides
-(training flags given to the study) apply to every setting; a grid (`weighting=equal,upgrad`)
-multiplies every setting by its values, one run per combination. A single-task setting
-without --task becomes one run per head of its dataset. A run whose folder holds
-metrics.json is finished and skipped; an unfinished one resumes from its saved state (the
-run's own resume): rerunning the study's command continues where it stopped. Runs go seed
-by seed, so that a study stopped early has whole seeds. Beside each finished run,
-study_run.json records its command line, the wall time of its processes (summed over
+[--task=T] --workdir=STUDY/NAME`, named SETTING[-NAME=VALUE...]-seedS[-T] (the overrides and
+grid values in the name). The overrides (training flags given to the study) apply to every
+setting; a grid (`weighting=equal,upgrad`) multiplies every setting by its values, one run per
+combination. A single-task setting without --task becomes one run per head of its dataset;
+it takes neither overrides nor grid values of the method's flags (--weighting,
+--weighting_options, --rep_grad: one task trains alike under every method), so a grid of
+methods trains its baselines once. A run whose folder holds metrics.json is finished and
+skipped; an unfinished one resumes from its saved state (the run's own resume): rerunning
+the study's command continues where it stopped. Runs start seed by seed, one at a time or
+`parallel` at a time (each then with its share of the cores and its output in
+STUDY/logs/NAME.log), so that a study stopped early has whole seeds. Beside each finished
+run, study_run.json records its command line, the wall time of its processes (summed over
 resumed attempts), the machine and the git commit of the code.
 """
 
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import time
 
+from mtl_keras import config as config_lib
 from mtl_keras import errors
 from mtl_keras import fileio
 from mtl_keras import protocols
@@ -35,6 +38,7 @@ from mtl_keras.training import preparation
 from mtl_keras.training import progress
 
 ATTEMPTS = ".study_seconds"  # hidden: a run's folder may hold no other file before it ends
+LOGS = "logs"  # beside the runs: each run's output when several run at once
 # Flags the study sets for each run itself.
 PER_RUN = ("seed", "workdir")
 
@@ -121,19 +125,32 @@ def expand(flagfiles, overrides=None, grid=None):
     if refused:
         raise errors.UserError(f"The study sets {', '.join('--' + n for n in refused)} for each "
                                f"run itself: give the seeds as --seeds.")
-    fixed = flagfiles_lib.to_arguments(overrides)
     combinations = list(itertools.product(*grid.values())) or [()]
     expanded = []
     for flagfile in flagfiles:
         for values in combinations:
-            varied = [f"--{name}={value}" for name, value in zip(grid, values)]
-            config = flagfiles_lib.read_flagfile(flagfile, arguments=[*fixed, *varied])
-            preparation.check_parts(config)
+            arguments = _arguments(overrides, zip(grid, values))
+            if protocols.get(flagfiles_lib.read_flagfile(flagfile, arguments).protocol).baseline:
+                # One task: the method's flags change nothing (config.METHOD_ONLY).
+                arguments = _arguments(overrides, zip(grid, values), config_lib.METHOD_ONLY)
             # The folder names say what differs from the flagfile: a run of other settings
             # never takes the folder (and the "finished" mark) of the flagfile's own.
-            label = "".join(f"-{argument.lstrip('-')}" for argument in [*fixed, *varied])
-            expanded.append(Setting(flagfile, config, tuple(fixed + varied), label))
+            label = "".join(f"-{argument.lstrip('-')}" for argument in arguments)
+            if any(setting.flagfile == flagfile and setting.label == label
+                   for setting in expanded):
+                continue
+            config = flagfiles_lib.read_flagfile(flagfile, arguments=arguments)
+            preparation.check_parts(config)
+            expanded.append(Setting(flagfile, config, tuple(arguments), label))
     return expanded
+
+
+def _arguments(overrides, grid_values, leave_out=frozenset()):
+    """The arguments of the overrides ({field: value}), then the grid's (name, value as text)
+    pairs, without the fields in `leave_out`."""
+    fixed = {name: value for name, value in overrides.items() if name not in leave_out}
+    return flagfiles_lib.to_arguments(fixed) + [
+        f"--{name}={value}" for name, value in grid_values if name not in leave_out]
 
 
 def run_name(flagfile, seed, task="", label=""):
@@ -211,12 +228,55 @@ def _attempt_seconds(workdir):
 
 
 class _Terminated(Exception):
-    """SIGTERM reached the study: its run is asked to stop and save its state."""
+    """SIGTERM reached the study: its runs are asked to stop and save their state."""
 
 
 def _raise_terminated(signal_number, frame):
     del signal_number, frame
     raise _Terminated
+
+
+def threads_per_run(parallel):
+    """TensorFlow's threads for each of `parallel` runs at once: the machine's cores shared."""
+    return max(1, (os.cpu_count() or 1) // parallel)
+
+
+class _Child:
+    """One run's training process, started by `start`, recorded by `finish`."""
+
+    def __init__(self, planned, python, parallel, log):
+        self.planned, self.command = planned, planned.command(python)
+        self.start = time.perf_counter()
+        log("$ " + shlex.join(self.command))
+        output, environment = None, None
+        if parallel > 1:  # several runs at once: each prints into its own log, shares the cores
+            logs = os.path.join(os.path.dirname(planned.workdir), LOGS)
+            os.makedirs(logs, exist_ok=True)
+            name = os.path.basename(planned.workdir)
+            output = open(os.path.join(logs, f"{name}.log"), "a", encoding="utf-8")  # noqa: SIM115
+            threads = str(threads_per_run(parallel))
+            environment = {**os.environ, "TF_NUM_INTRAOP_THREADS": threads,
+                           "TF_NUM_INTEROP_THREADS": threads}
+        self.output = output
+        self.process = subprocess.Popen(self.command, stdout=output, stderr=output,  # noqa: SIM115
+                                        env=environment)
+
+    def finish(self):
+        """Records the run's wall time (study_run.json once finished); returns its status."""
+        status = self.process.wait()
+        if self.output:
+            self.output.close()
+        planned = self.planned
+        seconds = _attempt_seconds(planned.workdir) + time.perf_counter() - self.start
+        if planned.finished:
+            fileio.write_json(os.path.join(planned.workdir, comparison.STUDY_RECORD), {
+                "command": self.command[1:], "command_line": shlex.join(self.command),
+                "process_seconds": round(seconds, 1), "machine": machine(), "commit": commit()})
+            if os.path.exists(os.path.join(planned.workdir, ATTEMPTS)):
+                os.remove(os.path.join(planned.workdir, ATTEMPTS))
+        elif os.path.isdir(planned.workdir):
+            fileio.write_text(os.path.join(planned.workdir, ATTEMPTS), f"{seconds:.1f}")
+        return status
 
 
 def run_one(planned, python, log=print):
@@ -225,29 +285,51 @@ def run_one(planned, python, log=print):
     A SIGTERM or Ctrl-C to the study is passed to the run, which saves its state and
     stops; the study then stops too (status 143 or 130).
     """
-    command = planned.command(python)
-    log("$ " + shlex.join(command))
-    start = time.perf_counter()
-    child = subprocess.Popen(command)  # pylint: disable=consider-using-with
+    statuses = []
+    stopped = _run_children(iter([planned]), python, 1, log,
+                            lambda child, status: statuses.append(status))
+    return stopped or statuses[0]
+
+
+def _run_children(planned_runs, python, parallel, log, on_finish):
+    """Runs `planned_runs` (an iterator), `parallel` at a time; `on_finish(child, status)`
+    after each. Returns 130/143 when a signal stopped them (every child asked to stop and
+    save its state first), else 0."""
+    active = []
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        status = child.wait()
+        while True:
+            while len(active) < parallel:
+                planned = next(planned_runs, None)
+                if planned is None:
+                    break
+                active.append(_Child(planned, python, parallel, log))
+            if not active:
+                return 0
+            done = _wait_any(active)
+            active.remove(done)
+            on_finish(done, done.finish())
     except (KeyboardInterrupt, _Terminated) as stop:
-        child.send_signal(signal.SIGINT if isinstance(stop, KeyboardInterrupt) else signal.SIGTERM)
-        child.wait()
-        status = 130 if isinstance(stop, KeyboardInterrupt) else 143
+        interrupt = isinstance(stop, KeyboardInterrupt)
+        for child in active:
+            child.process.send_signal(signal.SIGINT if interrupt else signal.SIGTERM)
+        for child in active:
+            child.finish()
+        return 130 if interrupt else 143
     finally:
         signal.signal(signal.SIGTERM, previous)
-    seconds = _attempt_seconds(planned.workdir) + time.perf_counter() - start
-    if planned.finished:
-        fileio.write_json(os.path.join(planned.workdir, comparison.STUDY_RECORD), {
-            "command": command[1:], "command_line": shlex.join(command), "process_seconds": round(seconds, 1), "machine": machine(),
-            "commit": commit()})
-        if os.path.exists(os.path.join(planned.workdir, ATTEMPTS)):
-            os.remove(os.path.join(planned.workdir, ATTEMPTS))
-    elif os.path.isdir(planned.workdir):
-        fileio.write_text(os.path.join(planned.workdir, ATTEMPTS), f"{seconds:.1f}")
-    return status
+
+
+def _wait_any(children):
+    """The first of `children` whose process has ended (waits for one)."""
+    if len(children) == 1:
+        children[0].process.wait()
+        return children[0]
+    while True:
+        for child in children:
+            if child.process.poll() is not None:
+                return child
+        time.sleep(0.2)
 
 
 class StudyClock:
@@ -272,28 +354,37 @@ class StudyClock:
         return f"elapsed {progress.duration(elapsed)}, about {progress.duration(left)} left"
 
 
-def run_study(runs, study_dir, python, title="", log=print):
-    """Runs the unfinished runs one after another, then writes the comparison of every
+def run_study(runs, study_dir, python, title="", log=print, parallel=1):
+    """Runs the unfinished runs, `parallel` at a time, then writes the comparison of every
     run in `study_dir`. Returns the exit status: 0, 1 when a run failed, or the status of
     a run stopped by a signal (the study stops with it)."""
     failed, clock = [], StudyClock(sum(not planned.finished for planned in runs))
-    for number, planned in enumerate(runs, 1):
-        name = os.path.basename(planned.workdir)
-        if planned.finished:
-            log(f"[study] run {number} of {len(runs)}: {name}: finished, skipped")
-            continue
-        log(f"[study] run {number} of {len(runs)}: {name} ({clock.describe()})")
-        status = run_one(planned, python, log)
+
+    def unfinished():
+        for number, planned in enumerate(runs, 1):
+            name = os.path.basename(planned.workdir)
+            if planned.finished:
+                log(f"[study] run {number} of {len(runs)}: {name}: finished, skipped")
+                continue
+            log(f"[study] run {number} of {len(runs)}: {name} ({clock.describe()})")
+            yield planned
+
+    def finished(child, status):
         clock.done()
         if status in (130, 143):
-            log(f"[study] stopped; rerun the same command to resume from {planned.workdir}.")
-            return status
+            raise KeyboardInterrupt if status == 130 else _Terminated
         if status:
-            failed.append(f"{name} (exit status {status})")
+            failed.append(f"{os.path.basename(child.planned.workdir)} (exit status {status})")
+
+    status = _run_children(unfinished(), python, parallel, log, finished)
+    if status:
+        log(f"[study] stopped; rerun the same command to resume from {study_dir}.")
+        return status
     log(f"[study] {clock.ran} runs done in {progress.duration(clock.elapsed())}")
-    finished, unfinished = comparison.find_runs([study_dir])
-    if finished:
-        log(comparison_report.write(comparison.group(finished), study_dir, unfinished, title))
+    finished_runs, unfinished_runs = comparison.find_runs([study_dir])
+    if finished_runs:
+        log(comparison_report.write(comparison.group(finished_runs), study_dir, unfinished_runs,
+                                    title))
         log(f"[study] written {os.path.join(study_dir, 'comparison.md')} and comparison.png")
     if failed:
         log(f"[study] failed: {', '.join(failed)}")
@@ -308,7 +399,7 @@ def _task_names(config, log):
 
 
 def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_run=False,
-          python=None, log=print):
+          python=None, log=print, parallel=1):
     """Plans the study's runs and runs the unfinished ones, then writes the comparison.
 
     Args:
@@ -321,6 +412,8 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
       dry_run: print the runs' command lines, run nothing.
       python: the interpreter of the runs (default: this one).
       log: where progress lines go.
+      parallel: how many runs train at once, each with its share of the cores and its
+        output in STUDY_DIR/logs/RUN.log when more than one.
 
     Returns:
       The exit status: 0, 1 when a run failed, or 130/143 when a signal stopped it.
@@ -333,6 +426,9 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
         raise errors.UserError("--study_dir and --settings are required.")
     if not seeds:
         raise errors.UserError("--seeds names no seed; give e.g. --seeds=0,1,2.")
+    if parallel < 1:
+        raise errors.UserError(f"--parallel={parallel}: give how many runs train at once, 1 "
+                               f"or more.")
     python = python or sys.executable
     settings = expand(flagfiles, overrides, grid)
     runs = plan(settings, seeds, study_dir, lambda config: _task_names(config, log))
@@ -343,4 +439,4 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
         f"{study_dir}")
     if overrides:  # the comparison says that its runs are not the flagfiles' own
         title = f"{title or study_dir} ({' '.join(flagfiles_lib.to_arguments(overrides))})"
-    return run_study(runs, study_dir, python, title, log)
+    return run_study(runs, study_dir, python, title, log, parallel)

@@ -137,20 +137,34 @@ def test_a_study_overrides_every_setting_and_expands_grids(tmp_path):
     settings = runner.expand(flagfiles, {"epochs": 1, "augment": False},
                              runner.parse_grid(["weighting=equal,upgrad",
                                                 "learning_rate=0.05,0.1"]))
-    assert len(settings) == 8
+    # The baselines take the grid's learning rates but not its methods (one task).
+    assert len(settings) == 4 + 2
     assert {setting.config.epochs for setting in settings} == {1}
     assert {(s.config.weighting, s.config.learning_rate) for s in settings} == {
         (w, r) for w in ("equal", "upgrad") for r in (0.05, 0.1)}
     runs = runner.plan(settings, [0, 1], str(tmp_path / "study"), lambda config: ["fine", "coarse"])
-    assert len(runs) == 2 * (4 + 4 * 2)
+    assert len(runs) == 2 * (4 + 2 * 2)
     names = {os.path.basename(planned.workdir) for planned in runs}
     assert "joint-epochs=1-noaugment-weighting=upgrad-learning_rate=0.1-seed1" in names
-    assert "single-epochs=1-noaugment-weighting=equal-learning_rate=0.05-seed0-coarse" in names
+    assert "single-epochs=1-noaugment-learning_rate=0.05-seed0-coarse" in names
     command = runs[0].command(sys.executable)
     assert command[:3] == [sys.executable, "-m", "mtl_keras.run"]
     assert "--epochs=1" in command and "--noaugment" in command
     # The printed line is the command: a shell splits it back into the same arguments.
     assert shlex.split(shlex.join(command)) == command
+
+
+def test_a_study_of_methods_trains_its_baselines_once_without_the_methods_flags(tmp_path):
+    flagfiles = [_flagfile(tmp_path, "joint"), _flagfile(tmp_path, "single", "single_task")]
+    # --rep_grad with the single-task run's one method (equal) would be refused.
+    settings = runner.expand(flagfiles, {"rep_grad": True},
+                             runner.parse_grid(["weighting=mgda,upgrad"]))
+    joint = [s for s in settings if s.config.protocol == "joint"]
+    single, = [s for s in settings if s.config.protocol == "single_task"]
+    assert {s.config.weighting for s in joint} == {"mgda", "upgrad"}
+    assert all(s.config.rep_grad for s in joint)
+    assert (single.config.weighting, single.config.rep_grad, single.arguments) == ("equal", False, ())
+    assert single.label == ""
 
 
 @pytest.mark.parametrize("grid,message", [

@@ -85,6 +85,21 @@ def test_runs_group_by_setting_and_compare_with_the_same_seeds_baselines(study_d
     assert other.delta_m == {} and "no single-task baselines" in other.missing
 
 
+def test_a_run_of_any_method_is_compared_with_the_baselines(tmp_path):
+    for task, accuracy in {"a": 0.8, "b": 0.5}.items():
+        _write_run(tmp_path / f"single-{task}", "single_task", 0,
+                   {task: {"accuracy": accuracy}}, task=task)
+    _write_run(tmp_path / "upgrad", "joint", 0, {"a": {"accuracy": 0.88}, "b": {"accuracy": 0.55}},
+               extra=["--weighting=upgrad", "--rep_grad", "--weighting_options=x=1"])
+    _write_run(tmp_path / "resnet", "joint", 0, {"a": {"accuracy": 0.9}, "b": {"accuracy": 0.9}},
+               extra=["--trunk=resnet20"])
+    settings = comparison.group(comparison.find_runs([tmp_path])[0])
+    joint = {setting.label: setting for setting in settings if not setting.baseline}
+    assert joint["joint (--rep_grad --trunk=lenet --weighting=upgrad --weighting_options=x=1)"
+                 ].delta_m == {0: pytest.approx(10.0)}
+    assert "no single-task baselines" in joint["joint (--trunk=resnet20)"].missing
+
+
 def test_compare_writes_markdown_and_a_chart(study_dir, capsys):
     assert cli.run_command("compare", ["prog", str(study_dir), f"--out={study_dir / 'out'}"]) == 0
     text = (study_dir / "out" / "comparison.md").read_text()

@@ -1,0 +1,101 @@
+"""A study's runs N at a time (--parallel): never more than N at once, each with its share of
+the cores and its own log, and a signal stops them all with their state saved. A stand-in
+for `python -m mtl_keras.run` sleeps instead of training."""
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+
+from mtl_keras import config as config_lib
+from mtl_keras.studies import runner
+
+# Writes when it started and ended, the threads it was given, then a finished run's files;
+# on SIGINT/SIGTERM it writes "stopped" and exits 130/143 as a run does.
+SLEEPING_RUN = textwrap.dedent("""\
+    #!{python}
+    import json, os, signal, sys, time
+    arguments = dict(a[2:].split("=", 1) for a in sys.argv[3:])
+    workdir = arguments["workdir"]
+    os.makedirs(workdir, exist_ok=True)
+    json.dump({{"protocol": "joint", "seed": int(arguments["seed"])}},
+              open(os.path.join(workdir, "config.json"), "w"))
+    def stop(number, frame):
+        open(os.path.join(workdir, "stopped"), "w").write(str(number))
+        sys.exit(130 if number == signal.SIGINT else 143)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print("threads", os.environ.get("TF_NUM_INTRAOP_THREADS"), flush=True)
+    start = time.time()
+    time.sleep({seconds})
+    open(os.path.join(workdir, "flags.txt"), "w").write("--protocol=joint\\n--seed=" + arguments["seed"] + "\\n")
+    json.dump({{"heads": {{"a": {{"accuracy": 0.5}}}}, "span": [start, time.time()]}},
+              open(os.path.join(workdir, "metrics.json"), "w"))
+""")
+
+
+def _study(tmp_path, seconds, seeds):
+    fake = tmp_path / "fake_python"
+    fake.write_text(SLEEPING_RUN.format(python=sys.executable, seconds=seconds))
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    flagfile = tmp_path / "joint.flags"
+    flagfile.write_text("--dataset=x\n--protocol=joint\n")
+    folder = tmp_path / "study"
+    runs = runner.plan([(str(flagfile), config_lib.Config())], seeds, str(folder), None)
+    return runs, str(fake), folder
+
+
+def test_parallel_runs_overlap_two_at_a_time_each_with_its_log_and_share(tmp_path):
+    runs, fake, folder = _study(tmp_path, seconds=1.0, seeds=[0, 1, 2, 3, 4])
+    lines = []
+    assert runner.run_study(runs, str(folder), fake, log=lines.append, parallel=2) == 0
+    spans = [json.loads((folder / f"joint-seed{seed}" / "metrics.json").read_text())["span"]
+             for seed in range(5)]
+    at_once = [sum(begin <= moment < end for begin, end in spans)
+               for moment in (begin + 0.01 for begin, _ in spans)]
+    assert max(at_once) == 2  # overlapping, and never three
+    total = max(end for _, end in spans) - min(begin for begin, _ in spans)
+    assert total < 4.5  # five one-second runs, two at a time: about 3 s, not 5
+    threads = str(runner.threads_per_run(2))
+    for seed in range(5):
+        log = (folder / runner.LOGS / f"joint-seed{seed}.log").read_text()
+        assert f"threads {threads}" in log
+        record = json.loads((folder / f"joint-seed{seed}" / "study_run.json").read_text())
+        assert 1.0 <= record["process_seconds"] < 4.0
+    assert (folder / "comparison.md").exists()
+    assert sum("run " in line and " of 5: " in line for line in lines) == 5
+
+
+def test_one_at_a_time_runs_print_to_the_study_and_take_every_core(tmp_path, capfd):
+    runs, fake, folder = _study(tmp_path, seconds=0.0, seeds=[0])
+    assert runner.run_study(runs, str(folder), fake, log=lambda line: None) == 0
+    assert "threads None" in capfd.readouterr().out  # TensorFlow's own default
+    assert not (folder / runner.LOGS).exists()
+
+
+def test_a_signal_stops_every_parallel_run_and_the_rerun_finishes_them(tmp_path):
+    runs, fake, folder = _study(tmp_path, seconds=60.0, seeds=[0, 1, 2])
+    script = (f"import sys; from mtl_keras.studies import runner; from mtl_keras import config;"
+              f"runs = runner.plan([({str(tmp_path / 'joint.flags')!r}, config.Config())], "
+              f"[0, 1, 2], {str(folder)!r}, None);"
+              f"sys.exit(runner.run_study(runs, {str(folder)!r}, {fake!r}, parallel=2))")
+    study = subprocess.Popen([sys.executable, "-c", script],  # noqa: S603
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    deadline = time.time() + 60
+    while time.time() < deadline and not all(
+            (folder / f"joint-seed{seed}" / "config.json").exists() for seed in (0, 1)):
+        time.sleep(0.1)
+    time.sleep(0.5)  # the stand-ins' signal handlers are set
+    study.send_signal(signal.SIGTERM)
+    assert study.wait(timeout=60) == 143
+    for seed in (0, 1):  # both running runs were asked to stop; the third never started
+        assert (folder / f"joint-seed{seed}" / "stopped").read_text() == str(signal.SIGTERM)
+        assert float((folder / f"joint-seed{seed}" / runner.ATTEMPTS).read_text()) > 0
+    assert not (folder / "joint-seed2").exists()
+    runs, fake, folder = _study(tmp_path, seconds=0.0, seeds=[0, 1, 2])
+    assert runner.run_study(runs, str(folder), fake, log=lambda line: None, parallel=2) == 0
+    assert all(planned.finished for planned in runs)
