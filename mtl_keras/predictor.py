@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from mtl_keras import errors
 from mtl_keras import tasks as tasks_lib
-from mtl_keras.data import images as images_lib
+from mtl_keras.data.images import images as images_lib
 from mtl_keras.models import build  # noqa: F401  (registers the model's own layers, for loading)
 from mtl_keras.heads import descriptions as head_descriptions
 

@@ -9,7 +9,7 @@ model take raw images.
 
 import tensorflow as tf
 
-from mtl_keras.data import streams
+from mtl_keras.data.images import streams
 
 _PAD = 4
 

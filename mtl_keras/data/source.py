@@ -1,6 +1,6 @@
 """What a registered dataset hands to the trainer: splits of images and labels plus head
 descriptions. A split's images are a uint8 array in memory, or an `ImageStream` that
-tf.data reads from disk (`mtl_keras.data.streams`); its labels are always arrays."""
+tf.data reads from disk (`mtl_keras.data.images.streams`); its labels are always arrays."""
 
 import dataclasses
 

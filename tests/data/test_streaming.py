@@ -20,8 +20,8 @@ from mtl_keras import data as data_lib
 from mtl_keras import errors
 from mtl_keras import size_rule
 from mtl_keras.data import pipeline
-from mtl_keras.data import record_cache
-from mtl_keras.data import streams
+from mtl_keras.data.images import record_cache
+from mtl_keras.data.images import streams
 
 TASKS = "age:regression,gender:binary,race:multiclass:" + "|".join(faces_data.RACES)
 

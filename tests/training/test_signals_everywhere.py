@@ -17,7 +17,7 @@ from helpers import run_main
 from mtl_keras import data as data_lib
 from mtl_keras import errors
 from mtl_keras.data import pipeline
-from mtl_keras.data import record_cache
+from mtl_keras.data.images import record_cache
 from mtl_keras.training import inspection
 from mtl_keras.training import run_state
 

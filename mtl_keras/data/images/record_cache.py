@@ -32,9 +32,9 @@ import tensorflow as tf
 
 from mtl_keras import errors
 from mtl_keras import fileio
-from mtl_keras.data import decoding
 from mtl_keras.data import source
-from mtl_keras.data import streams
+from mtl_keras.data.images import decoding
+from mtl_keras.data.images import streams
 
 MANIFEST = "manifest.json"
 FORMAT = 1
