@@ -4,7 +4,7 @@
 copies included: the heads' names, kinds and class names are inside the model (its
 `head_descriptions` layer, see `heads.descriptions`). Images of any size, grey
 or colour, are resized and converted as the folder datasets' images are in training
-(`data.images`). Models saved before the descriptions existed still answer, with class
+(`data.images.images`). Models saved before the descriptions existed still answer, with class
 ids for names (`Predictor.note` says so).
 """
 

@@ -23,7 +23,7 @@ tf.config.set_logical_device_configuration(
 
 import keras  # noqa: E402
 
-from mtl_keras.data import hierarchy as hierarchy_lib  # noqa: E402
+from mtl_keras.data.labels import hierarchy as hierarchy_lib  # noqa: E402
 
 from helpers import CifarArchiveMaker  # noqa: E402
 from helpers import TrainFlags  # noqa: E402

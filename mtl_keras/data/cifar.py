@@ -9,9 +9,9 @@ for CIFAR-10).
 """
 
 from mtl_keras.data import cifar_archive
-from mtl_keras.data import hierarchical
 from mtl_keras.data import source
 from mtl_keras.data import tfds_source
+from mtl_keras.data.labels import hierarchical
 
 _SHAPE = (32, 32, 3)
 _PAGE = "https://www.cs.toronto.edu/~kriz/cifar.html"

@@ -7,9 +7,9 @@ heads' labels are absent (mask 0). The images come as `cifar10`'s do: --syntheti
 """
 
 from mtl_keras.data import cifar
-from mtl_keras.data import families
-from mtl_keras.data import hierarchy
 from mtl_keras.data import source
+from mtl_keras.data.labels import families
+from mtl_keras.data.labels import hierarchy
 
 
 @source.DATASETS.register("cifar10_ovr",

@@ -13,7 +13,7 @@ import re
 from mtl_keras import errors
 from mtl_keras.data import folder
 from mtl_keras.data import source
-from mtl_keras.data import task_spec
+from mtl_keras.data.labels import task_spec
 
 GENDERS = ("male", "female")
 RACES = ("White", "Black", "Asian", "Indian", "Others")

@@ -13,8 +13,8 @@ import zlib
 import numpy as np
 
 from mtl_keras import errors
-from mtl_keras.data import hierarchical
 from mtl_keras.data import source
+from mtl_keras.data.labels import hierarchical
 
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 _FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),

@@ -22,10 +22,10 @@ import tensorflow as tf
 
 from mtl_keras import errors
 from mtl_keras import tasks as tasks_lib
-from mtl_keras.data import families
 from mtl_keras.data import source
 from mtl_keras.data import tfds_source
 from mtl_keras.data.images import images as images_lib
+from mtl_keras.data.labels import families
 
 URLS = tuple(f"https://github.com/brendenlake/omniglot/raw/master/python/images_background_small{n}.zip"
              for n in (1, 2))

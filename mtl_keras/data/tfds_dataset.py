@@ -21,13 +21,13 @@ import tensorflow as tf
 
 from mtl_keras import errors
 from mtl_keras import size_rule
-from mtl_keras.data import labels as labels_lib
 from mtl_keras.data import source
-from mtl_keras.data import task_spec
-from mtl_keras.data import tfds_features
 from mtl_keras.data import tfds_source
 from mtl_keras.data.images import images as images_lib
 from mtl_keras.data.images import streams
+from mtl_keras.data.labels import labels as labels_lib
+from mtl_keras.data.labels import task_spec
+from mtl_keras.data.labels import tfds_features
 
 IMAGE_FEATURE = "image"
 STATISTICS_IMAGES = 10_000  # training images the channel statistics are measured on

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mtl_keras import errors
-from mtl_keras.data import hierarchy
+from mtl_keras.data.labels import hierarchy
 
 
 @pytest.mark.parametrize("dataset,levels,sizes", [

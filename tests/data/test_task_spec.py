@@ -6,7 +6,7 @@ import pytest
 
 from mtl_keras import errors
 from mtl_keras import tasks
-from mtl_keras.data import task_spec
+from mtl_keras.data.labels import task_spec
 
 
 def test_parse_tasks_flag_kinds_and_classes():

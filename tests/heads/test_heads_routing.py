@@ -17,7 +17,7 @@ import pytest
 from helpers import idx_bytes, python_batch, write_tar_gz
 from mtl_keras import config as config_lib
 from mtl_keras import data as data_lib
-from mtl_keras.data import hierarchy as hierarchy_lib
+from mtl_keras.data.labels import hierarchy as hierarchy_lib
 
 with open(hierarchy_lib._FACTS_PATH, encoding="utf-8") as facts_file:
     FACTS = json.load(facts_file)

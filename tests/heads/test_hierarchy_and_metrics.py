@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mtl_keras import errors
-from mtl_keras.data.hierarchy import Hierarchy
+from mtl_keras.data.labels.hierarchy import Hierarchy
 from mtl_keras.reporting import metrics
 from mtl_keras.tasks import Task
 

@@ -10,7 +10,7 @@ import itertools
 import numpy as np
 import pytest
 
-from mtl_keras.data.hierarchy import Hierarchy
+from mtl_keras.data.labels.hierarchy import Hierarchy
 from mtl_keras.reporting import metrics
 from mtl_keras.tasks import Task
 

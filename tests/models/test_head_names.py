@@ -11,7 +11,7 @@ import faces_data
 from helpers import refusal
 from mtl_keras import errors
 from mtl_keras import tasks as tasks_lib
-from mtl_keras.data import hierarchy as hierarchy_lib
+from mtl_keras.data.labels import hierarchy as hierarchy_lib
 from mtl_keras.models import architectures
 from mtl_keras.models import build
 from mtl_keras.models import trunks

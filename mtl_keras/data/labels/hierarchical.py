@@ -10,9 +10,9 @@ import dataclasses
 
 from mtl_keras import errors
 from mtl_keras import tasks
-from mtl_keras.data import hierarchy as hierarchy_lib
 from mtl_keras.data import source
-from mtl_keras.data import synthetic
+from mtl_keras.data.labels import hierarchy as hierarchy_lib
+from mtl_keras.data.labels import synthetic
 
 
 def make_source(dataset, splits, config, synthetic_data=False):
