@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import fashion_folder  # noqa: E402  (the class names and the footwear classes)
-from mtl_keras.data import fashion_mnist  # noqa: E402
+from mtl_keras.data.datasets import fashion_mnist  # noqa: E402
 
 FOLDER_SIZE = 1000
 CHUNK = 5000  # images per task handed to a process

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 import pytest
 
-from mtl_keras.data import fashion_mnist
+from mtl_keras.data.datasets import fashion_mnist
 
 ARTICLES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
             "Bag", "Ankle boot")

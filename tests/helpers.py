@@ -105,7 +105,7 @@ def idx_bytes(array):
 
 def write_fashion_mnist_folder(folder, train=40, test=20):
     """Writes the four Fashion-MNIST idx .gz files, with `train` and `test` made-up images."""
-    from mtl_keras.data import fashion_mnist
+    from mtl_keras.data.datasets import fashion_mnist
 
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True, exist_ok=True)

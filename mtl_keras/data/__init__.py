@@ -1,17 +1,15 @@
-"""Datasets: each registered loader returns a `source.DataSource` of uint8 images and dict labels."""
+"""The data a run trains on: `load(config)` calls the registered dataset the run names.
 
-from mtl_keras.data import cifar  # noqa: F401  (registers cifar100, cifar10)
-from mtl_keras.data import cifar100_tasks  # noqa: F401  (registers cifar100_tasks)
-from mtl_keras.data import cifar10_ovr  # noqa: F401  (registers cifar10_ovr)
-from mtl_keras.data import faces  # noqa: F401  (registers utkface)
-from mtl_keras.data import fashion_mnist  # noqa: F401  (registers fashion_mnist)
-from mtl_keras.data import fashion_mnist_ovr  # noqa: F401  (registers fashion_mnist_ovr)
-from mtl_keras.data import folder  # noqa: F401  (registers folder)
-from mtl_keras.data import multi_fashion  # noqa: F401  (registers multi_fashion)
-from mtl_keras.data import omniglot  # noqa: F401  (registers omniglot)
-from mtl_keras.data import tfds_dataset  # noqa: F401  (registers tfds, used as tfds:NAME)
+A dataset (`datasets/`, one loader each) returns a `source.DataSource`: splits of uint8 images
+and dict labels, and its heads. Its heads and labels come from `labels/` (hierarchies,
+families, declared heads), its images from files through `images/` (decoding, streams, record
+caches); `pipeline` feeds the splits to a model and `fingerprint` tells whether a resumed run
+still trains on the same data.
+"""
+
 from mtl_keras import config as config_lib
 from mtl_keras import errors
+from mtl_keras.data import datasets  # noqa: F401  (registers every dataset)
 from mtl_keras.data.source import DATASETS
 
 # The settings only some datasets read (given to another one, they would change nothing).

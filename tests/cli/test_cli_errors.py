@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from mtl_keras import cli
-from mtl_keras.data import tfds_source
+from mtl_keras.data.datasets import tfds_source
 
 from helpers import REPO, error_lines
 

@@ -12,7 +12,7 @@ from mtl_keras import data as data_lib
 from mtl_keras import errors
 from mtl_keras import methods
 from mtl_keras import tasks as tasks_lib
-from mtl_keras.data import folder as folder_lib
+from mtl_keras.data.datasets import folder as folder_lib
 from mtl_keras.models import architectures
 from mtl_keras.training import compile as compile_lib
 

@@ -8,7 +8,7 @@ import pytest
 
 from helpers import channel_major_records, known_images, write_tar_gz
 from mtl_keras import config as config_lib
-from mtl_keras.data import cifar, cifar_archive
+from mtl_keras.data.datasets import cifar, cifar_archive
 
 
 def test_cifar10_python_archive_gets_three_heads(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from mtl_keras import errors
 from mtl_keras.config import Config
-from mtl_keras.data import cifar, cifar_archive
+from mtl_keras.data.datasets import cifar, cifar_archive
 
 from helpers import binary_batch, channel_major_records, python_batch, write_tar_gz
 

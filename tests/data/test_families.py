@@ -12,9 +12,9 @@ import tensorflow as tf
 from mtl_keras import config as config_lib
 from mtl_keras import errors
 from mtl_keras import tasks as tasks_lib
-from mtl_keras.data import cifar100_tasks
-from mtl_keras.data import fashion_mnist_ovr
-from mtl_keras.data import omniglot
+from mtl_keras.data.datasets import cifar100_tasks
+from mtl_keras.data.datasets import fashion_mnist_ovr
+from mtl_keras.data.datasets import omniglot
 from mtl_keras.data.labels import families
 
 from helpers import CifarArchiveMaker

@@ -10,7 +10,7 @@ import pytest
 from helpers import fit_briefly, idx_bytes, write_fashion_mnist_folder
 from mtl_keras import config as config_lib
 from mtl_keras import errors
-from mtl_keras.data import fashion_mnist
+from mtl_keras.data.datasets import fashion_mnist
 
 
 def test_read_idx_round_trip_and_damage(tmp_path):

@@ -13,8 +13,8 @@ from helpers import fit_briefly, refusal, run_main, write_fashion_mnist_folder
 from mtl_keras import config as config_lib
 from mtl_keras import errors
 from mtl_keras import cli
-from mtl_keras.data import fashion_mnist
-from mtl_keras.data import multi_fashion
+from mtl_keras.data.datasets import fashion_mnist
+from mtl_keras.data.datasets import multi_fashion
 from mtl_keras.training import preparation
 from mtl_keras.training import train
 

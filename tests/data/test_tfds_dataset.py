@@ -14,7 +14,7 @@ from mtl_keras import config as config_lib
 from mtl_keras import data as data_lib
 from mtl_keras import errors
 from mtl_keras.data import pipeline
-from mtl_keras.data import tfds_source
+from mtl_keras.data.datasets import tfds_source
 
 SIZES = {"train": 240, "validation": 40, "test": 80}
 ATTRIBUTES = tuple(tfds.builder("celeb_a").info.features["attributes"].keys())

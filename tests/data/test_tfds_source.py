@@ -7,7 +7,7 @@ import tensorflow_datasets as tfds
 
 from mtl_keras import errors
 from mtl_keras.config import Config
-from mtl_keras.data import cifar, tfds_source
+from mtl_keras.data.datasets import cifar, tfds_source
 
 SIZES = {"train": 30, "test": 10}
 

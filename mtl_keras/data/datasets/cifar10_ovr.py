@@ -6,8 +6,8 @@ heads' labels are absent (mask 0). The images come as `cifar10`'s do: --syntheti
 --archive, or TensorFlow Datasets.
 """
 
-from mtl_keras.data import cifar
 from mtl_keras.data import source
+from mtl_keras.data.datasets import cifar
 from mtl_keras.data.labels import families
 from mtl_keras.data.labels import hierarchy
 

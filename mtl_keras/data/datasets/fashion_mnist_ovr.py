@@ -6,8 +6,8 @@ Every image belongs to one task; its other heads' labels are absent (mask 0). Th
 are the real ones of `fashion_mnist` (Debian's package, --data_dir, or a download).
 """
 
-from mtl_keras.data import fashion_mnist
 from mtl_keras.data import source
+from mtl_keras.data.datasets import fashion_mnist
 from mtl_keras.data.labels import families
 from mtl_keras.data.labels import hierarchy
 

@@ -11,8 +11,8 @@ import dataclasses
 import numpy as np
 
 from mtl_keras import tasks as tasks_lib
-from mtl_keras.data import cifar
 from mtl_keras.data import source
+from mtl_keras.data.datasets import cifar
 from mtl_keras.data.labels import families
 from mtl_keras.data.labels import hierarchy as hierarchy_lib
 

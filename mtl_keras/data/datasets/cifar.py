@@ -8,9 +8,9 @@ heads are the levels `--heads` picks (default: fine,coarse for CIFAR-100; fine,m
 for CIFAR-10).
 """
 
-from mtl_keras.data import cifar_archive
 from mtl_keras.data import source
-from mtl_keras.data import tfds_source
+from mtl_keras.data.datasets import cifar_archive
+from mtl_keras.data.datasets import tfds_source
 from mtl_keras.data.labels import hierarchical
 
 _SHAPE = (32, 32, 3)

@@ -22,7 +22,7 @@ import tensorflow as tf
 from mtl_keras import errors
 from mtl_keras import size_rule
 from mtl_keras.data import source
-from mtl_keras.data import tfds_source
+from mtl_keras.data.datasets import tfds_source
 from mtl_keras.data.images import images as images_lib
 from mtl_keras.data.images import streams
 from mtl_keras.data.labels import labels as labels_lib

@@ -23,7 +23,7 @@ import tensorflow as tf
 from mtl_keras import errors
 from mtl_keras import tasks as tasks_lib
 from mtl_keras.data import source
-from mtl_keras.data import tfds_source
+from mtl_keras.data.datasets import tfds_source
 from mtl_keras.data.images import images as images_lib
 from mtl_keras.data.labels import families
 

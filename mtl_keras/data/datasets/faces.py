@@ -11,8 +11,8 @@ import os
 import re
 
 from mtl_keras import errors
-from mtl_keras.data import folder
 from mtl_keras.data import source
+from mtl_keras.data.datasets import folder
 from mtl_keras.data.labels import task_spec
 
 GENDERS = ("male", "female")

@@ -25,8 +25,8 @@ import numpy as np
 
 from mtl_keras import errors
 from mtl_keras import tasks as tasks_lib
-from mtl_keras.data import fashion_mnist
 from mtl_keras.data import source
+from mtl_keras.data.datasets import fashion_mnist
 from mtl_keras.data.labels import hierarchy as hierarchy_lib
 
 HEADS = ("left", "right")
