@@ -71,7 +71,7 @@ PROBES = [
 
         base.PROTOCOLS.register("probe_joint")(ProbeJoint())
         '''),
-    ("data", "probe_dataset", '''
+    ("data/datasets", "probe_dataset", '''
         """probe_squares: made-up 8×8 images; is the image bright, and the parity of a draw."""
         import numpy as np
 

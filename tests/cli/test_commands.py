@@ -212,3 +212,22 @@ def test_no_module_imports_a_layer_above_its_own():
     upward = sorted(f"{module} imports {name}" for module, names in _graph().items()
                     for name in names if _layer(name) < _layer(module))
     assert upward == []
+
+
+# What each part of data/ builds on besides itself (mtl_keras/README.md draws it): the loaders
+# take their heads and labels from labels/ and their images from images/, which know nothing
+# of the datasets nor of each other; the splits (source) are below them all.
+DATA_PARTS = {"datasets": {"labels", "images", "source"}, "pipeline": {"images"},
+              "labels": {"source"}, "images": {"source"}, "source": set(), "fingerprint": set()}
+
+
+def test_no_data_module_imports_a_part_of_data_it_does_not_build_on():
+    graph = _graph()
+    assert "mtl_keras.data.labels.hierarchical" in graph["mtl_keras.data.datasets.cifar"]
+    modules = [module for module in graph if module.startswith("mtl_keras.data.")]
+    assert {module.split(".")[2] for module in modules} == set(DATA_PARTS)
+    wrong = sorted(f"{module} imports {name}" for module in modules for name in graph[module]
+                   if name.startswith("mtl_keras.data.")
+                   and name.split(".")[2] not in DATA_PARTS[module.split(".")[2]]
+                   | {module.split(".")[2]})
+    assert wrong == []
