@@ -110,7 +110,7 @@ def _paths(config):
         raise errors.UserError(
             f"Omniglot could not be downloaded ({type(error).__name__}); pass "
             f"--archive=images_background_small1.zip,images_background_small2.zip (the zips of "
-            f"github.com/brendenlake/omniglot, e.g. from /work/shared/data/omniglot).") from None
+            f"github.com/brendenlake/omniglot, downloaded where a network is reachable).") from None
 
 
 @source.DATASETS.register("omniglot",
