@@ -4,7 +4,7 @@
 copies included: the heads' names, kinds and class names are inside the model (its
 `head_descriptions` layer, see `heads.descriptions`). Images of any size, grey
 or colour, are resized and converted as the folder datasets' images are in training
-(`data.images.images`). Models saved before the descriptions existed still answer, with class
+(`data.images.convert`). Models saved before the descriptions existed still answer, with class
 ids for names (`Predictor.note` says so).
 """
 
@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from mtl_keras import errors
 from mtl_keras import tasks as tasks_lib
-from mtl_keras.data.images import images as images_lib
+from mtl_keras.data.images import convert as images_lib
 from mtl_keras.models import build  # noqa: F401  (registers the model's own layers, for loading)
 from mtl_keras.heads import descriptions as head_descriptions
 

@@ -21,7 +21,7 @@ from mtl_keras import predictor
 from mtl_keras import cli
 from mtl_keras import tasks as tasks_lib
 from mtl_keras.data.datasets import folder
-from mtl_keras.data.images import images as images_lib
+from mtl_keras.data.images import convert as images_lib
 from mtl_keras.data.labels import hierarchy as hierarchy_lib
 from mtl_keras.models import build
 from mtl_keras.models import trunks

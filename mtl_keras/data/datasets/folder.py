@@ -27,7 +27,7 @@ from mtl_keras.data import source
 from mtl_keras.data.images import decoding
 from mtl_keras.data.images import record_cache
 from mtl_keras.data.images import streams
-from mtl_keras.data.labels import labels as labels_lib
+from mtl_keras.data.labels import cells as labels_lib
 from mtl_keras.data.labels import task_spec
 
 _SPLITS = {"train": "train", "validation": "validation", "val": "validation", "test": "test"}

@@ -24,7 +24,7 @@ from mtl_keras import errors
 from mtl_keras import tasks as tasks_lib
 from mtl_keras.data import source
 from mtl_keras.data.datasets import tfds_source
-from mtl_keras.data.images import images as images_lib
+from mtl_keras.data.images import convert as images_lib
 from mtl_keras.data.labels import families
 
 URLS = tuple(f"https://github.com/brendenlake/omniglot/raw/master/python/images_background_small{n}.zip"

@@ -23,9 +23,9 @@ from mtl_keras import errors
 from mtl_keras import size_rule
 from mtl_keras.data import source
 from mtl_keras.data.datasets import tfds_source
-from mtl_keras.data.images import images as images_lib
+from mtl_keras.data.images import convert as images_lib
 from mtl_keras.data.images import streams
-from mtl_keras.data.labels import labels as labels_lib
+from mtl_keras.data.labels import cells as labels_lib
 from mtl_keras.data.labels import task_spec
 from mtl_keras.data.labels import tfds_features
 

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from mtl_keras import errors
-from mtl_keras.data.images import images as images_lib
+from mtl_keras.data.images import convert as images_lib
 
 BATCH = 256
 

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from mtl_keras.data import source
 from mtl_keras.data.images import decoding
-from mtl_keras.data.images import images as images_lib
+from mtl_keras.data.images import convert as images_lib
 
 SHUFFLE_BUFFER_BYTES = 64 << 20  # of decoded images, whatever the dataset's size
 MIN_SHUFFLE_BUFFER = 1024  # images, for large images
