@@ -62,10 +62,12 @@ class Phases:
         """{phase: seconds, rounded to 0.01}; a phase whose ends were not both noted (a run
         resumed after its last step trains no step) is None, and so are the sums it is in."""
         moments = [self.start, *(self.marks.get(name) for name in MARKS)]
-        spans = {phase: _span(begin, end) for phase, begin, end in zip(PHASES, moments, moments[1:])}
+        spans = {phase: _span(begin, end)
+                 for phase, begin, end in zip(PHASES, moments, moments[1:])}
         to_first_step = _span(self.start, self.marks.get("first_step"))
         after = spans["after_training"]
-        overhead = None if to_first_step is None or after is None else round(to_first_step + after, 2)
+        overhead = (None if to_first_step is None or after is None
+                    else round(to_first_step + after, 2))
         return {**spans, "to_first_step": to_first_step, "overhead": overhead,
                 "total": _span(self.start, self.marks.get("finished"))}
 
