@@ -40,7 +40,6 @@ import time
 
 from mtl_keras import config as config_lib
 from mtl_keras import errors
-from mtl_keras import fileio
 from mtl_keras import protocols
 from mtl_keras import flagfiles as flagfiles_lib
 from mtl_keras.studies import comparison
