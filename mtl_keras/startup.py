@@ -1,11 +1,16 @@
 """Starting TensorFlow without its C++ start-up lines on the user's terminal.
 
-Imported first by the package: it notes whether the user asked for TensorFlow's lines
-(TF_CPP_MIN_LOG_LEVEL=0 or 1) before setting a quiet default.
+Imported first by the package: it notes when it was imported, and whether the user asked for
+TensorFlow's lines (TF_CPP_MIN_LOG_LEVEL=0 or 1) before setting a quiet default.
 """
 
 import os
 import sys
+import time
+
+# The earliest moment the package can note: where a run's phases start when the system does
+# not say when the process started (`training.phases`).
+IMPORTED = time.perf_counter()
 
 # The lines are shown when the user asks for TensorFlow's informational or warning lines
 # (TF_CPP_MIN_LOG_LEVEL 0 or 1); a quiet level (2, 3, or our own default inherited by a

@@ -3,12 +3,15 @@
 
 Runs one training process per (setting, grid combination, seed[, task]) into --study_dir,
 one after another (--parallel=N: N at a time), each printed as a command line that can be
-pasted into a shell;
-finished runs are skipped and stopped ones resumed, so rerunning the command continues a
-study. Training flags given here (`--epochs=1`) apply to every run, after its flagfile;
-each --grid multiplies the settings by its values (`--grid=weighting=equal,upgrad
---grid=learning_rate=0.05,0.1`: four runs per setting and seed; single-task baselines
-take no method flags, --weighting, --weighting_options or --rep_grad). It ends with
+pasted into a shell; finished runs are skipped and stopped ones resumed, so rerunning the
+command continues a study. A run that a folder under --reuse_from (default: the study
+folder's parent) holds finished by the same command, on the same data, by the same code (a
+git commit without uncommitted changes) is copied instead of trained, in a line "run i of
+n: NAME: reused from PATH (same flags, data and code)"; --noreuse always trains. Training
+flags given here (`--epochs=1`) apply to every run, after its flagfile; each --grid
+multiplies the settings by its values (`--grid=weighting=equal,upgrad
+--grid=learning_rate=0.05,0.1`: four runs per setting and seed; single-task baselines take
+no method flags, --weighting, --weighting_options or --rep_grad). It ends with
 comparison.md and comparison.png in --study_dir. Also `python -m mtl_keras.study`; from
 Python, `mtl_keras.run_study(...)`.
 
@@ -35,6 +38,12 @@ flags.DEFINE_bool("dry_run", False, "Print the runs' command lines, run nothing.
 flags.DEFINE_integer("parallel", 1, "How many runs train at once, each with its share of the "
                      "cores and its output in STUDY_DIR/logs/RUN.log when more than one.",
                      flag_values=FLAGS)
+flags.DEFINE_bool("reuse", True, "Copy a run that another folder holds finished by the same "
+                  "command (the flags but how a run is kept), on the same data (data.json), by "
+                  "the same git commit without uncommitted changes and the same package "
+                  "versions, instead of training it; --noreuse always trains.", flag_values=FLAGS)
+flags.DEFINE_list("reuse_from", [], "The folders searched for finished runs to reuse, at any "
+                  "depth (default: the study folder's parent).", flag_values=FLAGS)
 flags.DEFINE_multi_string("grid", [], "NAME=V1,V2,...: run every setting with each value of the "
                           "training flag NAME (several --grid: every combination).",
                           flag_values=FLAGS)
@@ -53,7 +62,7 @@ def _study(argv):
                                f"--seeds=0,1,2.") from None
     return runner.study(FLAGS.settings, seeds, FLAGS.study_dir, training_flags.given(FLAGS),
                         runner.parse_grid(FLAGS.grid), FLAGS.title, FLAGS.dry_run,
-                        parallel=FLAGS.parallel)
+                        parallel=FLAGS.parallel, reuse=FLAGS.reuse, reuse_from=FLAGS.reuse_from)
 
 
 def main(argv):

@@ -3,7 +3,11 @@
 - comparison.py: finished runs read and grouped by setting, Δm;
 - report.py: the comparison as comparison.md and comparison.png;
 - evaluation.py: a saved run's metrics on its test or validation split, without training;
-- runner.py: settings × grid × seeds, one run after another into one folder.
+- runner.py: settings × grid × seeds, one run after another (or N at a time) into one folder;
+- records.py: the study's record of each run (study_run.json: wall time, machine, versions,
+  the commit of every attempt);
+- reuse.py: runs finished elsewhere by the same command, data and code, copied instead of
+  trained.
 """
 
 import os

@@ -139,11 +139,11 @@ def _median_epoch_seconds(path):
 
 def find_runs(paths):
     """(finished runs, folders of unfinished ones) in `paths`: run folders or folders
-    holding them at any depth."""
+    holding them at any depth, hidden folders (a run being copied in) aside."""
     finished, unfinished = [], []
     for path in paths:
         for folder, subfolders, files in os.walk(path):
-            subfolders.sort()
+            subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
             if "metrics.json" in files and "flags.txt" in files:
                 finished.append(read_run(folder))
                 subfolders.clear()  # a run's own folders hold no other run

@@ -13,14 +13,25 @@ the study's command continues where it stopped. Runs start seed by seed, one at 
 `parallel` at a time (each then with its share of the cores and its output in
 STUDY/logs/NAME.log), so that a study stopped early has whole seeds. Beside each finished
 run, study_run.json records its command line, the wall time of its processes (summed over
-resumed attempts), the machine and the git commit of the code.
+resumed attempts), the machine, the package versions and the git commit of the code of
+every attempt (`records`).
+
+A run that a folder under the search roots (default: the study folder's parent, e.g. runs/;
+`reuse_from`) already holds finished by the same command, on the same data, by the same
+code, is copied into the study instead of trained (`reuse=False`: always train), and said
+so: "[study] run i of n: NAME: reused from PATH (same flags, data and code)". The same
+command: the same flags but how a run is kept (--workdir, --experiment,
+--checkpoint_minutes, --progress_seconds; --max_loss_growth no looser); the same data: its
+data.json equals the fingerprint of the data loaded here as the run would load it; the
+same code: one git commit without uncommitted changes for every attempt of the run and for
+this study, and the same versions of Python, TensorFlow, Keras and NumPy. A run still being
+written (its folder locked, its saved state not yet removed) is never taken; when a
+candidate is refused, one line says why. `reuse` has the details.
 """
 
 import dataclasses
-import importlib.metadata
 import itertools
 import os
-import platform
 import shlex
 import signal
 import subprocess
@@ -29,15 +40,15 @@ import time
 
 from mtl_keras import config as config_lib
 from mtl_keras import errors
-from mtl_keras import fileio
 from mtl_keras import protocols
 from mtl_keras import flagfiles as flagfiles_lib
 from mtl_keras.studies import comparison
+from mtl_keras.studies import records
 from mtl_keras.studies import report as comparison_report
+from mtl_keras.studies import reuse as reuse_lib
 from mtl_keras.training import preparation
 from mtl_keras.training import progress
 
-ATTEMPTS = ".study_seconds"  # hidden: a run's folder may hold no other file before it ends
 LOGS = "logs"  # beside the runs: each run's output when several run at once
 # Flags the study sets for each run itself.
 PER_RUN = ("seed", "workdir")
@@ -71,11 +82,16 @@ class PlannedRun:
     workdir: str
     arguments: tuple = ()
 
+    @property
+    def training_arguments(self):
+        """The run's training flags, as its command line gives them."""
+        task = [f"--task={self.task}"] if self.task else []
+        return [f"--flagfile={self.flagfile}", *self.arguments, f"--seed={self.seed}", *task,
+                f"--workdir={self.workdir}"]
+
     def command(self, python):
         """The command line that trains (or resumes) the run."""
-        task = [f"--task={self.task}"] if self.task else []
-        return [python, "-m", "mtl_keras.run", f"--flagfile={self.flagfile}", *self.arguments,
-                f"--seed={self.seed}", *task, f"--workdir={self.workdir}"]
+        return [python, "-m", "mtl_keras.run", *self.training_arguments]
 
     @property
     def finished(self):
@@ -188,45 +204,6 @@ def plan(settings, seeds, study_dir, task_names):
     return runs
 
 
-def machine():
-    """The CPU's model name and core count, and the versions that matter."""
-    cpu = platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo
-                        if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    versions = []
-    for package in ("tensorflow", "keras"):
-        try:
-            versions.append(f"{package} {importlib.metadata.version(package)}")
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return f"{cpu}, {os.cpu_count()} cores, {', '.join(versions)}"
-
-
-def commit():
-    """The git commit of the code that runs, with "+changes" when the tree differs; "" outside git."""
-    folder = os.path.dirname(os.path.abspath(__file__))
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                 cwd=folder, capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-    return head + ("+changes" if changed.strip() else "")
-
-
-def _attempt_seconds(workdir):
-    path = os.path.join(workdir, ATTEMPTS)
-    if not os.path.exists(path):
-        return 0.0
-    with open(path, encoding="utf-8") as attempts:
-        return float(attempts.read() or 0)
-
-
 class _Terminated(Exception):
     """SIGTERM reached the study: its runs are asked to stop and save their state."""
 
@@ -246,7 +223,7 @@ class _Child:
 
     def __init__(self, planned, python, parallel, log):
         self.planned, self.command = planned, planned.command(python)
-        self.start = time.perf_counter()
+        self.attempt = records.Attempt(planned.workdir)
         log("$ " + shlex.join(self.command))
         output, environment = None, None
         if parallel > 1:  # several runs at once: each prints into its own log, shares the cores
@@ -262,20 +239,12 @@ class _Child:
                                         env=environment)
 
     def finish(self):
-        """Records the run's wall time (study_run.json once finished); returns its status."""
+        """Records the run's wall time and code (study_run.json once finished); returns its
+        status."""
         status = self.process.wait()
         if self.output:
             self.output.close()
-        planned = self.planned
-        seconds = _attempt_seconds(planned.workdir) + time.perf_counter() - self.start
-        if planned.finished:
-            fileio.write_json(os.path.join(planned.workdir, comparison.STUDY_RECORD), {
-                "command": self.command[1:], "command_line": shlex.join(self.command),
-                "process_seconds": round(seconds, 1), "machine": machine(), "commit": commit()})
-            if os.path.exists(os.path.join(planned.workdir, ATTEMPTS)):
-                os.remove(os.path.join(planned.workdir, ATTEMPTS))
-        elif os.path.isdir(planned.workdir):
-            fileio.write_text(os.path.join(planned.workdir, ATTEMPTS), f"{seconds:.1f}")
+        self.attempt.end(self.command, self.planned.finished)
         return status
 
 
@@ -354,19 +323,26 @@ class StudyClock:
         return f"elapsed {progress.duration(elapsed)}, about {progress.duration(left)} left"
 
 
-def run_study(runs, study_dir, python, title="", log=print, parallel=1):
+def run_study(runs, study_dir, python, title="", log=print, parallel=1, reuse=None):
     """Runs the unfinished runs, `parallel` at a time, then writes the comparison of every
     run in `study_dir`. Returns the exit status: 0, 1 when a run failed, or the status of
-    a run stopped by a signal (the study stops with it)."""
-    failed, clock = [], StudyClock(sum(not planned.finished for planned in runs))
+    a run stopped by a signal (the study stops with it).
+
+    `reuse`: a `reuse.Reuse` that copies a run finished elsewhere instead of training it,
+    or None."""
+    failed, reused, clock = [], [], StudyClock(sum(not planned.finished for planned in runs))
 
     def unfinished():
         for number, planned in enumerate(runs, 1):
-            name = os.path.basename(planned.workdir)
+            heading = f"run {number} of {len(runs)}: {os.path.basename(planned.workdir)}"
             if planned.finished:
-                log(f"[study] run {number} of {len(runs)}: {name}: finished, skipped")
+                log(f"[study] {heading}: finished, skipped")
                 continue
-            log(f"[study] run {number} of {len(runs)}: {name} ({clock.describe()})")
+            if reuse is not None and reuse.take(planned, heading):
+                reused.append(planned)
+                clock.to_run -= 1  # the time left counts the runs still to train
+                continue
+            log(f"[study] {heading} ({clock.describe()})")
             yield planned
 
     def finished(child, status):
@@ -380,7 +356,8 @@ def run_study(runs, study_dir, python, title="", log=print, parallel=1):
     if status:
         log(f"[study] stopped; rerun the same command to resume from {study_dir}.")
         return status
-    log(f"[study] {clock.ran} runs done in {progress.duration(clock.elapsed())}")
+    log(f"[study] {clock.ran} runs done in {progress.duration(clock.elapsed())}"
+        + (f", {len(reused)} reused" if reused else ""))
     finished_runs, unfinished_runs = comparison.find_runs([study_dir])
     if finished_runs:
         log(comparison_report.write(comparison.group(finished_runs), study_dir, unfinished_runs,
@@ -399,7 +376,7 @@ def _task_names(config, log):
 
 
 def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_run=False,
-          python=None, log=print, parallel=1):
+          python=None, log=print, parallel=1, reuse=True, reuse_from=None):
     """Plans the study's runs and runs the unfinished ones, then writes the comparison.
 
     Args:
@@ -414,13 +391,16 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
       log: where progress lines go.
       parallel: how many runs train at once, each with its share of the cores and its
         output in STUDY_DIR/logs/RUN.log when more than one.
+      reuse: copy a run finished elsewhere by the same command, on the same data, with the
+        same code, instead of training it (`studies.reuse`).
+      reuse_from: the folders searched for such runs (default: the study folder's parent).
 
     Returns:
       The exit status: 0, 1 when a run failed, or 130/143 when a signal stopped it.
 
     Raises:
-      UserError: no study folder or setting, or a setting, override or grid value that a
-        run would refuse (nothing is run then).
+      UserError: no study folder or setting, a --reuse_from folder that does not exist, or a
+        setting, override or grid value that a run would refuse (nothing is run then).
     """
     if not study_dir or not flagfiles:
         raise errors.UserError("--study_dir and --settings are required.")
@@ -429,6 +409,10 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
     if parallel < 1:
         raise errors.UserError(f"--parallel={parallel}: give how many runs train at once, 1 "
                                f"or more.")
+    missing = [folder for folder in reuse_from or () if not os.path.isdir(folder)]
+    if missing:
+        raise errors.UserError(f"--reuse_from={','.join(missing)}: no such folder; give folders "
+                               f"that hold finished runs.")
     python = python or sys.executable
     settings = expand(flagfiles, overrides, grid)
     runs = plan(settings, seeds, study_dir, lambda config: _task_names(config, log))
@@ -439,4 +423,6 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
         f"{study_dir}")
     if overrides:  # the comparison says that its runs are not the flagfiles' own
         title = f"{title or study_dir} ({' '.join(flagfiles_lib.to_arguments(overrides))})"
-    return run_study(runs, study_dir, python, title, log, parallel)
+    roots = reuse_from or [os.path.dirname(os.path.abspath(study_dir))]
+    finder = reuse_lib.Reuse(roots, log) if reuse else None
+    return run_study(runs, study_dir, python, title, log, parallel, finder)

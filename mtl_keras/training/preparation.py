@@ -91,7 +91,7 @@ def prepare(config, workdir):
     process_dir, chief, resumes = _folders(workdir, strategy, config)
     parts = check_parts(config)  # an unknown trunk or method fails here, before any writing
     protocol = parts.protocol
-    data = protocol.training_data(data_lib.load(config), config)
+    data = training_data(config, protocol)
     config = size_rule.apply(config, data)  # the settings left to the dataset's size
     fingerprint = fingerprint_lib.of(data)
     if resumes:
@@ -120,6 +120,25 @@ def prepare(config, workdir):
         raise errors.UserError(f"--test_flip averages over mirrored test images, but {data.name}'s "
                                f"heads name positions that a mirror moves; leave --test_flip off.")
     return experiment
+
+
+def training_data(config, protocol):
+    """The data a run of `config` trains on: its dataset loaded, as its `protocol` gives it."""
+    return protocol.training_data(data_lib.load(config), config)
+
+
+def data_fingerprint(config):
+    """The fingerprint (`data.fingerprint`) of the data a run of `config` would train on,
+    loaded as the run loads it; nothing is trained or written. Raises UserError as the run
+    would for data it cannot read."""
+    return fingerprint_lib.of(training_data(config, protocols.get(config.protocol)))
+
+
+def data_differences(stored, current):
+    """How two data fingerprints differ, as phrases ("the labels"); [] when they are equal."""
+    if stored == current:
+        return []
+    return fingerprint_lib.changes(stored, current) or ["the parts of their fingerprints"]
 
 
 def check_parts(config):

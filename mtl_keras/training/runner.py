@@ -15,6 +15,7 @@ import threading
 from mtl_keras import config as config_lib
 from mtl_keras import fileio
 from mtl_keras import flagfiles
+from mtl_keras.training import phases as phases_lib
 from mtl_keras.training import preparation
 from mtl_keras.training import signals
 from mtl_keras.training import train as train_lib
@@ -77,14 +78,17 @@ def train(config=None, stop=None, **settings):
 
 
 def _train(config, stop):
+    phases = phases_lib.Phases()
+    phases.mark("started")
     experiment = preparation.prepare(config, config.workdir or default_workdir(config))
+    phases.mark("prepared")
     stop.check()  # a signal while the data loaded (or a record cache was written)
     lock = fileio.WorkdirLock(experiment.workdir)
     lock.acquire()  # before writing: a second process into the folder stops here
     try:
         workdir_lib.write_missing(experiment.workdir, experiment.config, experiment.fingerprint,
                                   flagfiles.flagfile_text(config))
-        metrics, model = train_lib.train_and_evaluate(experiment, stop)
+        metrics, model = train_lib.train_and_evaluate(experiment, stop, phases)
     finally:  # also when the run stops: the caller may start another run in this process
         lock.release()
     return Run(experiment.workdir, metrics, model, experiment.config)

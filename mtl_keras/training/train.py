@@ -22,6 +22,7 @@ from mtl_keras.training import checkpointer as checkpointer_lib
 from mtl_keras.training import compile as compile_lib
 from mtl_keras.training import inspection
 from mtl_keras.training import optimizers
+from mtl_keras.training import phases as phases_lib
 from mtl_keras.training import progress as progress_lib
 from mtl_keras.training import run_state
 from mtl_keras.training import signals
@@ -89,10 +90,12 @@ def _resume(model, experiment, train):
     return progress, index
 
 
-def _callbacks(experiment, progress, index, has_validation, stop):
+def _callbacks(experiment, progress, index, has_validation, stop, phases):
     """The run's callbacks, in the order they must see the epoch logs, and its Checkpointer."""
     config, tasks = experiment.config, experiment.data.tasks
     callbacks = [callbacks_lib.HeadNames(tasks, experiment.loss_weights)]
+    if phases is not None:
+        callbacks.insert(0, phases_lib.FirstStep(phases))
     if has_validation:
         callbacks.append(inspection.ValidationInspector(
             experiment.data.validation, tasks, experiment.data.hierarchy,
@@ -116,7 +119,7 @@ def fit(model, experiment, datasets, stop=None):
     return fit_run(model, experiment, datasets, stop)[0]
 
 
-def fit_run(model, experiment, datasets, stop=None):
+def fit_run(model, experiment, datasets, stop=None, phases=None):
     """Trains `model` from where the run's saved state left off to the last epoch.
 
     The data order is a seeded function of the step: a resumed run skips the batches
@@ -125,13 +128,18 @@ def fit_run(model, experiment, datasets, stop=None):
 
     With early stopping, the model ends with the weights of the best checkpoint.
 
+    Args:
+      model, experiment, datasets, stop: as `train_and_evaluate` has them.
+      phases: the run's `phases.Phases`, whose first step this marks, or None.
+
     Returns:
       (the logs of every epoch of the run, a list of dicts; its `run_state.Progress`).
     """
     config, steps = experiment.config, experiment.steps_per_epoch
     train, validation, _ = datasets
     progress, index = _resume(model, experiment, train)
-    callbacks, saver = _callbacks(experiment, progress, index, validation is not None, stop)
+    callbacks, saver = _callbacks(experiment, progress, index, validation is not None, stop,
+                                  phases)
     segments, epoch = [], progress.epoch
     if progress.step:
         segments.append((epoch, steps - progress.step))
@@ -179,12 +187,15 @@ def early_stopping_record(experiment, progress):
                                "stopped_epoch": progress.stopped_epoch}}
 
 
-def train_and_evaluate(experiment, stop=None):
+def train_and_evaluate(experiment, stop=None, phases=None):
     """Trains (or resumes), evaluates on the test split and writes the run's outputs.
 
     Args:
       experiment: from `prepare`.
       stop: the process's `signals.StopRequest`, or None.
+      phases: the run's `phases.Phases`, marked since the run started (default: a new
+        one, which knows none of the phases before this call); metrics.json's `phases`
+        are its seconds.
 
     Returns:
       (the metrics dict also written to `workdir/metrics.json`, the trained model).
@@ -196,6 +207,7 @@ def train_and_evaluate(experiment, stop=None):
     """
     config, data, workdir = experiment.config, experiment.data, experiment.workdir
     stop = stop or signals.StopRequest()
+    phases = phases or phases_lib.Phases()
     start = time.perf_counter()
     model, precision = build_and_compile(experiment)
     _log(f"dataset={data.name}{' (synthetic)' if data.synthetic else ''} train={len(data.train)} "
@@ -213,11 +225,13 @@ def train_and_evaluate(experiment, stop=None):
     _log(f"weighting={config.weighting} ({model.weighting_method.level} level"
          f"{', rep_grad' if config.rep_grad else ''}) options={model.weighting_method.options}")
     datasets = make_datasets(experiment)
+    phases.mark("built")
     # From here on a signal stops the run at its next safe point (`signals`): after a
     # step, a validation, a test batch, or between two outputs, each written whole.
     stop.deferred = True
     try:
-        history, progress = fit_run(model, experiment, datasets, stop)
+        history, progress = fit_run(model, experiment, datasets, stop, phases)
+        phases.mark("trained")
         stop.check()
         fileio.save_model(model, os.path.join(workdir, "model.keras"))
         stop.check()
@@ -228,6 +242,8 @@ def train_and_evaluate(experiment, stop=None):
                    "wall_seconds": round(time.perf_counter() - start, 1)}
         _write_reports(experiment, history, results, probabilities)
         stop.check()
+        phases.mark("finished")  # what is left, writing a small JSON file, takes no time
+        results["phases"] = phases.seconds()
         fileio.write_json(os.path.join(workdir, "metrics.json"), results)  # last: the run is done
     finally:
         stop.deferred = False

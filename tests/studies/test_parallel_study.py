@@ -12,6 +12,7 @@ import textwrap
 import time
 
 from mtl_keras import config as config_lib
+from mtl_keras.studies import records
 from mtl_keras.studies import runner
 
 # Writes when it started and ended, the threads it was given, then a finished run's files;
@@ -94,7 +95,7 @@ def test_a_signal_stops_every_parallel_run_and_the_rerun_finishes_them(tmp_path)
     assert study.wait(timeout=60) == 143
     for seed in (0, 1):  # both running runs were asked to stop; the third never started
         assert (folder / f"joint-seed{seed}" / "stopped").read_text() == str(signal.SIGTERM)
-        assert float((folder / f"joint-seed{seed}" / runner.ATTEMPTS).read_text()) > 0
+        assert float((folder / f"joint-seed{seed}" / records.ATTEMPTS).read_text()) > 0
     assert not (folder / "joint-seed2").exists()
     runs, fake, folder = _study(tmp_path, seconds=0.0, seeds=[0, 1, 2])
     assert runner.run_study(runs, str(folder), fake, log=lambda line: None, parallel=2) == 0

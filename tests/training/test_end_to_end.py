@@ -108,12 +108,33 @@ def test_tensorboard_has_per_head_scalars(smoke_run):
             "epoch_coarse_accuracy"} <= validation
 
 
+def _check_phases(metrics, workdir):
+    """Every phase happened, took time, and the sums are their parts' (each rounded to 0.01)."""
+    phases = metrics["phases"]
+    parts = ("start_up", "data", "build", "first_step", "training", "after_training")
+    assert set(phases) == {*parts, "to_first_step", "overhead", "total"}
+    assert all(phases[part] > 0 for part in parts[1:])
+    assert phases["start_up"] >= 0  # 0 when an earlier test trained in this process
+    assert phases["to_first_step"] == pytest.approx(sum(phases[part] for part in parts[:4]),
+                                                    abs=0.05)
+    assert phases["overhead"] == pytest.approx(phases["to_first_step"] + phases["after_training"],
+                                               abs=0.05)
+    assert phases["total"] == pytest.approx(sum(phases[part] for part in parts), abs=0.05)
+    # wall_seconds runs from the build to the test metrics, inside these phases.
+    assert phases["build"] + phases["first_step"] + phases["training"] < metrics["wall_seconds"]
+    assert metrics["wall_seconds"] < phases["total"]
+    with open(workdir / "history.csv", encoding="utf-8", newline="") as history:
+        last_epoch = float(list(csv.DictReader(history))[-1]["epoch_seconds"])
+    assert phases["training"] >= last_epoch - 0.05  # the epochs after the first step's
+
+
 def test_metrics_json(smoke_run):
     workdir, config = smoke_run
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert set(metrics) == {"dataset", "synthetic", "heads", "hierarchy_consistency",
                             "coarse_from_fine_accuracy", "test_flip", "test_shift", "test_views",
-                            "heads_single_view", "epochs", "epochs_trained", "wall_seconds"}
+                            "heads_single_view", "epochs", "epochs_trained", "wall_seconds",
+                            "phases"}
     assert metrics["test_flip"] is True and metrics["test_shift"] == 1
     assert metrics["test_views"] == 10
     assert metrics["dataset"] == "cifar100" and metrics["synthetic"] is True
@@ -121,6 +142,7 @@ def test_metrics_json(smoke_run):
     assert set(metrics["heads"]) == {"fine", "coarse"}
     assert set(metrics["heads"]["fine"]) == {"accuracy", "top5_accuracy"}
     assert set(metrics["heads"]["coarse"]) == {"accuracy"}
+    _check_phases(metrics, workdir)
     values = [*metrics["heads"]["fine"].values(), *metrics["heads"]["coarse"].values(),
               metrics["hierarchy_consistency"], metrics["coarse_from_fine_accuracy"]]
     assert all(0.0 <= value <= 1.0 for value in values)
