@@ -53,11 +53,12 @@ study-fashion-mnist-ovr: $(STAMP)
 study-omniglot: $(STAMP)
 	$(PY) -m mtl_keras.study --flagfile=experiments/studies/omniglot.flags $(ARGS)
 
-# Every method on the eight alphabets (gradient-level ones with --rep_grad, then the others),
-# two runs at a time, into runs/study-omniglot-methods.
+# Every method on the eight alphabets (the gradient-level ones, the others, the gradient-level
+# ones again with --rep_grad), two runs at a time, into runs/study-omniglot-methods.
 study-omniglot-methods: $(STAMP)
 	$(PY) -m mtl_keras.study --flagfile=experiments/studies/omniglot_methods.flags $(ARGS)
 	$(PY) -m mtl_keras.study --flagfile=experiments/studies/omniglot_methods_losses.flags $(ARGS)
+	$(PY) -m mtl_keras.study --flagfile=experiments/studies/omniglot_methods_rep_grad.flags $(ARGS)
 
 # make compare ARGS="runs/study-omniglot [RUN_DIR ...]": settings, per-task metrics, Δm.
 compare: $(STAMP)

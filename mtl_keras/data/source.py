@@ -55,6 +55,10 @@ class Split:
             return np.ones(len(self), bool)
         return self.masks[name] > 0
 
+    def heads_share_examples(self, names):
+        """Whether some example has known labels of two or more of the heads `names`."""
+        return bool(np.any(sum(self.known(name).astype(np.int32) for name in names) > 1))
+
     def first_images(self, count):
         """The first `count` images, as a uint8 array."""
         return self.images[:count] if self.in_memory else self.images.first(count)

@@ -33,6 +33,20 @@ def _log(message):
     print(f"[mtl_keras] {message}", flush=True)
 
 
+def rep_grad_note(config, data):
+    """What --rep_grad means for heads that never share a training image ("" otherwise).
+
+    Each head's gradient of the shared representation is then zero on every other head's
+    images: the gradients are orthogonal, so a method that acts on conflicts has none to act on.
+    """
+    names = [task.name for task in data.tasks]
+    if not config.rep_grad or len(names) < 2 or data.train.heads_share_examples(names):
+        return ""
+    return (" (no training image has labels of two heads: with --rep_grad their gradients are "
+            "orthogonal and never conflict; drop --rep_grad for the methods to see the "
+            "shared parameters' gradients)")
+
+
 def build_and_compile(experiment):
     """Sets seed, determinism and precision, then builds and compiles the run's model.
 
@@ -223,7 +237,8 @@ def train_and_evaluate(experiment, stop=None, phases=None):
          f"batch_size={config.batch_size} (global) jit_compile={model.jit_compile} "
          f"(asked {config.jit_compile}) precision={precision} loss_weights={experiment.loss_weights}")
     _log(f"weighting={config.weighting} ({model.weighting_method.level} level"
-         f"{', rep_grad' if config.rep_grad else ''}) options={model.weighting_method.options}")
+         f"{', rep_grad' if config.rep_grad else ''}) options={model.weighting_method.options}"
+         f"{rep_grad_note(config, data)}")
     datasets = make_datasets(experiment)
     phases.mark("built")
     # From here on a signal stops the run at its next safe point (`signals`): after a
