@@ -11,10 +11,17 @@ methods trains its baselines once. A run whose folder holds metrics.json is fini
 skipped; an unfinished one resumes from its saved state (the run's own resume): rerunning
 the study's command continues where it stopped. Runs start seed by seed, one at a time or
 `parallel` at a time (each then with its share of the cores and its output in
-STUDY/logs/NAME.log), so that a study stopped early has whole seeds. Beside each finished
-run, study_run.json records its command line, the wall time of its processes (summed over
-resumed attempts), the machine, the package versions and the git commit of the code of
-every attempt (`records`).
+STUDY/logs/NAME.log), so that a study stopped early has whole seeds. They train in
+`parallel` long-lived worker processes (`processes`, `worker`), each run as its command
+line would, so that Python and TensorFlow start once per worker and a run of the data the
+worker loaded last takes its decoded images (`reuse_process=False`: a process per run, the
+command line itself). A run that fails (status 1, 2, 3) is recorded as failed and its
+worker trains the next one; a worker that dies is replaced, its run failed with the status
+of its process; SIGINT or SIGTERM to the study stops every running run with its state
+saved. Beside each finished run, study_run.json records its command line, its wall time
+(`process_seconds`: from its start to its status, in its worker or its own process,
+summed over resumed attempts), the machine, the package versions and the git commit of
+the code of every attempt (`records`).
 
 A run that a folder under the search roots (default: the study folder's parent, e.g. runs/;
 `reuse_from`) already holds finished by the same command, on the same data, by the same

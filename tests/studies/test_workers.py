@@ -128,13 +128,16 @@ def test_a_signal_stops_every_running_run_and_the_rerun_finishes_them(standin):
         """))
     study = subprocess.Popen([sys.executable, "-c", script],  # noqa: S603
                              env={**os.environ, "STANDIN_SECONDS": "60"})
-    deadline = time.time() + 120
-    while time.time() < deadline and not all(
-            (folder / f"joint-seed{seed}" / "config.json").exists() for seed in (0, 3)):
-        time.sleep(0.1)
-    time.sleep(0.5)  # the stand-ins' signal handlers are set
-    study.send_signal(signal.SIGTERM)
-    assert study.wait(timeout=60) == 143
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not all(
+                (folder / f"joint-seed{seed}" / "config.json").exists() for seed in (0, 3)):
+            time.sleep(0.1)
+        time.sleep(0.5)  # the stand-ins' signal handlers are set
+        study.send_signal(signal.SIGTERM)
+        assert study.wait(timeout=30) == 143
+    finally:
+        study.kill()  # a study that did not stop leaves nothing running
     for seed in (0, 3):  # both running runs were asked to stop; the third never started
         assert (folder / f"joint-seed{seed}" / "stopped").read_text() == str(signal.SIGTERM)
         assert float((folder / f"joint-seed{seed}" / records.ATTEMPTS).read_text()) > 0
