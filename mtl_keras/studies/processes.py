@@ -88,6 +88,9 @@ class _OwnProcess(_Running):
     def done(self):
         return self.process.poll() is not None
 
+    def wait(self):
+        self.process.wait()
+
     def stop(self, number):
         self.process.send_signal(number)
 
@@ -124,9 +127,9 @@ class Worker:
             return False
         return True
 
-    def ready(self):
-        """Whether the worker replied (or died) without waiting."""
-        return bool(select.select([self.replies], [], [], 0)[0])
+    def ready(self, seconds=0):
+        """Whether the worker replied (or died) within `seconds` (None: waits for it)."""
+        return bool(select.select([self.replies], [], [], seconds)[0])
 
     def receive(self):
         """The status of the run it was sent: its reply, or its process's status if it died."""
@@ -160,6 +163,10 @@ class _OnWorker(_Running):
 
     def done(self):
         return not self.sent or self.worker.ready()
+
+    def wait(self):
+        if self.sent:
+            self.worker.ready(None)
 
     def stop(self, number):
         if self.worker.alive():
@@ -235,9 +242,11 @@ def run_all(planned_runs, python, parallel, log, on_finish, reuse_process=True):
 
 
 def _wait_any(running):
-    """The first of `running` whose run has ended (waits for one)."""
+    """The first of `running` whose run has ended (waits for one, which stays in `running`
+    until then: a signal meanwhile reaches it)."""
     if len(running) == 1:
-        return running[0]  # its `finish` waits
+        running[0].wait()
+        return running[0]
     while True:
         for candidate in running:
             if candidate.done():

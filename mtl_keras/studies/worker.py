@@ -130,7 +130,8 @@ def run(command, log=None):
 
 
 def serve(requests, replies):
-    """Runs each request of `requests` (lines), writes each status to `replies`."""
+    """Runs each request of `requests` (lines), writes each status to the file descriptor
+    `replies` (unbuffered: a study that is gone fails the write, not the process's end)."""
     baseline = Baseline()
     kept.keep_last()
     for line in requests:
@@ -139,23 +140,21 @@ def serve(requests, replies):
         baseline.restore()
         status = run(request["command"], request.get("log"))
         baseline.restore()  # also frees the run's model while the worker waits
-        replies.write(json.dumps({"status": status}) + "\n")
-        replies.flush()
+        os.write(replies, (json.dumps({"status": status}) + "\n").encode())
 
 
 def main(argv):
     """The worker's entry: `argv` [program, REQUESTS, REPLIES]; returns its exit status."""
     signal.signal(signal.SIGTERM, _raise_terminated)
-    with os.fdopen(int(argv[1]), encoding="utf-8") as requests, \
-            os.fdopen(int(argv[2]), "w", encoding="utf-8") as replies:
-        try:
-            serve(requests, replies)
-        except KeyboardInterrupt:
-            return 130
-        except Terminated:
-            return 143
-        except BrokenPipeError:
-            return 1  # the study is gone: nobody reads the status
+    try:
+        with os.fdopen(int(argv[1]), encoding="utf-8") as requests:
+            serve(requests, int(argv[2]))
+    except KeyboardInterrupt:
+        return 130
+    except Terminated:
+        return 143
+    except BrokenPipeError:
+        return 1  # the study is gone: nobody reads the status
     return 0
 
 
