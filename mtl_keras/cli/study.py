@@ -5,17 +5,17 @@ Trains one run per (setting, grid combination, seed[, task]) into --study_dir, o
 another (--parallel=N: N at a time), each printed as a command line that can be pasted into
 a shell. The runs train in long-lived worker processes (N with --parallel=N), each run
 exactly as its command line would, its decoded data kept for the worker's next run of the
-same data; --noreuse_process starts a process per run instead. Finished runs are skipped and stopped ones resumed, so rerunning the
-command continues a study. A run that a folder under --reuse_from (default: the study
-folder's parent) holds finished by the same command, on the same data, by the same code (a
-git commit without uncommitted changes) is copied instead of trained, in a line "run i of
-n: NAME: reused from PATH (same flags, data and code)"; --noreuse always trains. Training
-flags given here (`--epochs=1`) apply to every run, after its flagfile; each --grid
-multiplies the settings by its values (`--grid=weighting=equal,upgrad
---grid=learning_rate=0.05,0.1`: four runs per setting and seed; single-task baselines take
-no method flags, --weighting, --weighting_options or --rep_grad). It ends with
-comparison.md and comparison.png in --study_dir. Also `python -m mtl_keras.study`; from
-Python, `mtl_keras.run_study(...)`.
+same data; --noreuse_process starts a process per run instead. Finished runs are skipped and
+stopped ones resumed, so rerunning the command continues a study. A run that a folder under
+--reuse_from (default: the study folder's parent) holds finished by the same command, on the
+same data, by the same code (a git commit without uncommitted changes) is copied instead of
+trained, in a line "run i of n: NAME: reused from PATH (same flags, data and code)";
+--noreuse always trains. Training flags given here (`--epochs=1`) apply to every run, after
+its flagfile; each --grid multiplies the settings by its values
+(`--grid=weighting=equal,upgrad --grid=learning_rate=0.05,0.1`: four runs per setting and
+seed; single-task baselines take no method flags, --weighting, --weighting_options or
+--rep_grad). It ends with comparison.md and comparison.png in --study_dir. Also `python -m
+mtl_keras.study`; from Python, `mtl_keras.run_study(...)`.
 
 Exit status: 0, 1 when a run failed, 2 bad input (nothing run), 130/143 when stopped.
 """
