@@ -23,6 +23,7 @@ import time
 import traceback
 
 import keras
+from tensorflow.python.eager.polymorphic_function import polymorphic_function  # noqa: PLC2701
 from tensorflow.python.framework import config as tf_config  # noqa: PLC2701
 
 from mtl_keras.data import kept
@@ -55,9 +56,14 @@ class Baseline:
 
     def restore(self):
         """Puts the state back: Keras' session (layer names counted from 0 again, the dtype
-        policy unset, the last run's models freed), float type, op determinism, signal
-        handlers, environment, working folder and `sys.argv`."""
+        policy unset, the last run's models freed), TensorFlow's count of traces, float type,
+        op determinism, signal handlers, environment, working folder and `sys.argv`."""
         keras.backend.clear_session(free_memory=True)
+        # TensorFlow counts the traces of a function's code over the process, and would warn
+        # of "retracing" in a later run that traces its steps as a run of its own does.
+        manager = getattr(polymorphic_function, "_FrequentTracingDetectorManager", None)
+        if manager is not None:
+            polymorphic_function._frequent_tracing_detector_manager = manager()  # noqa: SLF001
         keras.config.set_floatx(self.floatx)
         if tf_config.is_op_determinism_enabled() != self.determinism:
             (tf_config.enable_op_determinism if self.determinism
