@@ -8,8 +8,9 @@ holds `phases` (docs/running.md): from the process's start to the first training
 predicting the test split, the reports, until metrics.json). Prints, per setting (as
 `mtl-keras compare` groups runs) and over all runs, the mean ± std of each phase in seconds,
 the overhead (`to_first_step` + `after_training`) and its share of the run's wall time
-(`total`); `exit`, from metrics.json to the end of the process, is the study's wall time of
-the run (study_run.json, summed over attempts: a resumed run's is too large) less `total`.
+(`total`); `exit`, from metrics.json to the end of the process (in a study's worker: to the
+run's status, the worker reset for the next run), is the study's wall time of the run
+(study_run.json, summed over attempts: a resumed run's is too large) less `total`.
 Ends with the phase that takes most of the overhead. Runs written before metrics.json held
 `phases` are counted and left out.
 """

@@ -1,19 +1,21 @@
 """mtl-keras study --settings=FLAGFILE,... [--seeds=0,1,2] --study_dir=DIR [TRAINING FLAGS]
 [--grid=NAME=V1,V2 ...]: settings × grid × seeds, then their comparison.
 
-Runs one training process per (setting, grid combination, seed[, task]) into --study_dir,
-one after another (--parallel=N: N at a time), each printed as a command line that can be
-pasted into a shell; finished runs are skipped and stopped ones resumed, so rerunning the
-command continues a study. A run that a folder under --reuse_from (default: the study
-folder's parent) holds finished by the same command, on the same data, by the same code (a
-git commit without uncommitted changes) is copied instead of trained, in a line "run i of
-n: NAME: reused from PATH (same flags, data and code)"; --noreuse always trains. Training
-flags given here (`--epochs=1`) apply to every run, after its flagfile; each --grid
-multiplies the settings by its values (`--grid=weighting=equal,upgrad
---grid=learning_rate=0.05,0.1`: four runs per setting and seed; single-task baselines take
-no method flags, --weighting, --weighting_options or --rep_grad). It ends with
-comparison.md and comparison.png in --study_dir. Also `python -m mtl_keras.study`; from
-Python, `mtl_keras.run_study(...)`.
+Trains one run per (setting, grid combination, seed[, task]) into --study_dir, one after
+another (--parallel=N: N at a time), each printed as a command line that can be pasted into
+a shell. The runs train in long-lived worker processes (N with --parallel=N), each run
+exactly as its command line would, its decoded data kept for the worker's next run of the
+same data; --noreuse_process starts a process per run instead. Finished runs are skipped and
+stopped ones resumed, so rerunning the command continues a study. A run that a folder under
+--reuse_from (default: the study folder's parent) holds finished by the same command, on the
+same data, by the same code (a git commit without uncommitted changes) is copied instead of
+trained, in a line "run i of n: NAME: reused from PATH (same flags, data and code)";
+--noreuse always trains. Training flags given here (`--epochs=1`) apply to every run, after
+its flagfile; each --grid multiplies the settings by its values
+(`--grid=weighting=equal,upgrad --grid=learning_rate=0.05,0.1`: four runs per setting and
+seed; single-task baselines take no method flags, --weighting, --weighting_options or
+--rep_grad). It ends with comparison.md and comparison.png in --study_dir. Also `python -m
+mtl_keras.study`; from Python, `mtl_keras.run_study(...)`.
 
 Exit status: 0, 1 when a run failed, 2 bad input (nothing run), 130/143 when stopped.
 """
@@ -42,6 +44,11 @@ flags.DEFINE_bool("reuse", True, "Copy a run that another folder holds finished 
                   "command (the flags but how a run is kept), on the same data (data.json), by "
                   "the same git commit without uncommitted changes and the same package "
                   "versions, instead of training it; --noreuse always trains.", flag_values=FLAGS)
+flags.DEFINE_bool("reuse_process", True, "Train the runs in long-lived worker processes (one, or "
+                  "N with --parallel=N), each run as its command line would, so that Python and "
+                  "TensorFlow start once per worker and a run of the same data as the one before "
+                  "it in its worker takes its decoded images; --noreuse_process starts a process "
+                  "per run.", flag_values=FLAGS)
 flags.DEFINE_list("reuse_from", [], "The folders searched for finished runs to reuse, at any "
                   "depth (default: the study folder's parent).", flag_values=FLAGS)
 flags.DEFINE_multi_string("grid", [], "NAME=V1,V2,...: run every setting with each value of the "
@@ -62,7 +69,8 @@ def _study(argv):
                                f"--seeds=0,1,2.") from None
     return runner.study(FLAGS.settings, seeds, FLAGS.study_dir, training_flags.given(FLAGS),
                         runner.parse_grid(FLAGS.grid), FLAGS.title, FLAGS.dry_run,
-                        parallel=FLAGS.parallel, reuse=FLAGS.reuse, reuse_from=FLAGS.reuse_from)
+                        parallel=FLAGS.parallel, reuse=FLAGS.reuse, reuse_from=FLAGS.reuse_from,
+                        reuse_process=FLAGS.reuse_process)
 
 
 def main(argv):

@@ -10,6 +10,7 @@ still trains on the same data.
 from mtl_keras import config as config_lib
 from mtl_keras import errors
 from mtl_keras.data import datasets  # noqa: F401  (registers every dataset)
+from mtl_keras.data import kept
 from mtl_keras.data.source import DATASETS
 
 # The settings only some datasets read (given to another one, they would change nothing).
@@ -23,13 +24,16 @@ READ_BY = {"csv": ("folder",), "tasks": ("folder", "tfds", "utkface"),
 def load(config):
     """Loads the dataset that `config.dataset` names; "tfds:NAME" is the "tfds" loader's.
 
+    In a process that keeps the last dataset (`kept.keep_last`, a study's worker), a load
+    with the same settings of the data as the last one returns that one's `DataSource`.
+
     Raises:
       UserError: an unknown dataset, a setting it does not read, or data it cannot read.
     """
     name = config.dataset.partition(":")[0]
     loader = DATASETS.get(name)
     check_settings(config, name)
-    return loader(config)
+    return kept.load(name, config, loader)
 
 
 def check_settings(config, name):

@@ -4,6 +4,9 @@
 - report.py: the comparison as comparison.md and comparison.png;
 - evaluation.py: a saved run's metrics on its test or validation split, without training;
 - runner.py: settings × grid × seeds, one run after another (or N at a time) into one folder;
+- processes.py: where the runs train: long-lived worker processes, or a process per run;
+- worker.py: `python -m mtl_keras.studies.worker`, a worker that trains runs one after
+  another, each as its command line would;
 - records.py: the study's record of each run (study_run.json: wall time, machine, versions,
   the commit of every attempt);
 - reuse.py: runs finished elsewhere by the same command, data and code, copied instead of

@@ -39,7 +39,7 @@ class Run:
       flags: {flag name: flag line} of flags.txt, as given on its command line.
       config: config.json, the settings it ran with.
       scores: {task: {metric: value}}: metrics.json "tasks" (standard protocol) or "heads".
-      seconds: wall time of the whole process (the study's record), else of training
+      seconds: wall time of the whole run (the study's record), else of training
         and testing (metrics.json wall_seconds).
       machine: the machine the study's record names, or "".
       epoch_seconds: the median wall time of its epochs (history.csv), or None.

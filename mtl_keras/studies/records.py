@@ -1,7 +1,9 @@
 """A study's record of each run it trains: study_run.json, written beside a finished run.
 
-The record holds the run's command line, the wall time of its processes (summed over the
-attempts that resumed it), the machine, the versions of Python and of the packages whose
+The record holds the run's command line, its wall time (`process_seconds`: from the start
+of each attempt to its exit status, in a study's worker or in a process of its own, with
+that process's start-up when it was started for the run; summed over the attempts that
+resumed it), the machine, the versions of Python and of the packages whose
 arithmetic it ran (`versions`) and the git commit of the code of every attempt (`commits`,
 in order, "+changes" after one whose tree differed from it; "unknown" for an attempt the study
 did not start or code outside git; and `commit`, the last one's).

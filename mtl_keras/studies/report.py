@@ -93,7 +93,7 @@ def markdown(settings, unfinished=()):
     machines = {run.machine for setting in settings for run in setting.runs if run.machine}
     lines = ["Δm: mean over tasks and their metrics of the signed relative change against the "
              "single-task baselines of the same seed, in % (positive: better than each task "
-             "alone); mean ± std over seeds. Wall time: the whole run's process; median epoch: "
+             "alone); mean ± std over seeds. Wall time: the whole run, start-up included; median epoch: "
              "the median of a run's epoch times (history.csv, validation included), mean ± std "
              "over runs."]
     if machines:

@@ -11,10 +11,17 @@ methods trains its baselines once. A run whose folder holds metrics.json is fini
 skipped; an unfinished one resumes from its saved state (the run's own resume): rerunning
 the study's command continues where it stopped. Runs start seed by seed, one at a time or
 `parallel` at a time (each then with its share of the cores and its output in
-STUDY/logs/NAME.log), so that a study stopped early has whole seeds. Beside each finished
-run, study_run.json records its command line, the wall time of its processes (summed over
-resumed attempts), the machine, the package versions and the git commit of the code of
-every attempt (`records`).
+STUDY/logs/NAME.log), so that a study stopped early has whole seeds. They train in
+`parallel` long-lived worker processes (`processes`, `worker`), each run as its command
+line would, so that Python and TensorFlow start once per worker and a run of the data the
+worker loaded last takes its decoded images (`reuse_process=False`: a process per run, the
+command line itself). A run that fails (status 1, 2, 3) is recorded as failed and its
+worker trains the next one; a worker that dies is replaced, its run failed with the status
+of its process; SIGINT or SIGTERM to the study stops every running run with its state
+saved. Beside each finished run, study_run.json records its command line, its wall time
+(`process_seconds`: from its start to its status, in its worker or its own process,
+summed over resumed attempts), the machine, the package versions and the git commit of
+the code of every attempt (`records`).
 
 A run that a folder under the search roots (default: the study folder's parent, e.g. runs/;
 `reuse_from`) already holds finished by the same command, on the same data, by the same
@@ -33,8 +40,6 @@ import dataclasses
 import itertools
 import os
 import shlex
-import signal
-import subprocess
 import sys
 import time
 
@@ -43,13 +48,15 @@ from mtl_keras import errors
 from mtl_keras import protocols
 from mtl_keras import flagfiles as flagfiles_lib
 from mtl_keras.studies import comparison
+from mtl_keras.studies import processes
 from mtl_keras.studies import records
 from mtl_keras.studies import report as comparison_report
 from mtl_keras.studies import reuse as reuse_lib
 from mtl_keras.training import preparation
 from mtl_keras.training import progress
 
-LOGS = "logs"  # beside the runs: each run's output when several run at once
+LOGS = processes.LOGS
+threads_per_run = processes.threads_per_run
 # Flags the study sets for each run itself.
 PER_RUN = ("seed", "workdir")
 
@@ -204,103 +211,6 @@ def plan(settings, seeds, study_dir, task_names):
     return runs
 
 
-class _Terminated(Exception):
-    """SIGTERM reached the study: its runs are asked to stop and save their state."""
-
-
-def _raise_terminated(signal_number, frame):
-    del signal_number, frame
-    raise _Terminated
-
-
-def threads_per_run(parallel):
-    """TensorFlow's threads for each of `parallel` runs at once: the machine's cores shared."""
-    return max(1, (os.cpu_count() or 1) // parallel)
-
-
-class _Child:
-    """One run's training process, started by `start`, recorded by `finish`."""
-
-    def __init__(self, planned, python, parallel, log):
-        self.planned, self.command = planned, planned.command(python)
-        self.attempt = records.Attempt(planned.workdir)
-        log("$ " + shlex.join(self.command))
-        output, environment = None, None
-        if parallel > 1:  # several runs at once: each prints into its own log, shares the cores
-            logs = os.path.join(os.path.dirname(planned.workdir), LOGS)
-            os.makedirs(logs, exist_ok=True)
-            name = os.path.basename(planned.workdir)
-            output = open(os.path.join(logs, f"{name}.log"), "a", encoding="utf-8")  # noqa: SIM115
-            threads = str(threads_per_run(parallel))
-            environment = {**os.environ, "TF_NUM_INTRAOP_THREADS": threads,
-                           "TF_NUM_INTEROP_THREADS": threads}
-        self.output = output
-        self.process = subprocess.Popen(self.command, stdout=output, stderr=output,  # noqa: SIM115
-                                        env=environment)
-
-    def finish(self):
-        """Records the run's wall time and code (study_run.json once finished); returns its
-        status."""
-        status = self.process.wait()
-        if self.output:
-            self.output.close()
-        self.attempt.end(self.command, self.planned.finished)
-        return status
-
-
-def run_one(planned, python, log=print):
-    """Trains (or resumes) one run in a child process; returns its exit status.
-
-    A SIGTERM or Ctrl-C to the study is passed to the run, which saves its state and
-    stops; the study then stops too (status 143 or 130).
-    """
-    statuses = []
-    stopped = _run_children(iter([planned]), python, 1, log,
-                            lambda child, status: statuses.append(status))
-    return stopped or statuses[0]
-
-
-def _run_children(planned_runs, python, parallel, log, on_finish):
-    """Runs `planned_runs` (an iterator), `parallel` at a time; `on_finish(child, status)`
-    after each. Returns 130/143 when a signal stopped them (every child asked to stop and
-    save its state first), else 0."""
-    active = []
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        while True:
-            while len(active) < parallel:
-                planned = next(planned_runs, None)
-                if planned is None:
-                    break
-                active.append(_Child(planned, python, parallel, log))
-            if not active:
-                return 0
-            done = _wait_any(active)
-            active.remove(done)
-            on_finish(done, done.finish())
-    except (KeyboardInterrupt, _Terminated) as stop:
-        interrupt = isinstance(stop, KeyboardInterrupt)
-        for child in active:
-            child.process.send_signal(signal.SIGINT if interrupt else signal.SIGTERM)
-        for child in active:
-            child.finish()
-        return 130 if interrupt else 143
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _wait_any(children):
-    """The first of `children` whose process has ended (waits for one)."""
-    if len(children) == 1:
-        children[0].process.wait()
-        return children[0]
-    while True:
-        for child in children:
-            if child.process.poll() is not None:
-                return child
-        time.sleep(0.2)
-
-
 class StudyClock:
     """The study's elapsed time and, from the runs done so far, the time left."""
 
@@ -323,13 +233,15 @@ class StudyClock:
         return f"elapsed {progress.duration(elapsed)}, about {progress.duration(left)} left"
 
 
-def run_study(runs, study_dir, python, title="", log=print, parallel=1, reuse=None):
+def run_study(runs, study_dir, python, title="", log=print, parallel=1, reuse=None,
+              reuse_process=True):
     """Runs the unfinished runs, `parallel` at a time, then writes the comparison of every
     run in `study_dir`. Returns the exit status: 0, 1 when a run failed, or the status of
     a run stopped by a signal (the study stops with it).
 
     `reuse`: a `reuse.Reuse` that copies a run finished elsewhere instead of training it,
-    or None."""
+    or None. `reuse_process`: train the runs in `parallel` long-lived worker processes
+    (`processes`), else each in a process of its own."""
     failed, reused, clock = [], [], StudyClock(sum(not planned.finished for planned in runs))
 
     def unfinished():
@@ -345,14 +257,14 @@ def run_study(runs, study_dir, python, title="", log=print, parallel=1, reuse=No
             log(f"[study] {heading} ({clock.describe()})")
             yield planned
 
-    def finished(child, status):
+    def finished(planned, status):
         clock.done()
         if status in (130, 143):
-            raise KeyboardInterrupt if status == 130 else _Terminated
+            raise KeyboardInterrupt if status == 130 else processes.Terminated
         if status:
-            failed.append(f"{os.path.basename(child.planned.workdir)} (exit status {status})")
+            failed.append(f"{os.path.basename(planned.workdir)} (exit status {status})")
 
-    status = _run_children(unfinished(), python, parallel, log, finished)
+    status = processes.run_all(unfinished(), python, parallel, log, finished, reuse_process)
     if status:
         log(f"[study] stopped; rerun the same command to resume from {study_dir}.")
         return status
@@ -376,7 +288,7 @@ def _task_names(config, log):
 
 
 def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_run=False,
-          python=None, log=print, parallel=1, reuse=True, reuse_from=None):
+          python=None, log=print, parallel=1, reuse=True, reuse_from=None, reuse_process=True):
     """Plans the study's runs and runs the unfinished ones, then writes the comparison.
 
     Args:
@@ -394,6 +306,9 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
       reuse: copy a run finished elsewhere by the same command, on the same data, with the
         same code, instead of training it (`studies.reuse`).
       reuse_from: the folders searched for such runs (default: the study folder's parent).
+      reuse_process: train the runs in `parallel` long-lived worker processes, each keeping
+        the last dataset it decoded for the next run of the same data; False: each run in a
+        process of its own. The runs and their figures are the same either way.
 
     Returns:
       The exit status: 0, 1 when a run failed, or 130/143 when a signal stopped it.
@@ -425,4 +340,4 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
         title = f"{title or study_dir} ({' '.join(flagfiles_lib.to_arguments(overrides))})"
     roots = reuse_from or [os.path.dirname(os.path.abspath(study_dir))]
     finder = reuse_lib.Reuse(roots, log) if reuse else None
-    return run_study(runs, study_dir, python, title, log, parallel, finder)
+    return run_study(runs, study_dir, python, title, log, parallel, finder, reuse_process)

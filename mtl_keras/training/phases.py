@@ -4,7 +4,8 @@ A run marks the end of each phase as it passes it; `Phases.seconds()` gives metr
 `phases` object. The phases, in order:
 
 - `start_up`: the process's start to the run's start (the interpreter, the imports, TensorFlow);
-  0 for a later run in a process that already trained one;
+  for a later run in a process that already trained one, from the moment given to
+  `next_run_starts_at` (a study's worker: when the run's command reached it), else 0;
 - `data`: loading, decoding and checking the data;
 - `build`: building and compiling the model, making the input pipelines;
 - `first_step`: the first training step (tracing the step, and resuming a saved state);
@@ -25,6 +26,7 @@ from mtl_keras import startup
 MARKS = ("started", "prepared", "built", "first_step", "trained", "finished")
 PHASES = ("start_up", "data", "build", "first_step", "training", "after_training")
 _first_run = True  # only a process's first run counts the process's start-up as its own
+_next_start = None  # where the next run's start-up begins, when the process was told
 
 
 def process_start():
@@ -45,13 +47,23 @@ def process_start():
     return time.perf_counter() - age
 
 
+def next_run_starts_at(moment):
+    """Makes the next run's `start_up` begin at `moment` (on `time.perf_counter`), unless it
+    is the process's first run, whose start-up is the process's."""
+    global _next_start  # noqa: PLW0603
+    _next_start = moment
+
+
 class Phases:
     """The moments a run passed the end of each phase (`MARKS`), on `time.perf_counter`."""
 
     def __init__(self):
-        global _first_run  # noqa: PLW0603  (one process start, counted once)
-        self.start = process_start() if _first_run else time.perf_counter()
-        _first_run = False
+        global _first_run, _next_start  # noqa: PLW0603  (one process start, counted once)
+        if _first_run:
+            self.start = process_start()
+        else:
+            self.start = time.perf_counter() if _next_start is None else _next_start
+        _first_run, _next_start = False, None
         self.marks = {}
 
     def mark(self, name):

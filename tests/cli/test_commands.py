@@ -218,7 +218,8 @@ def test_no_module_imports_a_layer_above_its_own():
 # take their heads and labels from labels/ and their images from images/, which know nothing
 # of the datasets nor of each other; the splits (source) are below them all.
 DATA_PARTS = {"datasets": {"labels", "images", "source"}, "pipeline": {"images"},
-              "labels": {"source"}, "images": {"source"}, "source": set(), "fingerprint": set()}
+              "labels": {"source"}, "images": {"source"}, "source": set(), "fingerprint": set(),
+              "kept": set()}
 
 
 def test_no_data_module_imports_a_part_of_data_it_does_not_build_on():

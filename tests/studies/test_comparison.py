@@ -149,7 +149,8 @@ def test_a_study_runs_what_is_unfinished_and_ends_with_the_comparison(tmp_path):
     (folder / "joint-seed1" / "config.json").write_text("{}")
     subprocess.run(runs[2].command(str(fake)), check=True)  # finished before: skipped
     (folder / "calls.txt").unlink()
-    assert study.run_study(runs, str(folder), str(fake), log=lambda line: None) == 0
+    assert study.run_study(runs, str(folder), str(fake), log=lambda line: None,
+                           reuse_process=False) == 0
     assert (folder / "calls.txt").read_text().split() == [
         "single_task-seed0-a", "single_task-seed0-b", "single_task-seed1-a",
         "single_task-seed1-b", "joint-seed1"]

@@ -53,7 +53,8 @@ def _study(tmp_path, seconds, seeds):
 def test_parallel_runs_overlap_two_at_a_time_each_with_its_log_and_share(tmp_path):
     runs, fake, folder = _study(tmp_path, seconds=1.0, seeds=[0, 1, 2, 3, 4])
     lines = []
-    assert runner.run_study(runs, str(folder), fake, log=lines.append, parallel=2) == 0
+    assert runner.run_study(runs, str(folder), fake, log=lines.append, parallel=2,
+                            reuse_process=False) == 0
     spans = [json.loads((folder / f"joint-seed{seed}" / "metrics.json").read_text())["span"]
              for seed in range(5)]
     at_once = [sum(begin <= moment < end for begin, end in spans)
@@ -73,7 +74,8 @@ def test_parallel_runs_overlap_two_at_a_time_each_with_its_log_and_share(tmp_pat
 
 def test_one_at_a_time_runs_print_to_the_study_and_take_every_core(tmp_path, capfd):
     runs, fake, folder = _study(tmp_path, seconds=0.0, seeds=[0])
-    assert runner.run_study(runs, str(folder), fake, log=lambda line: None) == 0
+    assert runner.run_study(runs, str(folder), fake, log=lambda line: None,
+                            reuse_process=False) == 0
     assert "threads None" in capfd.readouterr().out  # TensorFlow's own default
     assert not (folder / runner.LOGS).exists()
 
@@ -83,7 +85,7 @@ def test_a_signal_stops_every_parallel_run_and_the_rerun_finishes_them(tmp_path)
     script = (f"import sys; from mtl_keras.studies import runner; from mtl_keras import config;"
               f"runs = runner.plan([({str(tmp_path / 'joint.flags')!r}, config.Config())], "
               f"[0, 1, 2], {str(folder)!r}, None);"
-              f"sys.exit(runner.run_study(runs, {str(folder)!r}, {fake!r}, parallel=2))")
+              f"sys.exit(runner.run_study(runs, {str(folder)!r}, {fake!r}, parallel=2, reuse_process=False))")
     study = subprocess.Popen([sys.executable, "-c", script],  # noqa: S603
                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     deadline = time.time() + 60
@@ -98,5 +100,6 @@ def test_a_signal_stops_every_parallel_run_and_the_rerun_finishes_them(tmp_path)
         assert float((folder / f"joint-seed{seed}" / records.ATTEMPTS).read_text()) > 0
     assert not (folder / "joint-seed2").exists()
     runs, fake, folder = _study(tmp_path, seconds=0.0, seeds=[0, 1, 2])
-    assert runner.run_study(runs, str(folder), fake, log=lambda line: None, parallel=2) == 0
+    assert runner.run_study(runs, str(folder), fake, log=lambda line: None, parallel=2,
+                            reuse_process=False) == 0
     assert all(planned.finished for planned in runs)

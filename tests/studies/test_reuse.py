@@ -90,7 +90,8 @@ class Studies:
         self.setup.write_text(json.dumps({"runs": runs, "stop": stop}))
         lines = []
         status = runner.study([str(self.flagfile)], list(seeds), folder, overrides,
-                              python=str(self.fake), log=lines.append, **options)
+                              python=str(self.fake), log=lines.append, reuse_process=False,
+                              **options)
         return status, [line for line in lines if line.startswith("[study] run ")]
 
 
