@@ -330,6 +330,10 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
                                f"that hold finished runs.")
     python = python or sys.executable
     settings = expand(flagfiles, overrides, grid)
+    if reuse_process and any(setting.config.strategy == "multi_worker" for setting in settings):
+        # Its strategy must exist before TensorFlow starts, which a worker has done already.
+        raise errors.UserError("--strategy=multi_worker runs need a process each; add "
+                               "--noreuse_process.")
     runs = plan(settings, seeds, study_dir, lambda config: _task_names(config, log))
     if dry_run:
         log("\n".join(shlex.join(planned.command(python)) for planned in runs))

@@ -186,6 +186,8 @@ def test_a_study_refuses_a_bad_value_or_a_per_run_flag_before_running(tmp_path, 
     assert "give the seeds as --seeds" in capsys.readouterr().err
     assert cli.main([*common, "--grid=weighting=equal,nonsense"]) == 2
     assert "Unknown weighting method 'nonsense'" in capsys.readouterr().err
+    assert cli.main([*common, "--strategy=multi_worker"]) == 2
+    assert "add --noreuse_process" in capsys.readouterr().err
     assert not study_dir.exists()
     assert cli.main([*common, "--epochs=1", "--seeds=0,1", "--dry_run"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
