@@ -17,9 +17,10 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-# The tests' files shared out over two processes (pytest-xdist): the machine's two cores.
+# The tests' files shared out over two processes (pytest-xdist): the machine's two cores;
+# the longest files first (tests/conftest.py).
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
 
 smoke: $(STAMP)
 	$(PY) -m mtl_keras.run --flagfile=experiments/smoke.flags $(ARGS)

@@ -54,11 +54,12 @@ class Baseline:
         self.folder = os.getcwd()
         self.argv = list(sys.argv)
 
-    def restore(self):
+    def restore(self, free_memory=True):
         """Puts the state back: Keras' session (layer names counted from 0 again, the dtype
-        policy unset, the last run's models freed), TensorFlow's count of traces, float type,
-        op determinism, signal handlers, environment, working folder and `sys.argv`."""
-        keras.backend.clear_session(free_memory=True)
+        policy unset, the last run's models freed by a garbage collection when `free_memory`),
+        TensorFlow's count of traces, float type, op determinism, signal handlers,
+        environment, working folder and `sys.argv`."""
+        keras.backend.clear_session(free_memory=free_memory)
         # TensorFlow counts the traces of a function's code over the process, and would warn
         # of "retracing" in a later run that traces its steps as a run of its own does.
         manager = getattr(polymorphic_function, "_FrequentTracingDetectorManager", None)
