@@ -236,3 +236,18 @@ def register_for_test(monkeypatch, registry, name, obj):
 
     entry = registry_lib.Entry(name, obj, f"{name} (made by a test)", {}, "tests")
     monkeypatch.setitem(registry._entries, name, entry)  # noqa: SLF001
+
+
+def terminate_once_started(study, run_folders, seconds=120):
+    """Waits until every run folder holds config.json (its run started), then sends SIGTERM
+    to the `study` process; returns the study's exit status."""
+    import signal  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    deadline = time.time() + seconds
+    while time.time() < deadline and not all(
+            (folder / "config.json").exists() for folder in run_folders):
+        time.sleep(0.1)
+    time.sleep(0.5)  # the runs' signal handlers are set
+    study.send_signal(signal.SIGTERM)
+    return study.wait(timeout=60)

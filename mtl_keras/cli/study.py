@@ -25,6 +25,7 @@ from absl import flags
 from mtl_keras import errors
 from mtl_keras.cli import training_flags
 from mtl_keras.cli import common
+from mtl_keras.studies import planning
 from mtl_keras.studies import runner
 
 FLAGS = common.new_flags()
@@ -68,7 +69,7 @@ def _study(argv):
         raise errors.UserError(f"--seeds={','.join(FLAGS.seeds)}: give whole numbers, e.g. "
                                f"--seeds=0,1,2.") from None
     return runner.study(FLAGS.settings, seeds, FLAGS.study_dir, training_flags.given(FLAGS),
-                        runner.parse_grid(FLAGS.grid), FLAGS.title, FLAGS.dry_run,
+                        planning.parse_grid(FLAGS.grid), FLAGS.title, FLAGS.dry_run,
                         parallel=FLAGS.parallel, reuse=FLAGS.reuse, reuse_from=FLAGS.reuse_from,
                         reuse_process=FLAGS.reuse_process)
 

@@ -3,7 +3,10 @@
 - comparison.py: finished runs read and grouped by setting, Δm;
 - report.py: the comparison as comparison.md and comparison.png;
 - evaluation.py: a saved run's metrics on its test or validation split, without training;
-- runner.py: settings × grid × seeds, one run after another (or N at a time) into one folder;
+- planning.py: the settings (flagfiles × grid, with the study's overrides) and the runs,
+  seed by seed;
+- runner.py: the planned runs trained (one after another, or N at a time) into one folder,
+  then compared;
 - processes.py: where the runs train: long-lived worker processes, or a process per run;
 - worker.py: `python -m mtl_keras.studies.worker`, a worker that trains runs one after
   another, each as its command line would;

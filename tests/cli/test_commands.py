@@ -13,6 +13,7 @@ import pytest
 
 import mtl_keras
 from mtl_keras import cli
+from mtl_keras.studies import planning
 from mtl_keras.studies import runner
 
 PACKAGE = pathlib.Path(mtl_keras.__file__).resolve().parent
@@ -134,15 +135,15 @@ def _flagfile(tmp_path, name, protocol="joint"):
 
 def test_a_study_overrides_every_setting_and_expands_grids(tmp_path):
     flagfiles = [_flagfile(tmp_path, "joint"), _flagfile(tmp_path, "single", "single_task")]
-    settings = runner.expand(flagfiles, {"epochs": 1, "augment": False},
-                             runner.parse_grid(["weighting=equal,upgrad",
+    settings = planning.expand(flagfiles, {"epochs": 1, "augment": False},
+                             planning.parse_grid(["weighting=equal,upgrad",
                                                 "learning_rate=0.05,0.1"]))
     # The baselines take the grid's learning rates but not its methods (one task).
     assert len(settings) == 4 + 2
     assert {setting.config.epochs for setting in settings} == {1}
     assert {(s.config.weighting, s.config.learning_rate) for s in settings} == {
         (w, r) for w in ("equal", "upgrad") for r in (0.05, 0.1)}
-    runs = runner.plan(settings, [0, 1], str(tmp_path / "study"), lambda config: ["fine", "coarse"])
+    runs = planning.plan(settings, [0, 1], str(tmp_path / "study"), lambda config: ["fine", "coarse"])
     assert len(runs) == 2 * (4 + 2 * 2)
     names = {os.path.basename(planned.workdir) for planned in runs}
     assert "joint-epochs=1-noaugment-weighting=upgrad-learning_rate=0.1-seed1" in names
@@ -157,8 +158,8 @@ def test_a_study_overrides_every_setting_and_expands_grids(tmp_path):
 def test_a_study_of_methods_trains_its_baselines_once_without_the_methods_flags(tmp_path):
     flagfiles = [_flagfile(tmp_path, "joint"), _flagfile(tmp_path, "single", "single_task")]
     # --rep_grad with the single-task run's one method (equal) would be refused.
-    settings = runner.expand(flagfiles, {"rep_grad": True},
-                             runner.parse_grid(["weighting=mgda,upgrad"]))
+    settings = planning.expand(flagfiles, {"rep_grad": True},
+                             planning.parse_grid(["weighting=mgda,upgrad"]))
     joint = [s for s in settings if s.config.protocol == "joint"]
     single, = [s for s in settings if s.config.protocol == "single_task"]
     assert {s.config.weighting for s in joint} == {"mgda", "upgrad"}
@@ -175,7 +176,7 @@ def test_a_study_of_methods_trains_its_baselines_once_without_the_methods_flags(
 ])
 def test_bad_grids_are_refused(grid, message):
     with pytest.raises(ValueError, match=message):
-        runner.parse_grid(grid)
+        planning.parse_grid(grid)
 
 
 def test_a_study_refuses_a_bad_value_or_a_per_run_flag_before_running(tmp_path, capsys):

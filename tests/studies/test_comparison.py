@@ -12,6 +12,7 @@ import pytest
 from mtl_keras import config as config_lib
 from mtl_keras import cli
 from mtl_keras.studies import comparison
+from mtl_keras.studies import planning
 from mtl_keras.studies import runner as study
 
 BASE_FLAGS = ["--dataset=omniglot", "--trunk=lenet", "--epochs=20", "--noaugment"]
@@ -141,7 +142,7 @@ def test_a_study_runs_what_is_unfinished_and_ends_with_the_comparison(tmp_path):
         flagfile.write_text(f"--dataset=x\n--protocol={protocol}\n")
         settings.append((str(flagfile), config_lib.Config(protocol=protocol)))
     folder = tmp_path / "study"
-    runs = study.plan(settings, [0, 1], str(folder), lambda config: ["a", "b"])
+    runs = planning.plan(settings, [0, 1], str(folder), lambda config: ["a", "b"])
     assert [os.path.basename(r.workdir) for r in runs] == [
         "single_task-seed0-a", "single_task-seed0-b", "joint-seed0",
         "single_task-seed1-a", "single_task-seed1-b", "joint-seed1"]

@@ -11,7 +11,11 @@ import sys
 import textwrap
 import time
 
+import helpers
+
 from mtl_keras import config as config_lib
+from mtl_keras.studies import planning
+from mtl_keras.studies import processes
 from mtl_keras.studies import records
 from mtl_keras.studies import runner
 
@@ -46,7 +50,7 @@ def _study(tmp_path, seconds, seeds):
     flagfile = tmp_path / "joint.flags"
     flagfile.write_text("--dataset=x\n--protocol=joint\n")
     folder = tmp_path / "study"
-    runs = runner.plan([(str(flagfile), config_lib.Config())], seeds, str(folder), None)
+    runs = planning.plan([(str(flagfile), config_lib.Config())], seeds, str(folder), None)
     return runs, str(fake), folder
 
 
@@ -62,9 +66,9 @@ def test_parallel_runs_overlap_two_at_a_time_each_with_its_log_and_share(tmp_pat
     assert max(at_once) == 2  # overlapping, and never three
     total = max(end for _, end in spans) - min(begin for begin, _ in spans)
     assert total < 4.5  # five one-second runs, two at a time: about 3 s, not 5
-    threads = str(runner.threads_per_run(2))
+    threads = str(processes.threads_per_run(2))
     for seed in range(5):
-        log = (folder / runner.LOGS / f"joint-seed{seed}.log").read_text()
+        log = (folder / processes.LOGS / f"joint-seed{seed}.log").read_text()
         assert f"threads {threads}" in log
         record = json.loads((folder / f"joint-seed{seed}" / "study_run.json").read_text())
         assert 1.0 <= record["process_seconds"] < 4.0
@@ -77,24 +81,19 @@ def test_one_at_a_time_runs_print_to_the_study_and_take_every_core(tmp_path, cap
     assert runner.run_study(runs, str(folder), fake, log=lambda line: None,
                             reuse_process=False) == 0
     assert "threads None" in capfd.readouterr().out  # TensorFlow's own default
-    assert not (folder / runner.LOGS).exists()
+    assert not (folder / processes.LOGS).exists()
 
 
 def test_a_signal_stops_every_parallel_run_and_the_rerun_finishes_them(tmp_path):
     runs, fake, folder = _study(tmp_path, seconds=60.0, seeds=[0, 1, 2])
-    script = (f"import sys; from mtl_keras.studies import runner; from mtl_keras import config;"
-              f"runs = runner.plan([({str(tmp_path / 'joint.flags')!r}, config.Config())], "
+    script = (f"import sys; from mtl_keras.studies import planning, runner; from mtl_keras import config;"
+              f"runs = planning.plan([({str(tmp_path / 'joint.flags')!r}, config.Config())], "
               f"[0, 1, 2], {str(folder)!r}, None);"
               f"sys.exit(runner.run_study(runs, {str(folder)!r}, {fake!r}, parallel=2, reuse_process=False))")
     study = subprocess.Popen([sys.executable, "-c", script],  # noqa: S603
                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    deadline = time.time() + 60
-    while time.time() < deadline and not all(
-            (folder / f"joint-seed{seed}" / "config.json").exists() for seed in (0, 1)):
-        time.sleep(0.1)
-    time.sleep(0.5)  # the stand-ins' signal handlers are set
-    study.send_signal(signal.SIGTERM)
-    assert study.wait(timeout=60) == 143
+    assert helpers.terminate_once_started(
+        study, [folder / f"joint-seed{seed}" for seed in (0, 1)]) == 143
     for seed in (0, 1):  # both running runs were asked to stop; the third never started
         assert (folder / f"joint-seed{seed}" / "stopped").read_text() == str(signal.SIGTERM)
         assert float((folder / f"joint-seed{seed}" / records.ATTEMPTS).read_text()) > 0

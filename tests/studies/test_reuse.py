@@ -17,6 +17,7 @@ from mtl_keras import errors
 from mtl_keras import fileio
 from mtl_keras import flagfiles
 from mtl_keras.studies import comparison
+from mtl_keras.studies import planning
 from mtl_keras.studies import records
 from mtl_keras.studies import runner
 from mtl_keras.training import preparation
@@ -81,9 +82,9 @@ class Studies:
     def run(self, name, overrides=None, seeds=(0,), data=None, stop=False, **options):
         """Runs study `name`; returns (exit status, its [study] lines)."""
         folder = str(self.tmp_path / name)
-        settings = runner.expand([str(self.flagfile)], overrides)
+        settings = planning.expand([str(self.flagfile)], overrides)
         runs = {}
-        for planned in runner.plan(settings, seeds, folder, None):
+        for planned in planning.plan(settings, seeds, folder, None):
             config = flagfiles.from_arguments(planned.training_arguments)
             runs[planned.workdir] = {"flags": flagfiles.flagfile_text(config),
                                      "data": data or preparation.data_fingerprint(config)}
@@ -152,7 +153,7 @@ def test_a_run_of_other_data_or_code_or_being_written_is_refused(studies, code, 
                                                                  refusal):
     data = None
     if change == "data":  # the first study's run trained on other images
-        planned = runner.plan(runner.expand([str(studies.flagfile)]), [0], "x", None)[0]
+        planned = planning.plan(planning.expand([str(studies.flagfile)]), [0], "x", None)[0]
         config = flagfiles.from_arguments(planned.training_arguments)
         data = {**preparation.data_fingerprint(config), "images": "0" * 24}
     studies.run("first", {"max_loss_growth": 0.0} if change == "looser_growth" else None,

@@ -12,6 +12,7 @@ import sys
 import time
 
 from mtl_keras import flagfiles
+from mtl_keras.studies import planning
 from mtl_keras.studies import runner
 from mtl_keras.studies import worker
 
@@ -29,7 +30,7 @@ def _plan(folder, tmp_path):
         flagfile = tmp_path / f"tiny{index}.flags"
         flagfile.write_text("\n".join([*TINY, f"--weighting={weighting}", *extra]) + "\n")
         settings = [(str(flagfile), flagfiles.read_flagfile(str(flagfile)))]
-        runs += runner.plan(settings, [seed], str(folder), None)
+        runs += planning.plan(settings, [seed], str(folder), None)
     return runs
 
 

@@ -14,7 +14,11 @@ import time
 
 import pytest
 
+import helpers
+
 from mtl_keras import config as config_lib
+from mtl_keras.studies import planning
+from mtl_keras.studies import processes
 from mtl_keras.studies import records
 from mtl_keras.studies import runner
 
@@ -45,7 +49,7 @@ STANDIN = textwrap.dedent("""\
 """)
 
 
-class StandInRun(runner.PlannedRun):
+class StandInRun(planning.PlannedRun):
     """A planned run whose command runs the stand-in module instead of mtl_keras.run."""
 
     def command(self, python):
@@ -56,7 +60,7 @@ def _plan(tmp_path, seeds):
     flagfile = tmp_path / "joint.flags"
     flagfile.write_text("--dataset=x\n--protocol=joint\n")
     folder = tmp_path / "study"
-    runs = runner.plan([(str(flagfile), config_lib.Config())], seeds, str(folder), None)
+    runs = planning.plan([(str(flagfile), config_lib.Config())], seeds, str(folder), None)
     return [StandInRun(**vars(planned)) for planned in runs], folder
 
 
@@ -103,8 +107,8 @@ def test_two_workers_each_run_with_its_own_log_and_share_of_the_cores(standin):
                             parallel=2) == 0
     assert len({_pid(folder, seed) for seed in (0, 3, 4, 5, 6)}) == 2  # two workers, reused
     for seed in (0, 3, 4, 5, 6):
-        log = (folder / runner.LOGS / f"joint-seed{seed}.log").read_text()
-        assert log == f"run {seed} threads {runner.threads_per_run(2)}\n"
+        log = (folder / processes.LOGS / f"joint-seed{seed}.log").read_text()
+        assert log == f"run {seed} threads {processes.threads_per_run(2)}\n"
 
 
 def test_a_signal_stops_every_running_run_and_the_rerun_finishes_them(standin):
@@ -125,13 +129,8 @@ def test_a_signal_stops_every_running_run_and_the_rerun_finishes_them(standin):
     study = subprocess.Popen([sys.executable, "-c", script],  # noqa: S603
                              env={**os.environ, "STANDIN_SECONDS": "60"})
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not all(
-                (folder / f"joint-seed{seed}" / "config.json").exists() for seed in (0, 3)):
-            time.sleep(0.1)
-        time.sleep(0.5)  # the stand-ins' signal handlers are set
-        study.send_signal(signal.SIGTERM)
-        assert study.wait(timeout=30) == 143
+        assert helpers.terminate_once_started(
+            study, [folder / f"joint-seed{seed}" for seed in (0, 3)]) == 143
     finally:
         study.kill()  # a study that did not stop leaves nothing running
     for seed in (0, 3):  # both running runs were asked to stop; the third never started
