@@ -72,9 +72,19 @@ def _model_weights(model):
     return [v.numpy() for v in model.variables if id(v) not in method_ids]
 
 
+# With --rep_grad a gradient-level method sees the Gramian of the representation's task
+# gradients instead of the parameters'; gathering those over the replicas and stepping with the
+# weights is the train step's, the same for every method. So every method once on the
+# parameters' gradients, and with --rep_grad the ones that differ in how they use the step:
+# min-norm weights (mgda), learned weights (gradnorm), state across steps (gradvac), learned
+# loss scales (imtl), the projections of upgrad.
+REP_GRAD_CASES = ("mgda", "gradnorm", "gradvac", "imtl", "upgrad")
 CASES = [(name, False) for name in methods.METHODS.names()] + [
-    (name, True) for name in methods.METHODS.names()
-    if methods.METHODS.get(name).level == "gradient"]
+    (name, True) for name in REP_GRAD_CASES]
+
+
+def test_the_rep_grad_cases_are_gradient_methods():
+    assert all(methods.METHODS.get(name).level == "gradient" for name in REP_GRAD_CASES)
 
 
 @pytest.mark.parametrize("weighting, rep_grad", CASES)
