@@ -30,11 +30,12 @@ from helpers import CifarArchiveMaker  # noqa: E402
 # The files that take longest, first: `make test` gives the two processes whole files in
 # collection order (--dist loadfile --no-loadscope-reorder), so the suite does not end with
 # one process in a long file while the other waits.
-SLOW_FILES = ("studies/test_worker_figures.py", "training/test_small_folder.py",
-              "training/test_multi_worker.py", "training/test_resume.py",
-              "protocols/test_protocols.py", "step/test_train_step.py",
-              "studies/test_workers.py", "models/test_architecture_replicas.py",
-              "training/test_reliability.py", "training/test_replicas.py", "test_library.py")
+SLOW_FILES = ("step/test_train_step.py", "training/test_small_folder.py",
+              "training/test_multi_worker.py", "models/test_architecture_replicas.py",
+              "studies/test_worker_figures.py", "protocols/test_protocols.py",
+              "training/test_resume.py", "test_library.py", "models/test_architectures.py",
+              "studies/test_workers.py", "methods/test_gradient_methods_behaviour.py",
+              "training/test_reliability.py")
 
 
 def pytest_collection_modifyitems(items):

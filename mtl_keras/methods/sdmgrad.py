@@ -73,12 +73,17 @@ class SDMGrad(base.TaskGradientMethod):
         bias = options["lamda"] * tf.linalg.matvec(gramian, mask) / count
         # On the simplex of the tasks present (unchanged when every task is).
         weights = gramian_lib.project_to_simplex(self.simplex_weights, present)
-        buffer = tf.zeros_like(weights)
-        for iteration in range(options["iterations"]):
+
+        def iterate(weights, buffer):
+            # The buffer starts at 0: the first step's is the descent itself.
             descent = tf.linalg.matvec(gramian, weights) + bias
-            buffer = descent if iteration == 0 else options["momentum"] * buffer + descent
-            weights = gramian_lib.project_to_simplex(
-                weights - options["learning_rate"] * buffer, present)
+            buffer = options["momentum"] * buffer + descent
+            return (gramian_lib.project_to_simplex(weights - options["learning_rate"] * buffer,
+                                                   present), buffer)
+
+        # A loop in the graph, not unrolled: one trace of the step, whatever `iterations`.
+        weights, _ = tf.while_loop(lambda *_: True, iterate, (weights, tf.zeros_like(weights)),
+                                   maximum_iterations=options["iterations"])
         self.simplex_weights.assign(weights)
         weights = tf.cast(weights, tf.float32)
         average = (tf.linalg.matvec(direction_sample, tf.cast(mask, tf.float32), transpose_a=True)
