@@ -227,13 +227,11 @@ class MultiTaskModel(keras.Model):
         # shapes instead, without iterating it.
         if iterator is not None and data_batch is None:
             data_batch = iterator.data_adapter.get_tf_dataset().element_spec
-        if self._distribute_strategy is None:
-            # Without a strategy Keras leaves the building to the first trace of the step:
-            # the optimizer's and the metrics' variables made there make TensorFlow trace the
-            # step a second time (seconds per run). Built before, as under a strategy.
+        # Also without a strategy, where Keras leaves the building to the first trace of the
+        # step: the optimizer's and the metrics' variables made there would make TensorFlow
+        # trace the step a second time (seconds per run).
+        with self.distribute_strategy.scope():
             self._symbolic_build(data_batch=data_batch)
-        else:
-            super()._maybe_symbolic_build(data_batch=data_batch)
 
     @property
     def metrics(self):
