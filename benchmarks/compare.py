@@ -14,9 +14,10 @@ anchor).
 
 Suites:
   anchors   mtl_keras' simple_cnn two-head training (benchmarks/throughput.py, batch 256,
-            defaults and float32) against the anchor scripts in DIR: the Keras tutorial
-            notebook's model at batch 256 and at its own batch of 32, and the same model in
-            PyTorch (needs --torch_python, a Python with torch installed).
+            defaults, float32 and bfloat16) against the anchor scripts in DIR: the Keras
+            tutorial notebook's model at batch 256 and at its own batch of 32, and the same
+            model in PyTorch, in float32 and in its fastest CPU setting (bfloat16 autocast,
+            channels_last; needs --torch_python, a Python with torch installed).
   settings  per trunk: float32 / bfloat16 mixed precision, XLA off / on; for the first
             trunk also TensorFlow's thread pools and oneDNN off.
   batch_norm per trunk: the fused batch normalization the trunks use against Keras'
@@ -45,14 +46,19 @@ def _anchors(args):
         ("mtl_keras simple_cnn, defaults", _THROUGHPUT + ["--trunk=simple_cnn", "--batch_size=256", steps], {}),
         ("mtl_keras simple_cnn, float32", _THROUGHPUT + ["--trunk=simple_cnn", "--batch_size=256", steps,
                                                          "--mixed_precision=false"], {}),
+        ("mtl_keras simple_cnn, bfloat16", _THROUGHPUT + ["--trunk=simple_cnn", "--batch_size=256", steps,
+                                                          "--mixed_precision=true"], {}),
         ("Keras notebook, batch 256", [sys.executable, os.path.join(args.anchors, "notebook_keras.py"),
                                        examples, "256"], {}),
         ("Keras notebook, batch 32", [sys.executable, os.path.join(args.anchors, "notebook_keras.py"),
                                       examples, "32"], {}),
     ]
     if args.torch_python:
-        contenders.append(("PyTorch, batch 256", [args.torch_python, os.path.join(
-            args.anchors, "notebook_pytorch.py"), examples, "256"], {}))
+        torch_script = [args.torch_python, os.path.join(args.anchors, "notebook_pytorch.py"),
+                        examples, "256"]
+        contenders.append(("PyTorch, batch 256", torch_script, {}))
+        contenders.append(("PyTorch, batch 256, bfloat16 autocast + channels_last",
+                           torch_script + ["1", "1"], {}))
     return contenders
 
 
@@ -157,7 +163,7 @@ def main():
         print(f"| {name} | {medians[name]:.0f} ({shown}) | {medians[name] / reference:.2f} |")
     if args.suite == "anchors":
         ours = contenders[0][0]
-        for name in list(medians)[2:]:
+        for name in list(medians)[3:]:
             print(f"{ours} / {name}: {medians[ours] / medians[name]:.2f}×")
 
 

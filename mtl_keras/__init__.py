@@ -38,7 +38,7 @@ from mtl_keras.studies.evaluation import evaluate_run  # noqa: E402
 from mtl_keras.studies.runner import study as run_study  # noqa: E402
 from mtl_keras.tasks import Task  # noqa: E402
 from mtl_keras.step.model import MultiTaskModel  # noqa: E402
-from mtl_keras.step.model import wrap  # noqa: E402
+from mtl_keras.step.wrap import wrap  # noqa: E402
 from mtl_keras.training.runner import Run  # noqa: E402
 from mtl_keras.training.runner import train  # noqa: E402
 

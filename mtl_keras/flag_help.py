@@ -52,10 +52,11 @@ RUN = {
                    "on CPUs too), true or false.",
     "strategy": "auto (mirrored over the local GPUs when there are two or more, else default), "
                 "default, mirrored (all local GPUs) or multi_worker (reads TF_CONFIG).",
-    "mixed_precision": "16-bit compute, float32 weights: auto (where the hardware has a fast "
-                       "path: GPUs of compute capability 7.0+, CPUs with AVX-512 BF16 or "
-                       "AMX), true or false. float16 on GPUs, bfloat16 on CPUs; the heads "
-                       "stay float32.",
+    "mixed_precision": "16-bit compute, float32 weights: auto (where it is faster: GPUs of "
+                       "compute capability 7.0+; CPUs with AVX-512 BF16 or AMX where a 2-second "
+                       "measurement, made once per CPU model and kept in "
+                       "~/.cache/mtl_keras or $MTL_KERAS_CACHE, finds bfloat16 faster), true "
+                       "or false. float16 on GPUs, bfloat16 on CPUs; the heads stay float32.",
     "losses": "Per-head loss overrides: HEAD=NAME (mse, mae, huber, binary_crossentropy, "
               "sparse_categorical_crossentropy; one that fits the head's kind) or "
               "HEAD=package.module:function, a loss(y_true, y_pred) returning one value per "

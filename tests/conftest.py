@@ -6,8 +6,13 @@ logical CPUs, so that a MirroredStrategy over "/cpu:0" and "/cpu:1" has two repl
 
 import os
 import socket
+import tempfile
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+# "auto" precision's measurement, kept for the machine's later test sessions (and their
+# subprocesses) outside the user's own cache.
+os.environ["MTL_KERAS_CACHE"] = os.path.join(tempfile.gettempdir(),
+                                           f"mtl_keras-tests-{os.getuid()}")
 
 import pytest  # noqa: E402
 

@@ -1,9 +1,8 @@
-"""tf.distribute strategy, mixed precision and XLA choices, resolved from the config."""
+"""tf.distribute strategy and XLA choices, resolved from the config (precision: precision.py)."""
 
 import json
 import os
 
-import keras
 import tensorflow as tf
 
 from mtl_keras import errors
@@ -124,43 +123,6 @@ def resolve_jit_compile(setting):
     if setting == "auto":
         return bool(tf.config.list_physical_devices("GPU"))
     return setting == "true"
-
-
-def cpu_has_fast_bfloat16():
-    """Whether this CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX), read on Linux."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            flags = set(cpuinfo.read().split())
-    except OSError:
-        return False
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
-
-
-def gpu_has_fast_float16():
-    """Whether every local GPU has tensor cores (compute capability 7.0 or later)."""
-    gpus = tf.config.list_physical_devices("GPU")
-    capabilities = [tf.config.experimental.get_device_details(gpu).get("compute_capability")
-                    for gpu in gpus]
-    return bool(gpus) and all(c is not None and tuple(c) >= (7, 0) for c in capabilities)
-
-
-def set_precision(setting):
-    """Sets the global Keras dtype policy for "auto", "true" or "false"; returns its name.
-
-    Mixed precision computes in float16 on GPUs and in bfloat16 on CPUs (float16 has no
-    fast path on CPUs), keeping variables in float32. "auto" turns it on only where the
-    hardware multiplies 16-bit numbers natively: there it was measured faster (simple CNN
-    1.7× on an AVX-512 BF16 CPU); elsewhere bfloat16 is emulated and slower.
-    """
-    on_gpu = bool(tf.config.list_physical_devices("GPU"))
-    if setting == "auto":
-        setting = "true" if (gpu_has_fast_float16() if on_gpu else cpu_has_fast_bfloat16()) else "false"
-    if setting == "false":
-        policy = "float32"
-    else:
-        policy = "mixed_float16" if on_gpu else "mixed_bfloat16"
-    keras.mixed_precision.set_global_policy(policy)
-    return policy
 
 
 def public_name(strategy):

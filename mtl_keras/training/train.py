@@ -23,6 +23,7 @@ from mtl_keras.training import compile as compile_lib
 from mtl_keras.training import inspection
 from mtl_keras.training import optimizers
 from mtl_keras.training import phases as phases_lib
+from mtl_keras.training import precision as precision_lib
 from mtl_keras.training import progress as progress_lib
 from mtl_keras.training import run_state
 from mtl_keras.training import signals
@@ -57,7 +58,7 @@ def build_and_compile(experiment):
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    precision = strategy_lib.set_precision(config.mixed_precision)
+    precision = precision_lib.set_precision(config.mixed_precision)
     jit_compile = strategy_lib.resolve_jit_compile(config.jit_compile)
     mean, std = source.channel_statistics(data.train.images)
     with experiment.strategy.scope():

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from mtl_keras import methods
-from mtl_keras.step import model as model_lib
+from mtl_keras.step import wrap as wrap_lib
 
 GRADIENT_METHODS = sorted(entry.name for entry in methods.METHODS.entries()
                           if entry.value.level in ("gradient", "task_gradients"))
@@ -59,7 +59,7 @@ def test_the_example_moves_the_weights(expected):
 @pytest.mark.parametrize("name, rep_grad", [*((name, False) for name in GRADIENT_METHODS),
                                             ("upgrad", True), ("nash_mtl", True)])
 def test_one_task_trains_on_its_own_gradient(name, rep_grad, expected):
-    model = model_lib.wrap(_one_head_model(), representation="hidden" if rep_grad else None)
+    model = wrap_lib.wrap(_one_head_model(), representation="hidden" if rep_grad else None)
     model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE),
                   loss={"only": "sparse_categorical_crossentropy"}, weighting=name,
                   rep_grad=rep_grad)

@@ -29,7 +29,10 @@ STEPS = 7  # (512 - 64 validation) / 64
 SETTINGS = {"dataset": "fashion_mnist", "synthetic": True, "synthetic_examples": 512,
             "validation_size": 64, "trunk": "lenet", "epochs": 8, "batch_size": 64,
             "deterministic": True, "early_stopping_patience": PATIENCE, "warmup_epochs": 0.0,
-            "checkpoint_minutes": 0.0}
+            "checkpoint_minutes": 0.0,
+            # The trajectory the expected epochs below were read from (deterministic, in
+            # bfloat16): "auto" would choose by the machine.
+            "mixed_precision": "true"}
 
 
 class _StopInEpoch(signals.StopRequest):

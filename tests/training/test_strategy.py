@@ -1,6 +1,5 @@
-"""Strategy, XLA and precision choices."""
+"""Strategy and XLA choices."""
 
-import keras
 import pytest
 import tensorflow as tf
 
@@ -42,29 +41,3 @@ def test_resolve_jit_compile_without_gpu():
     assert strategy_lib.resolve_jit_compile("auto") is False
     assert strategy_lib.resolve_jit_compile("true") is True
     assert strategy_lib.resolve_jit_compile("false") is False
-
-
-def test_set_precision_on_cpu():
-    assert strategy_lib.set_precision("true") == "mixed_bfloat16"
-    assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
-    assert strategy_lib.set_precision("false") == "float32"
-    assert keras.mixed_precision.global_policy().name == "float32"
-
-
-@pytest.mark.parametrize("fast, expected", [(True, "mixed_bfloat16"), (False, "float32")])
-def test_auto_precision_follows_the_cpu(monkeypatch, fast, expected):
-    monkeypatch.setattr(strategy_lib, "cpu_has_fast_bfloat16", lambda: fast)
-    assert strategy_lib.set_precision("auto") == expected
-
-
-def test_cpu_bfloat16_detection_reads_cpuinfo_flags(monkeypatch, tmp_path):
-    import builtins
-
-    real_open = builtins.open
-    for flags, expected in (("fpu avx2 avx512f", False), ("fpu avx512f avx512_bf16", True),
-                            ("fpu amx_bf16 amx_tile", True)):
-        cpuinfo = tmp_path / "cpuinfo"
-        cpuinfo.write_text(f"processor : 0\nflags : {flags}\n")
-        monkeypatch.setattr(builtins, "open", lambda path, *args, _f=cpuinfo, **kwargs:
-                            real_open(_f if path == "/proc/cpuinfo" else path, *args, **kwargs))
-        assert strategy_lib.cpu_has_fast_bfloat16() is expected
