@@ -36,9 +36,9 @@ from helpers import CifarArchiveMaker  # noqa: E402
 # collection order (--dist loadfile --no-loadscope-reorder), so the suite does not end with
 # one process in a long file while the other waits.
 SLOW_FILES = ("step/test_train_step.py", "training/test_small_folder.py",
-              "training/test_multi_worker.py", "models/test_architecture_replicas.py",
+              "training/test_multi_worker.py", "models/test_architectures.py",
               "studies/test_worker_figures.py", "protocols/test_protocols.py",
-              "training/test_resume.py", "test_library.py", "models/test_architectures.py",
+              "training/test_resume.py", "test_library.py",
               "studies/test_workers.py", "methods/test_gradient_methods_behaviour.py",
               "training/test_reliability.py")
 

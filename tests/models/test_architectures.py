@@ -1,6 +1,7 @@
-"""Every architecture builds, trains, saves and reloads for heads of different kinds; MMoE's
-gates, cross-stitch units and the split of the variables between the tasks, each checked
-against values computed here."""
+"""Every architecture builds, trains, saves and reloads for a head of every kind, and trains
+to the same weights on one replica and on two (MirroredStrategy); the ResNet-based models
+train in bfloat16 over two replicas; MMoE's gates, cross-stitch units and the split of the
+variables between the tasks, each checked against values computed here."""
 
 import functools
 
@@ -19,10 +20,12 @@ from mtl_keras.models.architectures import cross_stitch
 from mtl_keras.models.architectures import mmoe
 from mtl_keras.tasks import Task
 from mtl_keras.training import compile as compile_lib
+from mtl_keras.training import strategy as strategy_lib
 
 SHAPE = (16, 16, 1)
 TWO = (Task("kind", 5), Task("size", kind="regression", target_mean=4.0, target_std=2.0))
-THREE = (Task("flag", kind="binary"), Task("tags", 4, kind="multilabel"), Task("kind", 5))
+EVERY_KIND = (Task("flag", kind="binary"), Task("tags", 4, kind="multilabel"), Task("kind", 5),
+              Task("size", kind="regression", target_mean=4.0, target_std=2.0))
 # Fewer experts than the paper's 8 keep the tests fast; the code path is the same.
 # Learning-to-branch: one warm-up step, then branch draws.
 OPTIONS = {"mmoe": {"experts": 3}, "dselect_k": {"experts": 3}, "ltb": {"warmup_steps": 1}}
@@ -37,7 +40,7 @@ def _tiny_stage(filters):
 
 
 # Two small stages, quick to build and train (the ResNets' stages: test_head_names.py builds
-# every architecture on resnet9, test_architecture_replicas.py trains them).
+# every architecture on resnet9, the bfloat16 test below trains three of them).
 TINY = trunks.Trunk("tiny", (_tiny_stage(4), _tiny_stage(8)),
                     lambda x: keras.layers.GlobalAveragePooling2D()(x))
 
@@ -84,8 +87,8 @@ def fit_on_one_batch(model, heads, steps=2):
 def trained_on_one_replica(heads, architecture):
     """A model of `architecture` and `heads` (seeded), trained by `fit_on_one_batch` at a
     learning rate of 0.05: (the model, its initial weights, its initial trainable variables,
-    its training losses). One training per architecture, read (never changed) by the tests
-    of saving here and by the two-replica comparison in test_architecture_replicas.py."""
+    its training losses). One training per architecture, read (never changed) by the test
+    of saving and by the two-replica comparison."""
     keras.utils.set_random_seed(0)
     model = _build(heads, architecture)
     initial = model.get_weights()
@@ -100,9 +103,9 @@ def test_every_architecture_is_registered():
                                                    "ltb", "mmoe", "mtan", "ple"]
 
 
-@pytest.mark.parametrize("heads", [TWO, THREE], ids=["two_heads", "three_heads"])
 @pytest.mark.parametrize("architecture", architectures.ARCHITECTURES.names())
-def test_trains_saves_and_reloads_to_the_same_predictions(tmp_path, architecture, heads):
+def test_trains_saves_and_reloads_to_the_same_predictions(tmp_path, architecture):
+    heads = EVERY_KIND
     model, _, before, losses = trained_on_one_replica(heads, architecture)
     images, _ = _data(heads)
     assert np.isfinite(losses).all()
@@ -126,11 +129,11 @@ def test_trains_saves_and_reloads_to_the_same_predictions(tmp_path, architecture
 
 def test_mmoe_gates_are_distributions_and_mix_the_experts():
     keras.utils.set_random_seed(0)
-    model = _build(THREE, "mmoe")
+    model = _build(EVERY_KIND, "mmoe")
     mixtures = [layer for layer in model.layers if isinstance(layer, mmoe.ExpertMixture)]
-    assert len(mixtures) == 3  # one gate per task
+    assert len(mixtures) == len(EVERY_KIND)  # one gate per task
     probe = keras.Model(model.inputs, [[mixture.input, mixture.output] for mixture in mixtures])
-    images, _ = _data(THREE, count=6)
+    images, _ = _data(EVERY_KIND, count=6)
     gates = []
     for (weights, *experts), mixed in probe.predict(images, verbose=0):
         assert weights.shape == (6, 3) and len(experts) == 3
@@ -188,8 +191,8 @@ def test_cross_stitch_at_identity_mixing_is_independent_columns():
 
 def _trunk_variable_count():
     """Trainable variables of one trunk: an hps model's, less its heads'."""
-    model = _build(THREE, "hps")
-    return len(model.trainable_variables) - 2 * len(THREE)
+    model = _build(EVERY_KIND, "hps")
+    return len(model.trainable_variables) - 2 * len(EVERY_KIND)
 
 
 # architecture → (options, private variables per task, shared variables), in trunks T.
@@ -213,19 +216,21 @@ def test_each_head_reaches_only_its_own_task_variables(architecture):
     keras.utils.set_random_seed(0)
     trunk = _trunk_variable_count()
     options, private_count, shared_count = SPLITS[architecture]
-    model = _build(THREE, architecture, **options)
+    model = _build(EVERY_KIND, architecture, **options)
     owners = model.variable_owners()
     variables = model.trainable_variables
-    private = {task.name: [v for v in variables if owners[id(v)] == {task.name}] for task in THREE}
+    private = {task.name: [v for v in variables if owners[id(v)] == {task.name}]
+               for task in EVERY_KIND}
     shared = [v for v in variables if len(owners[id(v)]) > 1]
     assert len(shared) == shared_count(trunk)
-    assert [len(private[task.name]) for task in THREE] == [private_count(trunk)] * 3
+    assert [len(private[task.name]) for task in EVERY_KIND] == ([private_count(trunk)]
+                                                                * len(EVERY_KIND))
     assert len(shared) + sum(map(len, private.values())) == len(variables)
     if architecture == "ple":
         return
-    images, _ = _data(THREE, count=4)
+    images, _ = _data(EVERY_KIND, count=4)
     rng = np.random.default_rng(0)
-    for task in THREE:
+    for task in EVERY_KIND:
         with tf.GradientTape() as tape:
             output = model(images, training=False)[task.name]
             # Random weights: a softmax's plain sum is 1 whatever the variables.
@@ -284,14 +289,14 @@ def test_mtan_rep_grad_through_the_stage_outputs_is_the_summed_loss(tmp_path):
     """MTAN's representation is its trunk's stage outputs: the gradient taken there and
     carried back through the trunk equals the whole model's; a saved model reloads compiled
     with it."""
-    images, labels = _data(THREE, count=8)
+    images, labels = _data(EVERY_KIND, count=8)
     trained = []
-    for method, rep_grad in ((_SumOfGradients(names := [t.name for t in THREE]), True),
+    for method, rep_grad in ((_SumOfGradients(names := [t.name for t in EVERY_KIND]), True),
                              ("equal", False)):
         keras.utils.set_random_seed(0)
-        model = _build(THREE, "mtan")
+        model = _build(EVERY_KIND, "mtan")
         assert len(model._representation) == 2  # noqa: SLF001  (TINY's two stages)
-        compile_lib.compile_model(model, THREE, keras.optimizers.SGD(0.05),
+        compile_lib.compile_model(model, EVERY_KIND, keras.optimizers.SGD(0.05),
                                   dict.fromkeys(names, 1.0), False, weighting=method,
                                   rep_grad=rep_grad)
         model.fit(images, labels, batch_size=8, epochs=2, verbose=0, shuffle=False)
@@ -302,3 +307,52 @@ def test_mtan_rep_grad_through_the_stage_outputs_is_the_summed_loss(tmp_path):
     trained[0].save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     assert loaded.rep_grad and len(loaded._representation) == 2  # noqa: SLF001
+
+
+# --------------------------------------------------------------------------- replicas
+
+def _train_under(strategy, architecture, initial=None, trunk=TINY, steps=2, heads=EVERY_KIND):
+    """Trains a fresh model of `architecture` under `strategy` as the one-replica model of
+    `trained_on_one_replica` was trained (on its global batch of 8 examples twice); returns
+    the model."""
+    with strategy.scope():
+        model = _build(heads, architecture, trunk=trunk)
+        if initial is not None:
+            model.set_weights(initial)
+        _compile(model, heads, learning_rate=0.05)
+    fit_on_one_batch(model, heads, steps)
+    return model
+
+
+@pytest.mark.parametrize("architecture", architectures.ARCHITECTURES.names())
+def test_one_replica_and_two_train_to_the_same_weights(architecture):
+    one, initial, _, _ = trained_on_one_replica(EVERY_KIND, architecture)
+    two = _train_under(strategy_lib.mirrored_strategy(["/cpu:0", "/cpu:1"]), architecture,
+                       initial)
+    # Trainable variables only: a moving variance's Bessel correction counts one replica's
+    # examples.
+    for first, second in zip(one.trainable_variables, two.trainable_variables):
+        np.testing.assert_allclose(first.numpy(), second.numpy(), rtol=2e-5, atol=2e-6,
+                                   err_msg=first.path)
+    assert not np.allclose(one.get_weights()[0], initial[0])  # it did train
+
+
+# mmoe and cgc are made of ple's layers (trunk experts, float32 gates, mixtures); hps is the
+# model of today, which the end-to-end tests train at the default precision.
+@pytest.mark.parametrize("architecture", ["ple", "cross_stitch", "mtan"])
+def test_resnet_architectures_train_in_bfloat16_over_two_replicas(architecture):
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    keras.utils.set_random_seed(0)
+    # The heads of bounded losses: two steps at 0.05 take resnet9's regression output, read
+    # with the moving statistics of two steps, to infinity (in float32 too).
+    heads = EVERY_KIND[:3]
+    model = _train_under(strategy_lib.mirrored_strategy(["/cpu:0", "/cpu:1"]), architecture,
+                         trunk="resnet9", steps=2, heads=heads)
+    compute = {layer.compute_dtype for layer in model.layers if layer.weights}
+    assert "bfloat16" in compute
+    assert {model.get_layer(task.name).compute_dtype for task in heads} == {"float32"}
+    images, _ = _data(heads, count=4)
+    for name, values in model(images).items():  # called: no predict function to trace
+        values = np.asarray(values)
+        assert values.dtype == np.float32 and np.isfinite(values).all(), name
+    assert all(np.isfinite(weights).all() for weights in model.get_weights())
