@@ -4,6 +4,7 @@ import builtins
 import json
 
 import keras
+import numpy as np
 import pytest
 
 from mtl_keras.training import precision
@@ -96,8 +97,24 @@ def test_a_damaged_or_unwritable_cache_means_measuring(monkeypatch, tmp_path, me
     assert len(calls) == 3
 
 
-def test_the_measurement_is_a_real_time_ratio_and_keeps_the_policy():
-    keras.mixed_precision.set_global_policy("float32")
+def _first_layer():
+    """A Dense layer's name and initial kernel."""
+    layer = keras.layers.Dense(3)
+    layer.build((None, 4))
+    return layer.name, layer.kernel.numpy()
+
+
+def test_the_measurement_is_a_real_time_ratio_and_leaves_keras_as_it_was():
+    """A run measured on its first start builds the model it builds after: same policy,
+    same layer names, same random initial weights."""
+    keras.backend.clear_session(free_memory=False)
+    keras.utils.set_random_seed(0)
+    name, kernel = _first_layer()
+    keras.backend.clear_session(free_memory=False)
+    keras.utils.set_random_seed(0)
     ratio = precision.measure_bfloat16_time_ratio(rounds=1, steps=2)
     assert 0.05 < ratio < 20
     assert keras.mixed_precision.global_policy().name == "float32"
+    name_after, kernel_after = _first_layer()
+    assert name_after == name
+    np.testing.assert_array_equal(kernel_after, kernel)
