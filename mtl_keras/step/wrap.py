@@ -34,7 +34,8 @@ def wrap(model, representation=None):
         if len(outputs) != len(tensors):
             raise ValueError("wrap(): the model's outputs come from layers of the same name; give "
                              "each output layer a name, or return a dict of outputs.")
-    wrapped = model_lib.MultiTaskModel(model._inputs_struct, dict(outputs), name=model.name)  # noqa: SLF001
+    inputs = model._inputs_struct  # noqa: SLF001
+    wrapped = model_lib.MultiTaskModel(inputs, dict(outputs), name=model.name)
     if representation is not None:
         items = representation if isinstance(representation, (list, tuple)) else [representation]
         wrapped.set_representation([model.get_layer(item).output if isinstance(item, str)

@@ -19,7 +19,8 @@ import time
 import keras
 import tensorflow as tf
 
-from mtl_keras import errors, fileio
+from mtl_keras import errors
+from mtl_keras import fileio
 
 # bfloat16 is chosen when its step takes at most this fraction of float32's.
 FASTER_BELOW = 0.9
@@ -53,8 +54,7 @@ def cpu_has_fast_bfloat16():
     cpu = cpu_description()
     if not cpu["native_bfloat16"]:
         return False
-    ratio = _cached_ratio(cpu)
-    return ratio <= FASTER_BELOW
+    return _cached_ratio(cpu) <= FASTER_BELOW
 
 
 def cpu_description():
