@@ -72,19 +72,67 @@ def _model_weights(model):
     return [v.numpy() for v in model.variables if id(v) not in method_ids]
 
 
+# Trained on one replica and on two: every method that carries something of its own across
+# steps or replicas (state, trainable variables, random draws) and one pure method per level
+# (mgda and upgrad for the gradient level), which carry the step's own reductions. Every other
+# method is a pure function of the step's global inputs
+# (test_the_methods_left_out_are_pure_functions_of_the_global_inputs): the same inputs on every
+# replica give it the same answer, so its runs on one replica and on two cannot part where a
+# pure method's of its level do not.
+PURE_REPRESENTATIVES = ("equal", "mgda", "upgrad", "trimmed_mean")
+CARRYING_STATE = ("uw", "dwa", "rlw", "famo", "stch", "pcgrad", "gradvac", "gradnorm", "imtl",
+                  "graddrop", "moco", "db_mtl", "excess_mtl", "modo", "sdmgrad")
 # With --rep_grad a gradient-level method sees the Gramian of the representation's task
 # gradients instead of the parameters'; gathering those over the replicas and stepping with the
-# weights is the train step's, the same for every method. So every method once on the
-# parameters' gradients, and with --rep_grad the ones that differ in how they use the step:
-# min-norm weights (mgda), learned weights (gradnorm), state across steps (gradvac), learned
-# loss scales (imtl), the projections of upgrad.
+# weights is the train step's, the same for every method. So the ones that differ in how they
+# use the step: min-norm weights (mgda), learned weights (gradnorm), state across steps
+# (gradvac), learned loss scales (imtl), the projections of upgrad.
 REP_GRAD_CASES = ("mgda", "gradnorm", "gradvac", "imtl", "upgrad")
-CASES = [(name, False) for name in methods.METHODS.names()] + [
+CASES = [(name, False) for name in (*PURE_REPRESENTATIVES, *CARRYING_STATE)] + [
     (name, True) for name in REP_GRAD_CASES]
 
 
 def test_the_rep_grad_cases_are_gradient_methods():
     assert all(methods.METHODS.get(name).level == "gradient" for name in REP_GRAD_CASES)
+
+
+def _level_call(method, rng):
+    """Calls the method's level function once on random global inputs of 3 tasks (one absent
+    from the batch); returns its outputs as numpy arrays."""
+    losses = tf.constant(rng.uniform(0.5, 2.0, 3), tf.float32)
+    present = tf.constant([True, False, True])
+    if method.level == "loss":
+        return [method.objective(losses, 4, present).numpy()]
+    if method.level == "gradient":
+        jacobian = rng.normal(size=(3, 5)) * np.array([[1.0], [0.0], [1.0]])
+        gramian = tf.constant(jacobian @ jacobian.T, tf.float32)
+        return [method.transform(losses, present).numpy(),
+                method.task_weights(gramian, losses, 4, present).numpy()]
+    gradients = rng.normal(size=(method.samples, 3, 5)) * np.array([[1.0], [0.0], [1.0]])
+    gradients = tf.constant(gradients[0] if method.samples == 1 else gradients, tf.float32)
+    method.build((3, 5))
+    update, weights = method.combine(gradients, losses, 4, present)
+    return [update.numpy()] + ([] if weights is None else [weights.numpy()])
+
+
+def test_the_methods_left_out_are_pure_functions_of_the_global_inputs(monkeypatch):
+    """No variable, no random draw, the same answer to the same inputs: what a method needs
+    for its two-replica run to be its one-replica run once the step's inputs are global."""
+    left_out = sorted(set(methods.METHODS.names()) - {name for name, _ in CASES})
+    assert "nash_mtl" in left_out and "gls" in left_out  # the rule leaves some out
+
+    def no_random_draw(self, step, stream=0):
+        raise AssertionError(f"{type(self).__name__} draws at random: add it to CARRYING_STATE")
+
+    monkeypatch.setattr(base.Method, "random_seed", no_random_draw)
+    for name in left_out:
+        answers = []
+        for _ in range(2):
+            method = methods.make(name, ["a", "b", "c"], steps_per_epoch=1, seed=3)
+            answers.append(_level_call(method, np.random.default_rng(7)))
+            assert not method.variables, f"{name} has variables: add it to CARRYING_STATE"
+        for first, second in zip(*answers):
+            np.testing.assert_array_equal(first, second, err_msg=name)
 
 
 @pytest.mark.parametrize("weighting, rep_grad", CASES)
