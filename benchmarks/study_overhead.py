@@ -12,9 +12,14 @@ the overhead (`to_first_step` + `after_training`) and its share of the run's wal
 run's status, the worker reset for the next run), is the study's wall time of the run
 (study_run.json, summed over attempts: a resumed run's is too large) less `total`.
 Ends with the phase that takes most of the overhead. Runs written before metrics.json held
-`phases` are counted and left out.
+`phases` are counted and left out of that table.
+
+A second table compares any versions' runs: the run's wall time in the study
+(study_run.json's `process_seconds`), its epochs' (history.csv's `epoch_seconds`, validation
+and the first step's tracing included) and the rest, mean ± std and summed over the runs.
 """
 
+import csv
 import os
 import statistics
 import sys
@@ -41,6 +46,32 @@ def _phases(run):
     seconds, total = record.get("process_seconds"), phases.get("total")
     exit_seconds = None if seconds is None or total is None else max(seconds - total, 0.0)
     return {**phases, "exit": exit_seconds}
+
+
+def _coarse(run):
+    """{process, epochs, rest} in seconds for a run of any version; None without a record."""
+    record_path = os.path.join(run.path, comparison.STUDY_RECORD)
+    history_path = os.path.join(run.path, "history.csv")
+    if not (os.path.exists(record_path) and os.path.exists(history_path)):
+        return None
+    seconds = fileio.read_json(record_path).get("process_seconds")
+    with open(history_path, newline="", encoding="utf-8") as history:
+        epochs = sum(float(row["epoch_seconds"]) for row in csv.DictReader(history)
+                     if row.get("epoch_seconds"))
+    if seconds is None:
+        return None
+    return {"process": seconds, "epochs": epochs, "rest": seconds - epochs}
+
+
+def coarse_table(labelled_rows):
+    """A Markdown table of `_coarse` rows: mean ± std per run and the sum over the runs."""
+    lines = ["| setting | runs | process (s) | epochs (s) | rest (s) | summed: process | epochs "
+             "| rest |", "|---|---|---|---|---|---|---|---|"]
+    for label, rows in labelled_rows:
+        means = [_cell([row[key] for row in rows]) for key in ("process", "epochs", "rest")]
+        sums = [f"{sum(row[key] for row in rows):.0f}" for key in ("process", "epochs", "rest")]
+        lines.append(f"| {label} | {len(rows)} | " + " | ".join(means + sums) + " |")
+    return "\n".join(lines)
 
 
 def _cell(values):
@@ -82,6 +113,16 @@ def main(argv):
     if not folders:
         raise app.UsageError("give study folders (or run folders)")
     finished, _ = comparison.find_runs(folders)
+    coarse = []
+    for setting in comparison.group(finished):
+        rows = [row for row in (_coarse(run) for run in setting.runs) if row is not None]
+        if rows:
+            coarse.append((setting.label, rows))
+    if coarse:
+        print(coarse_table([*coarse, ("all runs", [row for _, rows in coarse for row in rows])]))
+        print("\nprocess: the run's wall time in the study (study_run.json); epochs: history.csv's "
+              "epoch_seconds summed (the first step's tracing and validation included); rest: "
+              "the difference.\n")
     labelled, everything, without = [], [], 0
     for setting in comparison.group(finished):
         rows = [row for row in (_phases(run) for run in setting.runs) if row is not None]

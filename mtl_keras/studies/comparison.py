@@ -199,7 +199,10 @@ def _disambiguate(items):
         twins = [other_key for other_key, other in items if other.label == setting.label]
         if len(twins) > 1:
             own = set(key) - set.intersection(*(set(other_key) for other_key in twins))
-            labels[key] = f"{setting.label} ({' '.join(sorted(own))})"
+            # A flag given no value (--weighting_options=) differs from a twin's value
+            # without saying anything: named only when nothing else tells the two apart.
+            named = {flag for flag in own if not flag.endswith("=")} or own
+            labels[key] = f"{setting.label} ({' '.join(sorted(named))})"
     for key, setting in items:
         setting.label = labels.get(key, setting.label)
 

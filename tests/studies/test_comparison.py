@@ -92,8 +92,9 @@ def test_a_run_of_any_method_is_compared_with_the_baselines(tmp_path):
                    {task: {"accuracy": accuracy}}, task=task)
     _write_run(tmp_path / "upgrad", "joint", 0, {"a": {"accuracy": 0.88}, "b": {"accuracy": 0.55}},
                extra=["--weighting=upgrad", "--rep_grad", "--weighting_options=x=1"])
+    # A flag written with an empty value (no options) is no difference worth naming.
     _write_run(tmp_path / "resnet", "joint", 0, {"a": {"accuracy": 0.9}, "b": {"accuracy": 0.9}},
-               extra=["--trunk=resnet20"])
+               extra=["--trunk=resnet20", "--weighting_options="])
     settings = comparison.group(comparison.find_runs([tmp_path])[0])
     joint = {setting.label: setting for setting in settings if not setting.baseline}
     assert joint["joint (--rep_grad --trunk=lenet --weighting=upgrad --weighting_options=x=1)"
