@@ -1,9 +1,10 @@
 """mtl-keras study --settings=FLAGFILE,... [--seeds=0,1,2] --study_dir=DIR [TRAINING FLAGS]
 [--grid=NAME=V1,V2 ...]: settings × grid × seeds, then their comparison.
 
-Trains one run per (setting, grid combination, seed[, task]) into --study_dir, one after
-another (--parallel=N: N at a time), each printed as a command line that can be pasted into
-a shell. The runs train in long-lived worker processes (N with --parallel=N), each run
+Trains one run per (setting, grid combination, seed[, task]) into --study_dir, N at a time
+(--parallel=N; by default one per usable core, at most 4, one on a machine with an NVIDIA
+GPU), each printed as a command line that can be pasted into a shell. The runs train in N
+long-lived worker processes, each run
 exactly as its command line would, its decoded data kept for the worker's next run of the
 same data; --noreuse_process starts a process per run instead. Finished runs are skipped and
 stopped ones resumed, so rerunning the command continues a study. A run that a folder under
@@ -38,9 +39,10 @@ flags.DEFINE_string("study_dir", None, "The study's folder: its runs and compari
 flags.DEFINE_string("title", "", "The comparison's title.", flag_values=FLAGS)
 flags.DEFINE_bool("dry_run", False, "Print the runs' command lines, run nothing.",
                   flag_values=FLAGS)
-flags.DEFINE_integer("parallel", 1, "How many runs train at once, each with its share of the "
-                     "cores and its output in STUDY_DIR/logs/RUN.log when more than one.",
-                     flag_values=FLAGS)
+flags.DEFINE_integer("parallel", None, "How many runs train at once, each with its share of "
+                     "the cores and its output in STUDY_DIR/logs/RUN.log when more than one "
+                     "(default: one per usable core, at most 4; 1 on a machine with an NVIDIA "
+                     "GPU).", flag_values=FLAGS)
 flags.DEFINE_bool("reuse", True, "Copy a run that another folder holds finished by the same "
                   "command (the flags but how a run is kept), on the same data (data.json), by "
                   "the same git commit without uncommitted changes and the same package "

@@ -37,9 +37,35 @@ def _raise_terminated(signal_number, frame):
     raise Terminated
 
 
+# Each worker holds Python, TensorFlow and its run's dataset: about 2 GB.
+MOST_RUNS_AT_ONCE = 4
+NVIDIA_GPUS = "/proc/driver/nvidia/gpus"
+
+
+def usable_cores():
+    """The cores this process may run on (its affinity; the machine's without one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_parallel():
+    """How many runs a study trains at once unless told: one per usable core, at most
+    MOST_RUNS_AT_ONCE; one on a machine with an NVIDIA GPU, whose memory runs would share.
+
+    A small model barely gains from a second thread (on 2 cores the Omniglot study's runs
+    took as long one at a time with two threads as two at a time with one, and the study
+    half the time: benchmarks/results/study-wall-time-2026-12-07.md), so runs side by side
+    use the cores better than one run does."""
+    if os.path.isdir(NVIDIA_GPUS) and os.listdir(NVIDIA_GPUS):
+        return 1
+    return max(1, min(usable_cores(), MOST_RUNS_AT_ONCE))
+
+
 def threads_per_run(parallel):
-    """TensorFlow's threads for each of `parallel` runs at once: the machine's cores shared."""
-    return max(1, (os.cpu_count() or 1) // parallel)
+    """TensorFlow's threads for each of `parallel` runs at once: the usable cores shared."""
+    return max(1, usable_cores() // parallel)
 
 
 def _environment(parallel):

@@ -127,7 +127,8 @@ def _task_names(config, log):
 
 
 def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_run=False,
-          python=None, log=print, parallel=1, reuse=True, reuse_from=None, reuse_process=True):
+          python=None, log=print, parallel=None, reuse=True, reuse_from=None,
+          reuse_process=True):
     """Plans the study's runs and runs the unfinished ones, then writes the comparison.
 
     Args:
@@ -141,7 +142,8 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
       python: the interpreter of the runs (default: this one).
       log: where progress lines go.
       parallel: how many runs train at once, each with its share of the cores and its
-        output in STUDY_DIR/logs/RUN.log when more than one.
+        output in STUDY_DIR/logs/RUN.log when more than one; None: one per usable core, at
+        most 4, one with an NVIDIA GPU (`processes.default_parallel`).
       reuse: copy a run finished elsewhere by the same command, on the same data, with the
         same code, instead of training it (`studies.reuse`).
       reuse_from: the folders searched for such runs (default: the study folder's parent).
@@ -160,6 +162,8 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
         raise errors.UserError("--study_dir and --settings are required.")
     if not seeds:
         raise errors.UserError("--seeds names no seed; give e.g. --seeds=0,1,2.")
+    if parallel is None:
+        parallel = processes.default_parallel()
     if parallel < 1:
         raise errors.UserError(f"--parallel={parallel}: give how many runs train at once, 1 "
                                f"or more.")
@@ -177,8 +181,9 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
     if dry_run:
         log("\n".join(shlex.join(planned.command(python)) for planned in runs))
         return 0
+    at_once = f", {parallel} at a time (--parallel)" if parallel > 1 else ""
     log(f"[study] {len(runs)} runs ({len(settings)} settings × {len(seeds)} seeds) into "
-        f"{study_dir}")
+        f"{study_dir}{at_once}")
     if overrides:  # the comparison says that its runs are not the flagfiles' own
         title = f"{title or study_dir} ({' '.join(flagfiles_lib.to_arguments(overrides))})"
     roots = reuse_from or [os.path.dirname(os.path.abspath(study_dir))]

@@ -84,6 +84,33 @@ def test_one_at_a_time_runs_print_to_the_study_and_take_every_core(tmp_path, cap
     assert not (folder / processes.LOGS).exists()
 
 
+def test_a_study_trains_a_run_per_usable_core_at_most_four_and_one_beside_a_gpu(monkeypatch,
+                                                                                tmp_path):
+    monkeypatch.setattr(processes, "NVIDIA_GPUS", str(tmp_path / "no-such-folder"))
+    for cores, expected in ((1, 1), (2, 2), (3, 3), (4, 4), (64, 4)):
+        monkeypatch.setattr(processes, "usable_cores", lambda cores=cores: cores)
+        assert processes.default_parallel() == expected, cores
+        assert processes.threads_per_run(expected) == max(1, cores // expected)
+    (tmp_path / "gpus" / "0000:00:04.0").mkdir(parents=True)
+    monkeypatch.setattr(processes, "NVIDIA_GPUS", str(tmp_path / "gpus"))
+    assert processes.default_parallel() == 1
+    (tmp_path / "gpus" / "0000:00:04.0").rmdir()  # the driver without a GPU
+    assert processes.default_parallel() == 4
+
+
+def test_a_study_without_parallel_trains_the_machines_number_at_once(monkeypatch, tmp_path):
+    monkeypatch.setattr(processes, "default_parallel", lambda: 3)
+    _, fake, folder = _study(tmp_path, seconds=0.0, seeds=[0])
+    flagfile = tmp_path / "joint.flags"
+    flagfile.write_text("--synthetic\n--trunk=simple_cnn\n")
+    lines = []
+    assert runner.study([str(flagfile)], [0, 1, 2], str(folder), python=fake, log=lines.append,
+                        reuse=False, reuse_process=False) == 0
+    assert lines[0].endswith(", 3 at a time (--parallel)"), lines[0]
+    for seed in range(3):  # each its own log, as with --parallel=3
+        assert (folder / processes.LOGS / f"joint-seed{seed}.log").exists()
+
+
 def test_a_signal_stops_every_parallel_run_and_the_rerun_finishes_them(tmp_path):
     runs, fake, folder = _study(tmp_path, seconds=60.0, seeds=[0, 1, 2])
     script = (f"import sys; from mtl_keras.studies import planning, runner; from mtl_keras import config;"
