@@ -40,11 +40,31 @@ def mirrored_strategy(devices=None):
     "Shape mismatch in the collective instance" once its first all-reduce differs in shape
     from the first one's (TensorFlow 2.21). Runs one after another in one process (a study,
     the tests) therefore share it.
+
+    Raises:
+      ValueError: a device that this process does not have (TensorFlow's strategy would
+        wait for it forever).
     """
     key = tuple(devices) if devices else None
+    if devices:
+        _check_devices(devices)
     if key not in _MIRRORED:
         _MIRRORED[key] = tf.distribute.MirroredStrategy(list(devices) if devices else None)
     return _MIRRORED[key]
+
+
+def _check_devices(devices):
+    """Raises ValueError naming the `devices` that are not among this process's devices."""
+    def kind_and_index(name):
+        spec = tf.DeviceSpec.from_string(name)
+        return spec.device_type, spec.device_index
+
+    local = tf.config.list_logical_devices()
+    known = {kind_and_index(device.name) for device in local}
+    missing = [name for name in devices if kind_and_index(name) not in known]
+    if missing:
+        raise ValueError(f"No device {', '.join(missing)} here: this process has "
+                         f"{', '.join(device.name for device in local)}; mirror over those.")
 
 
 class _MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):

@@ -25,6 +25,12 @@ def test_check_batch_size_over_two_replicas(two_replicas):
                                 "use a multiple of 2.")
 
 
+def test_a_device_that_does_not_exist_is_named_instead_of_waited_for():
+    with pytest.raises(ValueError, match=r"No device /cpu:7, /gpu:0 here: this process has "
+                                         r"/device:CPU:0, /device:CPU:1"):
+        strategy_lib.mirrored_strategy(["/cpu:0", "/cpu:7", "/gpu:0"])
+
+
 def test_check_batch_size_one_replica_takes_any_batch():
     for batch_size in (1, 7, 63):
         strategy_lib.check_batch_size(batch_size, tf.distribute.get_strategy())
