@@ -3,7 +3,7 @@
 
 Trains one run per (setting, grid combination, seed[, task]) into --study_dir, N at a time
 (--parallel=N; by default one per usable core, at most 4, one on a machine with an NVIDIA
-GPU), each printed as a command line that can be pasted into a shell. The runs train in N
+GPU or for --strategy=multi_worker runs), each printed as a command line that can be pasted into a shell. The runs train in N
 long-lived worker processes, each run
 exactly as its command line would, its decoded data kept for the worker's next run of the
 same data; --noreuse_process starts a process per run instead. Finished runs are skipped and
@@ -42,7 +42,7 @@ flags.DEFINE_bool("dry_run", False, "Print the runs' command lines, run nothing.
 flags.DEFINE_integer("parallel", None, "How many runs train at once, each with its share of "
                      "the cores and its output in STUDY_DIR/logs/RUN.log when more than one "
                      "(default: one per usable core, at most 4; 1 on a machine with an NVIDIA "
-                     "GPU).", flag_values=FLAGS)
+                     "GPU or for --strategy=multi_worker runs).", flag_values=FLAGS)
 flags.DEFINE_bool("reuse", True, "Copy a run that another folder holds finished by the same "
                   "command (the flags but how a run is kept), on the same data (data.json), by "
                   "the same git commit without uncommitted changes and the same package "

@@ -143,7 +143,8 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
       log: where progress lines go.
       parallel: how many runs train at once, each with its share of the cores and its
         output in STUDY_DIR/logs/RUN.log when more than one; None: one per usable core, at
-        most 4, one with an NVIDIA GPU (`processes.default_parallel`).
+        most 4, one with an NVIDIA GPU (`processes.default_parallel`) or for
+        --strategy=multi_worker runs.
       reuse: copy a run finished elsewhere by the same command, on the same data, with the
         same code, instead of training it (`studies.reuse`).
       reuse_from: the folders searched for such runs (default: the study folder's parent).
@@ -162,9 +163,7 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
         raise errors.UserError("--study_dir and --settings are required.")
     if not seeds:
         raise errors.UserError("--seeds names no seed; give e.g. --seeds=0,1,2.")
-    if parallel is None:
-        parallel = processes.default_parallel()
-    if parallel < 1:
+    if parallel is not None and parallel < 1:
         raise errors.UserError(f"--parallel={parallel}: give how many runs train at once, 1 "
                                f"or more.")
     missing = [folder for folder in reuse_from or () if not os.path.isdir(folder)]
@@ -173,10 +172,13 @@ def study(flagfiles, seeds, study_dir, overrides=None, grid=None, title="", dry_
                                f"that hold finished runs.")
     python = python or sys.executable
     settings = planning.expand(flagfiles, overrides, grid)
-    if reuse_process and any(setting.config.strategy == "multi_worker" for setting in settings):
+    clusters = any(setting.config.strategy == "multi_worker" for setting in settings)
+    if reuse_process and clusters:
         # Its strategy must exist before TensorFlow starts, which a worker has done already.
         raise errors.UserError("--strategy=multi_worker runs need a process each; add "
                                "--noreuse_process.")
+    if parallel is None:  # a cluster's runs share its TF_CONFIG (its ports): one at a time
+        parallel = 1 if clusters else processes.default_parallel()
     runs = planning.plan(settings, seeds, study_dir, lambda config: _task_names(config, log))
     if dry_run:
         log("\n".join(shlex.join(planned.command(python)) for planned in runs))

@@ -109,6 +109,12 @@ def test_a_study_without_parallel_trains_the_machines_number_at_once(monkeypatch
     assert lines[0].endswith(", 3 at a time (--parallel)"), lines[0]
     for seed in range(3):  # each its own log, as with --parallel=3
         assert (folder / processes.LOGS / f"joint-seed{seed}.log").exists()
+    # A cluster's runs share its TF_CONFIG, its ports: one at a time.
+    flagfile.write_text("--synthetic\n--trunk=simple_cnn\n--strategy=multi_worker\n")
+    lines.clear()
+    assert runner.study([str(flagfile)], [0], str(tmp_path / "cluster"), python=fake,
+                        log=lines.append, reuse=False, reuse_process=False) == 0
+    assert "at a time" not in lines[0] and not (tmp_path / "cluster" / processes.LOGS).exists()
 
 
 def test_a_signal_stops_every_parallel_run_and_the_rerun_finishes_them(tmp_path):
