@@ -5,8 +5,9 @@ Trains one run per (setting, grid combination, seed[, task]) into --study_dir, N
 (--parallel=N; by default one per usable core, at most 4, one on a machine with an NVIDIA
 GPU or for --strategy=multi_worker runs), each printed as a command line that can be pasted
 into a shell. The runs train in N long-lived worker processes, each run exactly as its
-command line would, its decoded data kept for the worker's next run of the same data; --noreuse_process starts a process per run instead. Finished runs are skipped and
-stopped ones resumed, so rerunning the command continues a study. A run that a folder under
+command line would, its decoded data kept for the worker's next run of the same data;
+--noreuse_process starts a process per run instead. Finished runs are skipped and stopped
+ones resumed, so rerunning the command continues a study. A run that a folder under
 --reuse_from (default: the study folder's parent) holds finished by the same command, on the
 same data, by the same code (a git commit without uncommitted changes) is copied instead of
 trained, in a line "run i of n: NAME: reused from PATH (same flags, data and code)";
