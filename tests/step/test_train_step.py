@@ -136,7 +136,7 @@ def test_the_methods_left_out_are_pure_functions_of_the_global_inputs(monkeypatc
 
 
 @pytest.mark.parametrize("weighting, rep_grad", CASES)
-def test_every_method_trains_the_same_on_one_replica_and_on_two(weighting, rep_grad):
+def test_methods_train_the_same_on_one_replica_and_on_two(weighting, rep_grad):
     keras.utils.set_random_seed(0)
     initial = _model().get_weights()
     one, one_history = _train(tf.distribute.get_strategy(), weighting, rep_grad, initial=initial)
