@@ -36,30 +36,34 @@ OVERHEAD = ("start_up", "data", "build", "first_step", "after_training")
 COLUMNS = (*OVERHEAD[:4], "training", "after_training", "exit", "overhead", "total")
 
 
-def _phases(run):
-    """The run's phases (metrics.json) with `exit`; None for a run without them."""
+def _process_seconds(run):
+    """The run's wall time in its study (study_run.json), None without a record."""
+    record_path = os.path.join(run.path, comparison.STUDY_RECORD)
+    if not os.path.exists(record_path):
+        return None
+    return fileio.read_json(record_path).get("process_seconds")
+
+
+def _phases(run, seconds):
+    """The run's phases (metrics.json) with `exit` (from `seconds`, its process time); None
+    for a run without them."""
     phases = fileio.read_json(os.path.join(run.path, "metrics.json")).get("phases")
     if not phases:
         return None
-    record_path = os.path.join(run.path, comparison.STUDY_RECORD)
-    record = fileio.read_json(record_path) if os.path.exists(record_path) else {}
-    seconds, total = record.get("process_seconds"), phases.get("total")
+    total = phases.get("total")
     exit_seconds = None if seconds is None or total is None else max(seconds - total, 0.0)
     return {**phases, "exit": exit_seconds}
 
 
-def _coarse(run):
-    """{process, epochs, rest} in seconds for a run of any version; None without a record."""
-    record_path = os.path.join(run.path, comparison.STUDY_RECORD)
+def _coarse(run, seconds):
+    """{process, epochs, rest} in seconds for a run of any version whose process time is
+    `seconds`; None without it or without history.csv."""
     history_path = os.path.join(run.path, "history.csv")
-    if not (os.path.exists(record_path) and os.path.exists(history_path)):
+    if seconds is None or not os.path.exists(history_path):
         return None
-    seconds = fileio.read_json(record_path).get("process_seconds")
     with open(history_path, newline="", encoding="utf-8") as history:
         epochs = sum(float(row["epoch_seconds"]) for row in csv.DictReader(history)
                      if row.get("epoch_seconds"))
-    if seconds is None:
-        return None
     return {"process": seconds, "epochs": epochs, "rest": seconds - epochs}
 
 
@@ -113,23 +117,22 @@ def main(argv):
     if not folders:
         raise app.UsageError("give study folders (or run folders)")
     finished, _ = comparison.find_runs(folders)
-    coarse = []
+    coarse, labelled, everything, without = [], [], [], 0
     for setting in comparison.group(finished):
-        rows = [row for row in (_coarse(run) for run in setting.runs) if row is not None]
+        timed = [(run, _process_seconds(run)) for run in setting.runs]
+        rows = [row for row in (_coarse(run, seconds) for run, seconds in timed) if row]
         if rows:
             coarse.append((setting.label, rows))
+        rows = [row for row in (_phases(run, seconds) for run, seconds in timed) if row]
+        without += len(setting.runs) - len(rows)
+        if rows:
+            labelled.append((setting.label, rows))
+            everything += rows
     if coarse:
         print(coarse_table([*coarse, ("all runs", [row for _, rows in coarse for row in rows])]))
         print("\nprocess: the run's wall time in the study (study_run.json); epochs: history.csv's "
               "epoch_seconds summed (the first step's tracing and validation included); rest: "
               "the difference.\n")
-    labelled, everything, without = [], [], 0
-    for setting in comparison.group(finished):
-        rows = [row for row in (_phases(run) for run in setting.runs) if row is not None]
-        without += len(setting.runs) - len(rows)
-        if rows:
-            labelled.append((setting.label, rows))
-            everything += rows
     if not everything:
         print(f"No finished run with phases in {', '.join(folders)}.")
         return

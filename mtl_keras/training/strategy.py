@@ -46,9 +46,9 @@ def mirrored_strategy(devices=None):
         wait for it forever).
     """
     key = tuple(devices) if devices else None
-    if devices:
-        _check_devices(devices)
     if key not in _MIRRORED:
+        if devices:
+            _check_devices(devices)
         _MIRRORED[key] = tf.distribute.MirroredStrategy(list(devices) if devices else None)
     return _MIRRORED[key]
 
