@@ -1,14 +1,15 @@
 """Accuracy against minutes: each setting's score on one task against its wall time per run.
 
     python benchmarks/frontier.py FOLDER [FOLDER ...] --task=fine [--metric=accuracy] \
-        [--out=PREFIX] [--title=TEXT]
+        [--out=PREFIX] [--title=TEXT] [--goal=SCORE] [--budget=MINUTES]
 
 FOLDER: study folders, folders of runs, or runs, as `mtl-keras compare` takes them; the runs
 of one command but the seed form a setting (`mtl_keras.studies.comparison`). Prints, and
 writes to PREFIX.md, per setting: its runs and seeds, the task's metric (mean ± std over the
 runs), the wall minutes per run (mean ± std: the whole process as the study recorded it,
 else metrics.json's wall_seconds) and whether it is on the frontier (no other setting scores
-at least as well in less time); PREFIX.png draws the same, the frontier joined by a line.
+at least as well in less time); PREFIX.png draws the same, the frontier joined by a line,
+and the goal's score and the time budget, when given, as dashed lines.
 """
 
 import os
@@ -30,6 +31,8 @@ flags.DEFINE_string("task", None, "The task (head) whose score is compared.")
 flags.DEFINE_string("metric", "accuracy", "The task's metric (lower is better for mae, rmse).")
 flags.DEFINE_string("out", "frontier", "Writes PREFIX.md and PREFIX.png.")
 flags.DEFINE_string("title", "", "The chart's title.")
+flags.DEFINE_float("goal", None, "A score to reach, drawn as a dashed horizontal line.")
+flags.DEFINE_float("budget", None, "Minutes per run allowed, drawn as a dashed vertical line.")
 
 
 def _spread(values):
@@ -72,7 +75,7 @@ def markdown(found, on_frontier, task, metric):
     return "\n".join(lines) + "\n"
 
 
-def chart(found, on_frontier, task, metric, path, title):
+def chart(found, on_frontier, task, metric, path, title, goal=None, budget=None):
     import matplotlib  # noqa: PLC0415  (only the chart needs it)
 
     matplotlib.use("Agg")
@@ -87,6 +90,14 @@ def chart(found, on_frontier, task, metric, path, title):
     line = [(point[4][0], point[3][0]) for point in found if point[0] in on_frontier]
     axes.plot([x for x, _ in line], [y for _, y in line], color="tab:blue", linewidth=1,
               drawstyle="steps-post")
+    if goal is not None:
+        axes.axhline(goal, color="tab:red", linestyle="--", linewidth=1,
+                     label=f"goal: {task} {metric} {goal:g}")
+    if budget is not None:
+        axes.axvline(budget, color="tab:orange", linestyle="--", linewidth=1,
+                     label=f"budget: {budget:g} minutes per run")
+    if goal is not None or budget is not None:
+        axes.legend(loc="lower right", fontsize=8)
     axes.set_xlabel("wall minutes per run (mean ± std)")
     axes.set_ylabel(f"{task} {metric} (mean ± std over seeds)")
     axes.set_title(title or f"{task} {metric} against wall time")
@@ -113,7 +124,8 @@ def main(argv):
     text = markdown(found, on_frontier, FLAGS.task, FLAGS.metric)
     print(text, end="")
     fileio.write_text(f"{FLAGS.out}.md", text)
-    chart(found, on_frontier, FLAGS.task, FLAGS.metric, f"{FLAGS.out}.png", FLAGS.title)
+    chart(found, on_frontier, FLAGS.task, FLAGS.metric, f"{FLAGS.out}.png", FLAGS.title,
+          FLAGS.goal, FLAGS.budget)
     print(f"written: {FLAGS.out}.md, {FLAGS.out}.png; {statistics.fmean(len(p[2]) for p in found):.1f} "
           f"seeds per setting on average")
     return 0

@@ -39,3 +39,22 @@ def test_lower_is_better_turns_the_frontier_around():
                 _setting("b", (0, {"age": {"mae": 6.0}}, 120)),
                 _setting("c", (0, {"age": {"mae": 4.0}}, 180))]
     assert frontier.frontier(frontier.points(settings, "age", "mae"), lower_is_better=True) == {"a", "c"}
+
+
+def test_the_chart_draws_the_goal_and_the_budget(tmp_path, monkeypatch):
+    from matplotlib import pyplot  # noqa: PLC0415
+
+    drawn = []
+    monkeypatch.setattr(pyplot, "close", drawn.append)  # keeps the figure to look at
+    settings = [_setting("short", (0, {"fine": {"accuracy": 0.93}}, 600)),
+                _setting("long", (0, {"fine": {"accuracy": 0.94}}, 900))]
+    found = frontier.points(settings, "fine", "accuracy")
+    path = tmp_path / "frontier.png"
+    frontier.chart(found, frontier.frontier(found), "fine", "accuracy", str(path), "",
+                   goal=0.95, budget=15)
+    assert path.read_bytes().startswith(b"\x89PNG")
+    axes = drawn[0].axes[0]
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == [
+        "goal: fine accuracy 0.95", "budget: 15 minutes per run"]
+    assert {tuple(line.get_ydata()) for line in axes.get_lines()} >= {(0.95, 0.95)}
+    assert {tuple(line.get_xdata()) for line in axes.get_lines()} >= {(15, 15)}
