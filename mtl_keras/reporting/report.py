@@ -52,7 +52,7 @@ def _curves(axes, history, key, title, kept=None):
         title += " (no validation split)"
     axes.set_title(title, fontsize=9)
     axes.set_xlabel("epoch", fontsize=8)
-    axes.xaxis.set_major_locator(figures.matplotlib.ticker.MaxNLocator(integer=True))
+    axes.xaxis.set_major_locator(figures.matplotlib.ticker.MaxNLocator(integer=True, min_n_ticks=1))
     axes.tick_params(labelsize=7)
     axes.grid(alpha=0.3)
     if shown or kept:

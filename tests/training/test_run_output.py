@@ -186,6 +186,17 @@ def test_report_title_and_figures():
     assert report.significant(1.0) == "1.000" and report.significant(12345.6) == "1.235e+04"
 
 
+@pytest.mark.parametrize("epochs", [1, 2, 12])
+def test_the_curves_epoch_axis_shows_whole_epochs(epochs):
+    figure, axes = figures.plt.subplots()
+    report._curves(axes, [{"loss": 1.0 / (epoch + 1)} for epoch in range(epochs)], "loss", "fine")
+    figure.canvas.draw()
+    low, high = axes.get_xlim()
+    shown = [tick for tick in axes.get_xticks() if low <= tick <= high]
+    figures.plt.close(figure)
+    assert shown and all(float(tick).is_integer() for tick in shown), shown
+
+
 def test_a_study_says_run_i_of_n_elapsed_and_time_left():
     clock = study_runner.StudyClock(3)
     assert clock.describe().endswith("time left known after the first run")
