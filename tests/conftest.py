@@ -22,13 +22,6 @@ startup.start_tensorflow_quietly()  # each pytest-xdist worker too: no native st
 
 import tensorflow as tf  # noqa: E402
 
-# pytest-xdist's N processes share the machine's cores: each one's TensorFlow gets its share
-# of threads for an op instead of one per core (N such pools would wait on each other's cores).
-_TEST_PROCESSES = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-if _TEST_PROCESSES > 1:
-    tf.config.threading.set_intra_op_parallelism_threads(
-        max(1, len(os.sched_getaffinity(0)) // _TEST_PROCESSES))
-
 _CPUS = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
     _CPUS[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
